@@ -1,0 +1,277 @@
+//! The one place that talks HTTP to the ClawdTalk service: auth, timeouts,
+//! retries and error envelopes. Resource modules build paths and bodies and
+//! call [`Client::send`] (or the `get`/`post`/… shorthands).
+
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::config::{Config, Secret};
+use crate::error::{Error, Result};
+
+/// Retry policy. GET and DELETE are retried on connect errors, timeouts,
+/// 5xx and 429; POST and PATCH only on 429 or when the connection failed
+/// before the request was sent (so a write is never applied twice).
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Total attempts, including the first.
+    pub max_attempts: u32,
+    /// First backoff; doubles each attempt, plus up to 50 % jitter.
+    pub base_delay: Duration,
+    /// No single wait is longer than this (also caps `Retry-After`).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(30) }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `attempt + 1` (attempt counts from 1).
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(ra) = retry_after {
+            return ra.min(self.max_delay);
+        }
+        let exp = self.base_delay.saturating_mul(1u32 << (attempt - 1).min(16));
+        let jitter = rand::thread_rng().gen_range(0.0..0.5);
+        exp.mul_f64(1.0 + jitter).min(self.max_delay)
+    }
+}
+
+/// Options for building a [`Client`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub base_url: String,
+    pub api_key: Secret,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Extra header carrying the key instead of `Authorization: Bearer`
+    /// (AgentPhone uses `x-api-key`).
+    pub key_header: Option<&'static str>,
+}
+
+impl ClientOptions {
+    /// Options for the ClawdTalk API from a resolved configuration.
+    pub fn from_config(cfg: &Config) -> Result<Self> {
+        Ok(ClientOptions {
+            base_url: cfg.api_url.clone(),
+            api_key: cfg.require_key()?.clone(),
+            connect_timeout: cfg.connect_timeout,
+            request_timeout: cfg.request_timeout,
+            retry: RetryPolicy::default(),
+            key_header: None,
+        })
+    }
+}
+
+/// A JSON-over-HTTP client for one service base URL.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    retry: RetryPolicy,
+}
+
+impl Client {
+    pub fn new(opts: ClientOptions) -> Result<Client> {
+        let mut headers = HeaderMap::new();
+        let mut auth = match opts.key_header {
+            None => HeaderValue::from_str(&format!("Bearer {}", opts.api_key.expose())),
+            Some(_) => HeaderValue::from_str(opts.api_key.expose()),
+        }
+        .map_err(|_| Error::config("the API key contains characters that cannot go in an HTTP header"))?;
+        auth.set_sensitive(true);
+        match opts.key_header {
+            None => headers.insert(AUTHORIZATION, auth),
+            Some(name) => headers.insert(name, auth),
+        };
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(opts.connect_timeout)
+            .timeout(opts.request_timeout)
+            .user_agent(concat!("clawdtalk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client { http, base: opts.base_url.trim_end_matches('/').to_string(), retry: opts.retry })
+    }
+
+    /// Build the ClawdTalk client from configuration (fails without a key).
+    pub fn from_config(cfg: &Config) -> Result<Client> {
+        Client::new(ClientOptions::from_config(cfg)?)
+    }
+
+    /// The API base URL this client talks to.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Replace the retry policy (tests use short delays).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+        self.send(Method::GET, path, query, None).await
+    }
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(Method::POST, path, &[], Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(Method::PATCH, path, &[], Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Result<Value> {
+        self.send(Method::DELETE, path, &[], None).await
+    }
+
+    /// Send one request with the retry policy; returns the reply body as JSON
+    /// (`Value::Null` for an empty body, a JSON string for a non-JSON body).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let url = format!("{}{}", self.base, path);
+        let idempotent = matches!(method, Method::GET | Method::DELETE | Method::HEAD);
+        let mut attempt = 1;
+        loop {
+            let mut req = self.http.request(method.clone(), &url);
+            if !query.is_empty() {
+                req = req.query(query);
+            }
+            if let Some(b) = body {
+                req = req.header(CONTENT_TYPE, "application/json").body(b.to_string());
+            }
+            let outcome = req.send().await;
+            let last = attempt >= self.retry.max_attempts;
+            match outcome {
+                Err(e) => {
+                    // A connect error means nothing reached the server: safe for every method.
+                    let retryable = e.is_connect() || (idempotent && (e.is_timeout() || e.is_request()));
+                    if retryable && !last {
+                        tracing::debug!(%method, path, attempt, "retrying after transport error: {e}");
+                        tokio::time::sleep(self.retry.backoff(attempt, None)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(network_error(&method, &url, &e));
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let retryable = status == StatusCode::TOO_MANY_REQUESTS || (idempotent && status.is_server_error());
+                    if retryable && !last {
+                        let ra = retry_after(resp.headers());
+                        tracing::debug!(%method, path, attempt, %status, "retrying");
+                        drop(resp);
+                        tokio::time::sleep(self.retry.backoff(attempt, ra)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    let bytes = resp.bytes().await.map_err(|e| network_error(&method, &url, &e))?;
+                    let value = parse_body(&bytes);
+                    if status.is_success() {
+                        return Ok(value);
+                    }
+                    return Err(api_error(status, value));
+                }
+            }
+        }
+    }
+}
+
+fn network_error(method: &Method, url: &str, e: &reqwest::Error) -> Error {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "failed"
+    };
+    // reqwest's own message can repeat the URL; keep ours short and stable.
+    let detail = std::error::Error::source(e).map(|s| format!(": {s}")).unwrap_or_default();
+    Error::Network(format!("{method} {url} {what}{detail} (check your network and the API URL)"))
+}
+
+fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    let v = h.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+}
+
+fn parse_body(bytes: &[u8]) -> Value {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// Turn an error reply into [`Error::Api`] with the service's own message,
+/// read from `.error.message`, `.error` (string), `.message`, `.detail`,
+/// or `.errors[0].detail|title|message`.
+pub fn api_error(status: StatusCode, body: Value) -> Error {
+    let message = error_message(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+    let body = if body.is_null() { None } else { Some(body) };
+    Error::Api { status: status.as_u16(), message, body }
+}
+
+fn error_message(body: &Value) -> Option<String> {
+    let s = |v: &Value| v.as_str().map(str::to_string).filter(|s| !s.is_empty());
+    if let Some(e) = body.get("error") {
+        if let Some(m) = e.get("message").and_then(s) {
+            return Some(m);
+        }
+        if let Some(m) = s(e) {
+            return Some(m);
+        }
+    }
+    if let Some(m) = body.get("message").and_then(s) {
+        return Some(m);
+    }
+    if let Some(m) = body.get("detail").and_then(s) {
+        return Some(m);
+    }
+    if let Some(first) = body.get("errors").and_then(|e| e.get(0)) {
+        for k in ["detail", "title", "message"] {
+            if let Some(m) = first.get(k).and_then(s) {
+                return Some(m);
+            }
+        }
+    }
+    match body {
+        Value::String(t) if !t.trim().is_empty() => Some(t.chars().take(300).collect()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn error_message_from_each_envelope() {
+        assert_eq!(error_message(&json!({"error":{"message":"bad step"}})).as_deref(), Some("bad step"));
+        assert_eq!(error_message(&json!({"error":"nope"})).as_deref(), Some("nope"));
+        assert_eq!(error_message(&json!({"message":"m"})).as_deref(), Some("m"));
+        assert_eq!(error_message(&json!({"errors":[{"detail":"d"}]})).as_deref(), Some("d"));
+        assert_eq!(error_message(&json!({})), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_honours_retry_after() {
+        let p = RetryPolicy::default();
+        let d1 = p.backoff(1, None);
+        let d2 = p.backoff(2, None);
+        assert!(d1 >= Duration::from_millis(250) && d1 <= Duration::from_millis(375));
+        assert!(d2 >= Duration::from_millis(500) && d2 <= Duration::from_millis(750));
+        assert_eq!(p.backoff(1, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(p.backoff(1, Some(Duration::from_secs(999))), p.max_delay);
+    }
+}

@@ -1,0 +1,17 @@
+//! The telnyx_api.py command words, with the same positional arguments.
+//! Hidden from `--help`'s main list (documented in README); each maps onto
+//! the same handler as its noun-verb form, in `commands::legacy`.
+
+use clap::Subcommand;
+
+use super::mission::{MissionCreateArgs, MissionGetArgs};
+
+#[derive(Debug, Subcommand)]
+pub enum LegacyCommand {
+    #[command(hide = true)]
+    CreateMission(MissionCreateArgs),
+    #[command(hide = true)]
+    GetMission(MissionGetArgs),
+    #[command(hide = true)]
+    ListMissions,
+}

@@ -1,0 +1,70 @@
+//! Clap definitions only: no behaviour lives here. One file per noun;
+//! `legacy.rs` holds the telnyx_api.py command words.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub mod legacy;
+pub mod mission;
+
+pub use legacy::LegacyCommand;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 the service refused or failed, 2 bad usage or input,
+3 configuration missing (no API key), 4 network unreachable or timed out.
+
+The telnyx_api.py command words (create-mission, log-event, schedule-call, ...)
+are accepted too, with the same arguments: see README.md.";
+
+/// Phone calls, SMS and calling missions for AI agents, through ClawdTalk.
+#[derive(Debug, Parser)]
+#[command(name = "clawdtalk", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalArgs {
+    /// Print exactly one JSON document on stdout (for bots and scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// ClawdTalk API key (overrides $CLAWDTALK_API_KEY and skill-config.json).
+    #[arg(long, global = true, value_name = "KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// API base URL ending in /v1 (overrides $CLAWDTALK_API_URL and `server` in skill-config.json).
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Configuration file (default: $CLAWDTALK_CONFIG, ./skill-config.json, then the user config dir).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Mission state file (default: $CLAWDTALK_STATE_FILE, ./.missions_state.json if present, then the user data dir).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// More logging on stderr (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Missions: create, get, list.
+    #[command(subcommand)]
+    Mission(mission::MissionCommand),
+    /// Show the configured API key (masked); with --live, prove it against the service.
+    CheckKey(CheckKeyArgs),
+    /// The telnyx_api.py command words.
+    #[command(flatten)]
+    Legacy(LegacyCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckKeyArgs {
+    /// Also make one request to prove the service accepts the key.
+    #[arg(long)]
+    pub live: bool,
+}

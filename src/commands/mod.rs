@@ -1,0 +1,70 @@
+//! Command implementations: one module per noun, each verb a function
+//! `(context, args) -> Result<Outcome>`. No HTTP or file details here: those
+//! live in `api`, `state`, `lifecycle`; printing lives in `output`.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use crate::api::Client;
+use crate::cli::{Cli, Command};
+use crate::config::{Config, Overrides, ProcessEnv};
+use crate::error::Result;
+use crate::output::Outcome;
+
+pub mod check_key;
+pub mod legacy;
+pub mod mission;
+
+/// Everything a command needs from its surroundings, resolved once.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub config: Config,
+    /// `--json` was given.
+    pub json: bool,
+    /// `--state FILE`, if given.
+    pub state_override: Option<PathBuf>,
+    pub cwd: PathBuf,
+    /// stdin and stderr are terminals (prompts and spinners allowed).
+    pub interactive: bool,
+}
+
+impl Context {
+    /// Build the context from parsed arguments and the process environment.
+    pub fn from_cli(cli: &Cli) -> Result<Context> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let overrides = Overrides {
+            api_key: cli.global.api_key.clone(),
+            api_url: cli.global.api_url.clone(),
+            config_path: cli.global.config.clone(),
+        };
+        let config = Config::resolve(&overrides, &ProcessEnv, &cwd)?;
+        use std::io::IsTerminal;
+        Ok(Context {
+            config,
+            json: cli.global.json,
+            state_override: cli.global.state.clone(),
+            cwd,
+            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+        })
+    }
+
+    /// The ClawdTalk API client (a configuration error when no key is set).
+    pub fn client(&self) -> Result<Client> {
+        Client::from_config(&self.config)
+    }
+
+    /// Current time (one place, so time rules are testable).
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Run one parsed command.
+pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
+    match command {
+        Command::Mission(c) => mission::run(ctx, c).await,
+        Command::CheckKey(a) => check_key::run(ctx, a).await,
+        Command::Legacy(c) => legacy::run(ctx, c).await,
+    }
+}

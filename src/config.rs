@@ -1,0 +1,390 @@
+//! Configuration resolution (contract §1).
+//!
+//! Precedence, highest first: command-line flags, environment variables,
+//! then `skill-config.json`. The config file is found by `--config PATH`,
+//! then `$CLAWDTALK_CONFIG`, then `./skill-config.json`, then the user config
+//! directory (`~/.config/clawdtalk/skill-config.json` on Linux).
+//!
+//! The environment is injected ([`Env`]) so tests never depend on the
+//! process environment.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// Default site root of the ClawdTalk service.
+pub const DEFAULT_SERVER: &str = "https://clawdtalk.com";
+/// Default OpenClaw/Clawdbot gateway.
+pub const DEFAULT_GATEWAY_URL: &str = "http://127.0.0.1:18789";
+/// Default agent id on the gateway.
+pub const DEFAULT_AGENT_ID: &str = "main";
+/// Default AgentPhone API base.
+pub const DEFAULT_AGENTPHONE_URL: &str = "https://agentphone.app/api/v1";
+/// File name of the skill configuration.
+pub const CONFIG_FILE_NAME: &str = "skill-config.json";
+
+/// A secret string (API key, token). Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself: only for putting on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// The masked form: first 8 characters, `...`, last 4 (as telnyx_api.py's `check-key`).
+    pub fn masked(&self) -> String {
+        mask_key(&self.0)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.masked())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+/// Mask a key as first 8 … last 4; short keys are fully hidden.
+pub fn mask_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 12 {
+        return "*".repeat(chars.len().max(4));
+    }
+    let head: String = chars[..8].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}...{tail}")
+}
+
+/// Mask a phone number for logs: keep the first 6 characters (`+15551***`).
+pub fn mask_phone(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    if chars.len() <= 6 {
+        return "***".to_string();
+    }
+    let head: String = chars[..6].iter().collect();
+    format!("{head}***")
+}
+
+/// Where values come from besides flags: a view of environment variables.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+/// A fixed environment, for tests.
+#[derive(Default, Clone)]
+pub struct MapEnv(pub HashMap<String, String>);
+
+impl MapEnv {
+    pub fn with(mut self, k: &str, v: &str) -> Self {
+        self.0.insert(k.to_string(), v.to_string());
+        self
+    }
+}
+
+impl Env for MapEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned().filter(|v| !v.is_empty())
+    }
+}
+
+/// Values given on the command line, which win over everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub api_key: Option<String>,
+    pub api_url: Option<String>,
+    pub config_path: Option<PathBuf>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// API key, if any was found. Commands that talk to the service call
+    /// [`Config::require_key`].
+    pub api_key: Option<Secret>,
+    /// Where the key came from (for `check-key` and `status`).
+    pub api_key_source: Option<String>,
+    /// API base, ending in `/v1`, without trailing slash.
+    pub api_url: String,
+    /// Site root (API base without `/v1`), used for `/ws`.
+    pub server: String,
+    pub owner_name: Option<String>,
+    pub agent_name: Option<String>,
+    pub greeting: Option<String>,
+    pub gateway_url: String,
+    pub gateway_token: Option<Secret>,
+    pub agent_id: String,
+    pub agentphone_api_key: Option<Secret>,
+    pub agentphone_url: String,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+    /// The whole config file as read (after `${ENV}` substitution), so
+    /// features can read their own keys and writers can keep unknown keys.
+    pub raw: Map<String, Value>,
+}
+
+impl Config {
+    /// Resolve from flags, the given environment and the config file.
+    pub fn resolve(overrides: &Overrides, env: &dyn Env, cwd: &Path) -> Result<Config> {
+        let file = find_config_file(overrides, env, cwd)?;
+        let raw = match &file {
+            Some(path) => load_config_file(path, env)?,
+            None => Map::new(),
+        };
+        let s = |k: &str| raw.get(k).and_then(Value::as_str).map(str::to_string).filter(|v| !v.is_empty());
+
+        let (api_key, api_key_source) = if let Some(k) = overrides.api_key.clone().filter(|k| !k.is_empty()) {
+            (Some(k), Some("--api-key".to_string()))
+        } else if let Some(k) = env.var("CLAWDTALK_API_KEY") {
+            (Some(k), Some("$CLAWDTALK_API_KEY".to_string()))
+        } else if let Some(k) = s("api_key") {
+            let src = file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            (Some(k), Some(src))
+        } else {
+            (None, None)
+        };
+
+        let api_url = if let Some(u) = overrides.api_url.clone().filter(|u| !u.is_empty()) {
+            trim_slash(&u)
+        } else if let Some(u) = env.var("CLAWDTALK_API_URL") {
+            trim_slash(&u)
+        } else {
+            let server = s("server").unwrap_or_else(|| DEFAULT_SERVER.to_string());
+            format!("{}/v1", trim_slash(&server))
+        };
+        validate_url(&api_url, "API URL")?;
+        let server = api_url.strip_suffix("/v1").map(str::to_string).unwrap_or_else(|| api_url.clone());
+
+        let secs = |k: &str, env_name: &str, default: u64| -> Result<Duration> {
+            let v = env.var(env_name).or_else(|| raw.get(k).map(|v| v.to_string().trim_matches('"').to_string()));
+            match v {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| *f > 0.0 && f.is_finite())
+                    .map(Duration::from_secs_f64)
+                    .ok_or_else(|| Error::config(format!("{k} must be a positive number of seconds, got {v:?}"))),
+            }
+        };
+
+        Ok(Config {
+            api_key: api_key.map(Secret::new),
+            api_key_source,
+            api_url,
+            server,
+            owner_name: s("owner_name"),
+            agent_name: s("agent_name"),
+            greeting: s("greeting"),
+            gateway_url: trim_slash(&s("gateway_url").unwrap_or_else(|| DEFAULT_GATEWAY_URL.to_string())),
+            gateway_token: s("gateway_token").map(Secret::new),
+            agent_id: s("agent_id").unwrap_or_else(|| DEFAULT_AGENT_ID.to_string()),
+            agentphone_api_key: env.var("AGENTPHONE_API_KEY").or_else(|| s("agentphone_api_key")).map(Secret::new),
+            agentphone_url: trim_slash(
+                &env.var("AGENTPHONE_API_URL")
+                    .or_else(|| s("agentphone_url"))
+                    .unwrap_or_else(|| DEFAULT_AGENTPHONE_URL.to_string()),
+            ),
+            connect_timeout: secs("connect_timeout_secs", "CLAWDTALK_CONNECT_TIMEOUT", 10)?,
+            request_timeout: secs("request_timeout_secs", "CLAWDTALK_TIMEOUT", 60)?,
+            file,
+            raw,
+        })
+    }
+
+    /// The API key, or a configuration error that says how to provide one.
+    pub fn require_key(&self) -> Result<&Secret> {
+        self.api_key.as_ref().ok_or_else(|| {
+            Error::config(
+                "no ClawdTalk API key: set CLAWDTALK_API_KEY, pass --api-key, or run `clawdtalk setup` \
+                 (writes api_key to skill-config.json)",
+            )
+        })
+    }
+
+    /// A string value of the config file (after `${ENV}` substitution).
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.raw.get(key).and_then(Value::as_str)
+    }
+}
+
+fn trim_slash(s: &str) -> String {
+    s.trim().trim_end_matches('/').to_string()
+}
+
+fn validate_url(u: &str, what: &str) -> Result<()> {
+    match url::Url::parse(u) {
+        Ok(parsed) if parsed.scheme() == "http" || parsed.scheme() == "https" => Ok(()),
+        _ => Err(Error::config(format!("{what} {u:?} is not an http(s) URL"))),
+    }
+}
+
+/// The default per-user config file location.
+pub fn user_config_file() -> Option<PathBuf> {
+    directories::ProjectDirs::from("com", "clawdtalk", "clawdtalk").map(|d| d.config_dir().join(CONFIG_FILE_NAME))
+}
+
+/// Find the config file by the documented search order. An explicitly named
+/// file (flag or `$CLAWDTALK_CONFIG`) that does not exist is an error; the
+/// implicit locations are simply skipped.
+pub fn find_config_file(overrides: &Overrides, env: &dyn Env, cwd: &Path) -> Result<Option<PathBuf>> {
+    if let Some(p) = &overrides.config_path {
+        return explicit(p, "--config");
+    }
+    if let Some(p) = env.var("CLAWDTALK_CONFIG") {
+        return explicit(Path::new(&p), "$CLAWDTALK_CONFIG");
+    }
+    let local = cwd.join(CONFIG_FILE_NAME);
+    if local.is_file() {
+        return Ok(Some(local));
+    }
+    Ok(user_config_file().filter(|p| p.is_file()))
+}
+
+fn explicit(p: &Path, from: &str) -> Result<Option<PathBuf>> {
+    if p.is_file() {
+        Ok(Some(p.to_path_buf()))
+    } else {
+        Err(Error::config(format!("config file {} (from {from}) does not exist", p.display())))
+    }
+}
+
+/// Read a config file and replace `${NAME}` string values from the environment.
+pub fn load_config_file(path: &Path, env: &dyn Env) -> Result<Map<String, Value>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        Error::config(format!(
+            "config file {} is not valid JSON (line {}, column {}): {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    match value {
+        Value::Object(mut map) => {
+            for v in map.values_mut() {
+                substitute_env(v, env);
+            }
+            Ok(map)
+        }
+        _ => Err(Error::config(format!("config file {} must hold a JSON object", path.display()))),
+    }
+}
+
+/// Replace a string of the exact form `${NAME}` by the variable's value when set.
+fn substitute_env(v: &mut Value, env: &dyn Env) {
+    match v {
+        Value::String(s) => {
+            if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+                if let Some(val) = env.var(name) {
+                    *s = val;
+                }
+            }
+        }
+        Value::Object(m) => m.values_mut().for_each(|v| substitute_env(v, env)),
+        Value::Array(a) => a.iter_mut().for_each(|v| substitute_env(v, env)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, body: &str) -> PathBuf {
+        let p = dir.join(CONFIG_FILE_NAME);
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    #[test]
+    fn flag_beats_env_beats_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), r#"{"api_key":"cc_live_fromfile0000","server":"https://example.com/"}"#);
+        let env = MapEnv::default().with("CLAWDTALK_API_KEY", "cc_live_fromenv00000");
+        let c = Config::resolve(&Overrides::default(), &env, dir.path()).unwrap();
+        assert_eq!(c.api_key.unwrap().expose(), "cc_live_fromenv00000");
+        assert_eq!(c.api_url, "https://example.com/v1");
+        assert_eq!(c.server, "https://example.com");
+        let o = Overrides { api_key: Some("cc_live_flag".into()), ..Default::default() };
+        let c = Config::resolve(&o, &env, dir.path()).unwrap();
+        assert_eq!(c.api_key.unwrap().expose(), "cc_live_flag");
+    }
+
+    #[test]
+    fn env_api_url_is_the_full_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = MapEnv::default().with("CLAWDTALK_API_URL", "http://127.0.0.1:9/v1/");
+        let c = Config::resolve(&Overrides::default(), &env, dir.path()).unwrap();
+        assert_eq!(c.api_url, "http://127.0.0.1:9/v1");
+        assert_eq!(c.server, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn env_references_are_substituted() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), r#"{"api_key":"${MY_KEY}","gateway_token":"${UNSET_VAR}"}"#);
+        let env = MapEnv::default().with("MY_KEY", "cc_live_substituted1");
+        let c = Config::resolve(&Overrides::default(), &env, dir.path()).unwrap();
+        assert_eq!(c.api_key.unwrap().expose(), "cc_live_substituted1");
+        assert_eq!(c.gateway_token.unwrap().expose(), "${UNSET_VAR}");
+    }
+
+    #[test]
+    fn defaults_without_any_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
+        assert!(c.api_key.is_none());
+        assert_eq!(c.gateway_url, DEFAULT_GATEWAY_URL);
+        assert_eq!(c.agent_id, "main");
+        assert!(matches!(c.require_key(), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn missing_explicit_config_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Overrides { config_path: Some(dir.path().join("nope.json")), ..Default::default() };
+        let e = Config::resolve(&o, &MapEnv::default(), dir.path()).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+    }
+
+    #[test]
+    fn invalid_json_config_names_the_position() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "{\"api_key\": }");
+        let e = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap_err();
+        assert!(e.to_string().contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_key("cc_live_abcdefghijklmnop"), "cc_live_...mnop");
+        assert_eq!(mask_phone("+15551234567"), "+15551***");
+        assert!(!format!("{:?}", Secret::new("cc_live_abcdefghijklmnop")).contains("efgh"));
+    }
+}

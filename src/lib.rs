@@ -1,0 +1,16 @@
+//! `clawdtalk`: phone calls, SMS and multi-step calling missions for AI
+//! agents through the ClawdTalk service (and AgentPhone).
+//!
+//! Data flows one way: `cli` (clap definitions) → `commands` (one module per
+//! noun) → `api` | `state` | `lifecycle` → `output`. The library never prints
+//! (except through `output::Printer`, which the binary drives) and never exits.
+
+pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod output;
+pub mod validate;
+
+pub use error::{Error, Result};

@@ -1,0 +1,57 @@
+//! The thin binary: parse arguments, run, print, map errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clawdtalk::cli::Cli;
+use clawdtalk::commands::{self, Context};
+use clawdtalk::output::Printer;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let printer = Printer::new(cli.global.json);
+    init_logging(cli.global.verbose);
+    let ctx = match Context::from_cli(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            printer.error(&e);
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            printer.message(&format!("error: cannot start the async runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(&ctx, cli.command)) {
+        Ok(outcome) => {
+            printer.print(&outcome);
+            ExitCode::from(outcome.exit_code)
+        }
+        Err(e) => {
+            printer.error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CLAWDTALK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("clawdtalk={level}")));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}

@@ -1,0 +1,211 @@
+//! The one place that prints. Commands return an [`Outcome`] (data for
+//! `--json` plus blocks for people); the binary hands it to a [`Printer`],
+//! which decides once whether to print JSON or text, and whether to colour.
+//!
+//! Rules: with `--json`, stdout gets exactly one JSON document; everything
+//! else (notes, warnings, errors, progress) goes to stderr.
+
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::Error;
+
+/// What a command produced.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The document `--json` prints (the unwrapped object or list).
+    pub data: Value,
+    /// What a person sees on stdout.
+    pub blocks: Vec<Block>,
+    /// Messages for stderr (warnings, hints), printed in both modes.
+    pub notes: Vec<String>,
+    /// Exit code for a command that finished but wants a non-zero status
+    /// (e.g. `status` when a check fails). 0 normally.
+    pub exit_code: u8,
+}
+
+/// One piece of human output.
+#[derive(Debug, Clone)]
+pub enum Block {
+    /// A line of text.
+    Line(String),
+    /// A table with a header row.
+    Table(Table),
+    /// Aligned `key: value` lines.
+    Fields(Vec<(String, String)>),
+    /// Pretty-printed JSON (what telnyx_api.py printed for most replies).
+    Json(Value),
+}
+
+/// A table for list output.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Self {
+        Table { headers: headers.into_iter().map(Into::into).collect(), rows: Vec::new() }
+    }
+    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        self.rows.push(cells.into_iter().map(Into::into).collect());
+    }
+}
+
+impl Outcome {
+    /// An outcome whose JSON form is `data` and which shows nothing else.
+    pub fn data(data: impl Serialize) -> Self {
+        Outcome { data: serde_json::to_value(data).unwrap_or(Value::Null), ..Default::default() }
+    }
+    /// JSON `data`, shown to people as pretty JSON.
+    pub fn json(data: impl Serialize) -> Self {
+        let data = serde_json::to_value(data).unwrap_or(Value::Null);
+        Outcome { blocks: vec![Block::Json(data.clone())], data, ..Default::default() }
+    }
+    pub fn line(mut self, s: impl Into<String>) -> Self {
+        self.blocks.push(Block::Line(s.into()));
+        self
+    }
+    pub fn block(mut self, b: Block) -> Self {
+        self.blocks.push(b);
+        self
+    }
+    pub fn table(mut self, t: Table) -> Self {
+        self.blocks.push(Block::Table(t));
+        self
+    }
+    pub fn note(mut self, s: impl Into<String>) -> Self {
+        self.notes.push(s.into());
+        self
+    }
+    pub fn with_exit_code(mut self, code: u8) -> Self {
+        self.exit_code = code;
+        self
+    }
+}
+
+/// Output mode, decided once from flags and the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    pub json: bool,
+    pub color: bool,
+}
+
+impl Printer {
+    /// `json` from `--json`; colour only on a terminal and without `NO_COLOR`.
+    pub fn new(json: bool) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Printer { json, color: !no_color && std::io::stderr().is_terminal() }
+    }
+
+    /// Print a command's outcome.
+    pub fn print(&self, o: &Outcome) {
+        let mut err = std::io::stderr().lock();
+        for n in &o.notes {
+            let _ = writeln!(err, "{n}");
+        }
+        drop(err);
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&o.data).unwrap_or_else(|_| "null".into()));
+        } else {
+            let _ = out.write_all(render_blocks(&o.blocks).as_bytes());
+        }
+        let _ = out.flush();
+    }
+
+    /// Print an error: to stderr always; with `--json`, also an error document on stdout.
+    pub fn error(&self, e: &Error) {
+        let prefix = if self.color { "\x1b[31merror:\x1b[0m" } else { "error:" };
+        let _ = writeln!(std::io::stderr(), "{prefix} {e}");
+        if self.json {
+            let mut doc = json!({"error": {"kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code()}});
+            if let Error::Api { status, body, .. } = e {
+                doc["error"]["status"] = json!(status);
+                if let Some(b) = body {
+                    doc["error"]["body"] = b.clone();
+                }
+            }
+            let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+    }
+
+    /// A message on stderr (progress lines, warnings) outside an outcome.
+    pub fn message(&self, s: &str) {
+        let _ = writeln!(std::io::stderr(), "{s}");
+    }
+}
+
+/// Render human blocks to text (no trailing blank line).
+pub fn render_blocks(blocks: &[Block]) -> String {
+    let mut s = String::new();
+    for b in blocks {
+        match b {
+            Block::Line(l) => {
+                s.push_str(l);
+                s.push('\n');
+            }
+            Block::Json(v) => {
+                s.push_str(&serde_json::to_string_pretty(v).unwrap_or_default());
+                s.push('\n');
+            }
+            Block::Fields(f) => {
+                let w = f.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+                for (k, v) in f {
+                    s.push_str(&format!("{:<w$}  {v}\n", format!("{k}:"), w = w + 1));
+                }
+            }
+            Block::Table(t) => s.push_str(&render_table(t)),
+        }
+    }
+    s
+}
+
+/// Render a table with columns padded to the widest cell.
+pub fn render_table(t: &Table) -> String {
+    let cols = t.headers.len().max(t.rows.iter().map(Vec::len).max().unwrap_or(0));
+    let mut widths = vec![0usize; cols];
+    for row in std::iter::once(&t.headers).chain(t.rows.iter()) {
+        for (i, c) in row.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut s = String::new();
+    for row in std::iter::once(&t.headers).chain(t.rows.iter()) {
+        let mut line = String::new();
+        for (i, c) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(c);
+            } else {
+                let pad = widths[i] - c.chars().count();
+                line.push_str(c);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_columns_align() {
+        let mut t = Table::new(["ID", "NAME"]);
+        t.row(["m1", "short"]);
+        t.row(["mission-long", "x"]);
+        assert_eq!(render_table(&t), "ID            NAME\nm1            short\nmission-long  x\n");
+    }
+
+    #[test]
+    fn fields_align() {
+        let s = render_blocks(&[Block::Fields(vec![("a".into(), "1".into()), ("long".into(), "2".into())])]);
+        assert_eq!(s, "a:     1\nlong:  2\n");
+    }
+}

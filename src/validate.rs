@@ -1,0 +1,168 @@
+//! Input checks shared by every command. Each returns [`Error::Usage`]
+//! (exit 2) with a message that says what to fix, before anything is sent.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Numbers that must never be dialled or texted: emergency services and
+/// short codes that reach them in many countries.
+const EMERGENCY: &[&str] = &[
+    "911", "112", "999", "000", "110", "119", "118", "111", "100", "101", "102", "108", "120", "122", "123", "995",
+    "997", "998", "08", "061", "060", "066", "113", "191", "1122", "15", "17", "18",
+];
+
+/// Check an E.164 number: `+`, a country code not starting with 0, 8 to 15
+/// digits in all. Emergency and short numbers are refused.
+pub fn phone(arg: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
+    let bare = v.trim_start_matches('+');
+    if EMERGENCY.contains(&bare) || (digits.len() <= 6 && !digits.is_empty()) {
+        return Err(Error::usage(format!(
+            "{arg}: {v} is an emergency or short number; clawdtalk never calls or texts those"
+        )));
+    }
+    let ok = v.starts_with('+')
+        && bare.chars().all(|c| c.is_ascii_digit())
+        && (8..=15).contains(&bare.len())
+        && !bare.starts_with('0');
+    if !ok {
+        return Err(Error::usage(format!(
+            "{arg}: {v:?} is not an E.164 phone number (write it as + country code and number, e.g. +15551234567)"
+        )));
+    }
+    // A country code followed by an emergency number (e.g. +1911) is refused too.
+    for cc_len in 1..=3 {
+        if let Some(rest) = bare.get(cc_len..) {
+            if EMERGENCY.contains(&rest) {
+                return Err(Error::usage(format!("{arg}: {v} is an emergency number; clawdtalk never calls it")));
+            }
+        }
+    }
+    Ok(v.to_string())
+}
+
+/// Parse a JSON argument; the error names the argument and where it broke.
+pub fn json_arg(arg: &str, text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::usage(format!(
+            "{arg} is not valid JSON (line {}, column {}): {e}. Quote it for the shell, e.g. '{{\"key\": \"value\"}}'",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Parse a JSON argument that must be an object.
+pub fn json_object_arg(arg: &str, text: &str) -> Result<Value> {
+    let v = json_arg(arg, text)?;
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err(Error::usage(format!("{arg} must be a JSON object ({{...}}), got {text}")))
+    }
+}
+
+/// A step id (or other plain id) that looks like JSON is almost always a
+/// forgotten argument shifting the JSON into the id's place.
+pub fn plain_id(arg: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::usage(format!("{arg} must not be empty")));
+    }
+    if v.starts_with('{') || v.starts_with('[') {
+        return Err(Error::usage(format!(
+            "{arg} looks like JSON ({}): an argument before it is probably missing; check the command's argument order",
+            truncate(v, 40)
+        )));
+    }
+    Ok(v.to_string())
+}
+
+/// `scheduled_at` must be RFC 3339 and at least 60 s ahead of `now`.
+pub fn scheduled_at(value: &str, now: DateTime<Utc>) -> Result<String> {
+    let t = DateTime::parse_from_rfc3339(value.trim()).map_err(|e| {
+        Error::usage(format!(
+            "scheduled_at {value:?} is not an RFC 3339 time ({e}); write it like {}",
+            (now + chrono::Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%SZ")
+        ))
+    })?;
+    let t = t.with_timezone(&Utc);
+    if t < now + chrono::Duration::seconds(60) {
+        return Err(Error::usage(format!(
+            "scheduled_at {value} is less than 60 s ahead (now is {}); schedule at least one minute in the future",
+            now.format("%Y-%m-%dT%H:%M:%SZ")
+        )));
+    }
+    Ok(value.trim().to_string())
+}
+
+/// One of a fixed set of words; the error lists the valid ones.
+pub fn word<'a>(arg: &str, value: &str, valid: &[&'a str]) -> Result<&'a str> {
+    valid
+        .iter()
+        .copied()
+        .find(|w| *w == value)
+        .ok_or_else(|| Error::usage(format!("{arg}: unknown value {value:?}; valid values are: {}", valid.join(", "))))
+}
+
+pub const RUN_STATUSES: &[&str] = &["pending", "running", "succeeded", "failed", "cancelled"];
+pub const STEP_STATUSES: &[&str] = &["pending", "in_progress", "completed", "skipped", "failed"];
+pub const EVENT_TYPES: &[&str] = &["tool_call", "custom", "message", "error", "step_started", "step_completed"];
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164_accepted_and_rejected() {
+        assert_eq!(phone("to", "+15551234567").unwrap(), "+15551234567");
+        assert!(phone("to", "5551234567").is_err());
+        assert!(phone("to", "+1 555 123").is_err());
+        assert!(phone("to", "+0123456789").is_err());
+    }
+
+    #[test]
+    fn emergency_numbers_refused() {
+        for n in ["911", "+911", "112", "999", "+1911", "+44999"] {
+            let e = phone("to", n).unwrap_err();
+            assert!(e.to_string().contains("emergency"), "{n}: {e}");
+        }
+    }
+
+    #[test]
+    fn json_errors_name_argument_and_position() {
+        let e = json_arg("STEPS_JSON", "[{\"a\":}]").unwrap_err();
+        assert!(e.to_string().contains("STEPS_JSON") && e.to_string().contains("column 7"), "{e}");
+    }
+
+    #[test]
+    fn step_id_that_looks_like_json_is_refused() {
+        assert!(plain_id("STEP", "{\"x\":1}").is_err());
+        assert_eq!(plain_id("STEP", "call_1").unwrap(), "call_1");
+    }
+
+    #[test]
+    fn scheduled_at_rules() {
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        assert!(scheduled_at("2026-01-01T00:05:00Z", now).is_ok());
+        assert!(scheduled_at("2026-01-01T00:00:30Z", now).is_err());
+        assert!(scheduled_at("tomorrow", now).is_err());
+    }
+
+    #[test]
+    fn unknown_status_lists_valid_ones() {
+        let e = word("STATUS", "done", RUN_STATUSES).unwrap_err();
+        assert!(e.to_string().contains("succeeded"));
+    }
+}
