@@ -209,3 +209,60 @@ mod tests {
         assert_eq!(s, "a:     1\nlong:  2\n");
     }
 }
+
+/// Progress for anything that waits (calls, polls, approvals). On a terminal
+/// it is an indicatif spinner on stderr; otherwise each new message is one
+/// plain line on stderr, so logs and bots see progress without control codes.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    last: std::sync::Mutex<String>,
+    quiet: bool,
+}
+
+impl Progress {
+    /// `terminal`: draw a spinner; `quiet`: print nothing at all.
+    pub fn new(terminal: bool, quiet: bool) -> Progress {
+        let bar = (terminal && !quiet).then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        Progress { bar, last: std::sync::Mutex::new(String::new()), quiet }
+    }
+
+    /// A progress that prints nothing (tests, library callers).
+    pub fn hidden() -> Progress {
+        Progress::new(false, true)
+    }
+
+    /// Show `msg` as the current stage.
+    pub fn set(&self, msg: impl Into<String>) {
+        let msg = msg.into();
+        if let Some(b) = &self.bar {
+            b.set_message(msg);
+            return;
+        }
+        if self.quiet {
+            return;
+        }
+        if let Ok(mut last) = self.last.lock() {
+            if *last != msg {
+                let _ = writeln!(std::io::stderr(), "{msg}");
+                *last = msg;
+            }
+        }
+    }
+
+    /// Stop the spinner (leaves no line behind).
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

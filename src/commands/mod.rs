@@ -49,6 +49,13 @@ impl Context {
         })
     }
 
+    /// A progress indicator for a command that waits: a spinner on a
+    /// terminal, plain stderr lines otherwise.
+    pub fn progress(&self) -> crate::output::Progress {
+        use std::io::IsTerminal;
+        crate::output::Progress::new(std::io::stderr().is_terminal(), false)
+    }
+
     /// The ClawdTalk API client (a configuration error when no key is set).
     pub fn client(&self) -> Result<Client> {
         Client::from_config(&self.config)
