@@ -191,25 +191,6 @@ pub fn render_table(t: &Table) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_columns_align() {
-        let mut t = Table::new(["ID", "NAME"]);
-        t.row(["m1", "short"]);
-        t.row(["mission-long", "x"]);
-        assert_eq!(render_table(&t), "ID            NAME\nm1            short\nmission-long  x\n");
-    }
-
-    #[test]
-    fn fields_align() {
-        let s = render_blocks(&[Block::Fields(vec![("a".into(), "1".into()), ("long".into(), "2".into())])]);
-        assert_eq!(s, "a:     1\nlong:  2\n");
-    }
-}
-
 /// Progress for anything that waits (calls, polls, approvals). On a terminal
 /// it is an indicatif spinner on stderr; otherwise each new message is one
 /// plain line on stderr, so logs and bots see progress without control codes.
@@ -264,5 +245,24 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_columns_align() {
+        let mut t = Table::new(["ID", "NAME"]);
+        t.row(["m1", "short"]);
+        t.row(["mission-long", "x"]);
+        assert_eq!(render_table(&t), "ID            NAME\nm1            short\nmission-long  x\n");
+    }
+
+    #[test]
+    fn fields_align() {
+        let s = render_blocks(&[Block::Fields(vec![("a".into(), "1".into()), ("long".into(), "2".into())])]);
+        assert_eq!(s, "a:     1\nlong:  2\n");
     }
 }
