@@ -221,7 +221,9 @@ pub fn api_error(status: StatusCode, body: Value) -> Error {
     Error::Api { status: status.as_u16(), message, body }
 }
 
-fn error_message(body: &Value) -> Option<String> {
+/// The service's own error message in `body`, if it carries one (also used
+/// for 2xx replies that hold an error document instead of a result).
+pub fn error_message(body: &Value) -> Option<String> {
     let s = |v: &Value| v.as_str().map(str::to_string).filter(|s| !s.is_empty());
     if let Some(e) = body.get("error") {
         if let Some(m) = e.get("message").and_then(s) {

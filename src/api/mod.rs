@@ -2,8 +2,11 @@
 //! retries, error envelopes); each resource module builds paths and bodies
 //! and decodes replies into [`models`].
 
+pub mod approvals;
+pub mod calls;
 pub mod client;
 pub mod envelope;
+pub mod messages;
 pub mod missions;
 pub mod models;
 
