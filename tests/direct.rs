@@ -65,7 +65,10 @@ fn api_messages_send_list_and_conversations() {
     srv.on(
         "GET",
         "/v1/messages",
-        vec![Reply::json(200, json!({"messages": [{"direction": "outbound", "body": "hi"}], "pagination": {"total": 3}}))],
+        vec![Reply::json(
+            200,
+            json!({"messages": [{"direction": "outbound", "body": "hi"}], "pagination": {"total": 3}}),
+        )],
     );
     srv.on(
         "GET",
