@@ -5,6 +5,7 @@
 //! noun) → `api` | `state` | `lifecycle` → `output`. The library never prints
 //! (except through `output::Printer`, which the binary drives) and never exits.
 
+pub mod agentphone;
 pub mod api;
 pub mod cli;
 pub mod commands;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod agentphone;
 pub mod legacy;
 pub mod mission;
 
@@ -55,6 +56,9 @@ pub enum Command {
     /// Missions: create, get, list.
     #[command(subcommand)]
     Mission(mission::MissionCommand),
+    /// AgentPhone, a second provider: one call, one objective (call, get).
+    #[command(subcommand)]
+    Agentphone(agentphone::AgentPhoneCommand),
     /// Show the configured API key (masked); with --live, prove it against the service.
     CheckKey(CheckKeyArgs),
     /// The telnyx_api.py command words.

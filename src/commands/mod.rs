@@ -12,6 +12,7 @@ use crate::config::{Config, Overrides, ProcessEnv};
 use crate::error::Result;
 use crate::output::Outcome;
 
+pub mod agentphone;
 pub mod check_key;
 pub mod legacy;
 pub mod mission;
@@ -71,6 +72,7 @@ impl Context {
 pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
     match command {
         Command::Mission(c) => mission::run(ctx, c).await,
+        Command::Agentphone(c) => agentphone::run(ctx, c).await,
         Command::CheckKey(a) => check_key::run(ctx, a).await,
         Command::Legacy(c) => legacy::run(ctx, c).await,
     }

@@ -1,0 +1,271 @@
+//! `clawdtalk agentphone call|get` (contract §5): the requests sent, the
+//! guard rails (E.164 and emergency numbers, 401, 402, 429 once and twice),
+//! waiting with enrichment, outputs and exit codes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Recorder, Reply, Sandboxed};
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+use serde_json::{json, Value};
+
+const AP_KEY: &str = "ap_test_0123456789abcdef";
+const CALLS: &str = "/agentphone/api/v1/calls";
+
+/// The binary pointed at the recorder's AgentPhone base, with fast timings.
+fn ap(t: &Sandboxed, srv: &Recorder) -> assert_cmd::Command {
+    let mut c = t.cmd();
+    c.env("AGENTPHONE_API_URL", format!("http://{}/agentphone/api/v1", srv.addr))
+        .env("AGENTPHONE_API_KEY", AP_KEY)
+        .env("CLAWDTALK_AGENTPHONE_POLL_INTERVAL", "0.02")
+        .env("CLAWDTALK_AGENTPHONE_ENRICH_INTERVAL", "0.02")
+        .env("CLAWDTALK_AGENTPHONE_RATE_LIMIT_WAIT", "0.3");
+    c
+}
+
+fn placed(id: &str) -> Reply {
+    Reply::json(
+        202,
+        json!({"data": {"call_id": id, "status": "queued", "created_at": "2026-01-01T00:00:00Z"}, "credits_remaining": 9}),
+    )
+}
+
+fn state(id: &str, status: &str) -> Reply {
+    Reply::json(200, json!({"data": {"call_id": id, "status": status}}))
+}
+
+fn done(id: &str, extra: Value) -> Reply {
+    let mut d = json!({"call_id": id, "status": "completed", "outcome": "achieved", "duration_seconds": 61,
+        "recording_url": "https://rec.example/c1.mp3"});
+    d.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    Reply::json(200, json!({"data": d}))
+}
+
+fn stdout_json(out: &assert_cmd::assert::Assert) -> Value {
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn call_posts_number_and_objective_with_the_x_api_key_header() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![placed("c1")]);
+    let t = Sandboxed::new();
+    ap(&t, &srv)
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book a table for two"])
+        .args(["--business-name", "Chez Nous", "--website", "https://chez.example"])
+        .assert()
+        .success()
+        .stdout("Call placed: c1 (queued)\n")
+        .stderr(contains("credits remaining: 9"));
+    let r = srv.single();
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", CALLS));
+    assert_eq!(r.header("x-api-key"), Some(AP_KEY));
+    assert_eq!(r.header("authorization"), None);
+    assert_eq!(
+        r.json(),
+        json!({"to_phone_number": "+15005550006", "objective": "Book a table for two",
+               "business_name": "Chez Nous", "website": "https://chez.example"})
+    );
+}
+
+#[test]
+fn wait_follows_the_lifecycle_and_prints_outcome_summary_and_transcript() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![placed("c1")]);
+    srv.on(
+        "GET",
+        &format!("{CALLS}/c1"),
+        vec![
+            state("c1", "dialing"),
+            state("c1", "in_progress"),
+            done("c1", json!({"summary": "Table booked for 8pm", "transcript": "Agent: Hello\nCallee: Hi"})),
+        ],
+    );
+    let t = Sandboxed::new();
+    let out = ap(&t, &srv)
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--wait"])
+        .assert()
+        .success()
+        .stderr(contains("dialing").and(contains("in progress")));
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    for want in ["achieved", "Table booked for 8pm", "61 s", "https://rec.example/c1.mp3", "Agent: Hello\nCallee: Hi"] {
+        assert!(text.contains(want), "{want:?} missing from {text}");
+    }
+    // Exactly: one POST, then polls until completed, and no enrichment polls.
+    let gets = srv.requests().iter().filter(|r| r.method == "GET").count();
+    assert_eq!(gets, 3);
+}
+
+#[test]
+fn json_wait_prints_the_call_object() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![placed("c1")]);
+    srv.on("GET", &format!("{CALLS}/c1"), vec![done("c1", json!({"summary": "S", "transcript": "T"}))]);
+    let t = Sandboxed::new();
+    let out = ap(&t, &srv)
+        .args(["--json", "agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--wait"])
+        .assert()
+        .success();
+    let doc = stdout_json(&out);
+    assert_eq!(doc["call_id"], "c1");
+    assert_eq!(doc["outcome"], "achieved");
+    assert_eq!(doc["transcript"], "T");
+    assert_eq!(doc["credits_remaining"], 9);
+}
+
+#[test]
+fn missing_transcript_is_polled_for_twice_more() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![placed("c1")]);
+    srv.on(
+        "GET",
+        &format!("{CALLS}/c1"),
+        vec![
+            done("c1", json!({})),
+            done("c1", json!({"summary": "S"})),
+            done("c1", json!({"summary": "S", "transcript": "T"})),
+        ],
+    );
+    let t = Sandboxed::new();
+    ap(&t, &srv)
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--wait"])
+        .assert()
+        .success()
+        .stdout(contains("Summary:").and(contains("Transcript:\nT")));
+    assert_eq!(srv.requests().iter().filter(|r| r.method == "GET").count(), 3);
+}
+
+#[test]
+fn enrichment_gives_up_after_two_extra_polls() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![placed("c1")]);
+    srv.on("GET", &format!("{CALLS}/c1"), vec![done("c1", json!({}))]);
+    let t = Sandboxed::new();
+    ap(&t, &srv)
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--wait"])
+        .assert()
+        .success()
+        .stdout(contains("Transcript: (none)"));
+    assert_eq!(srv.requests().iter().filter(|r| r.method == "GET").count(), 3);
+}
+
+#[test]
+fn credits_exhausted_stops_at_once_with_exit_1() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![Reply::json(402, json!({"error": "Insufficient credits"}))]);
+    let t = Sandboxed::new();
+    ap(&t, &srv)
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--wait"])
+        .assert()
+        .code(1)
+        .stderr(contains("credits exhausted").and(contains("402")));
+    assert_eq!(srv.requests().len(), 1);
+}
+
+#[test]
+fn rate_limit_waits_then_retries_once_and_succeeds() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![Reply::json(429, json!({"error": "Rate limit exceeded"})), placed("c1")]);
+    let t = Sandboxed::new();
+    let start = Instant::now();
+    ap(&t, &srv)
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book"])
+        .assert()
+        .success()
+        .stdout("Call placed: c1 (queued)\n");
+    assert!(start.elapsed() >= Duration::from_millis(300), "retried before the configured wait");
+    assert_eq!(srv.requests().len(), 2);
+}
+
+#[test]
+fn rate_limit_twice_stops_after_one_retry() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![Reply::json(429, json!({"error": "Rate limit exceeded"}))]);
+    let t = Sandboxed::new();
+    ap(&t, &srv)
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book"])
+        .assert()
+        .code(1)
+        .stderr(contains("rate limit").and(contains("retrying once")));
+    assert_eq!(srv.requests().len(), 2);
+}
+
+#[test]
+fn bad_key_names_agentphone_api_key() {
+    let srv = Recorder::start();
+    srv.on("GET", &format!("{CALLS}/c1"), vec![Reply::json(401, json!({"error": "Invalid API key"}))]);
+    let t = Sandboxed::new();
+    ap(&t, &srv)
+        .args(["agentphone", "get", "c1"])
+        .assert()
+        .code(1)
+        .stderr(contains("AGENTPHONE_API_KEY").and(contains("Invalid API key")).and(contains(AP_KEY).not()));
+    assert_eq!(srv.requests().len(), 1, "a 401 is not retried");
+}
+
+#[test]
+fn emergency_and_non_e164_numbers_are_refused_before_any_request() {
+    let srv = Recorder::start();
+    let t = Sandboxed::new();
+    for n in ["911", "+1911", "112", "5551234567"] {
+        ap(&t, &srv)
+            .args(["agentphone", "call", "--to", n, "--objective", "Help"])
+            .assert()
+            .code(2)
+            .stderr(contains("--to"));
+    }
+    assert!(srv.requests().is_empty());
+}
+
+#[test]
+fn no_agentphone_key_exits_3_and_sends_nothing() {
+    let srv = Recorder::start();
+    let t = Sandboxed::new();
+    t.cmd()
+        .env("AGENTPHONE_API_URL", format!("http://{}/agentphone/api/v1", srv.addr))
+        .env("CLAWDTALK_API_KEY", "cc_test_0123456789abcdef")
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book"])
+        .assert()
+        .code(3)
+        .stderr(contains("AGENTPHONE_API_KEY"));
+    assert!(srv.requests().is_empty());
+}
+
+#[test]
+fn failed_call_is_reported_with_exit_1() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![placed("c1")]);
+    srv.on("GET", &format!("{CALLS}/c1"), vec![state("c1", "dialing"), state("c1", "failed")]);
+    let t = Sandboxed::new();
+    ap(&t, &srv)
+        .args(["agentphone", "call", "--to", "+15005550001", "--objective", "Book", "--wait"])
+        .assert()
+        .code(1)
+        .stdout(contains("Status:").and(contains("failed")))
+        .stderr(contains("AgentPhone call c1 failed"));
+}
+
+#[test]
+fn wait_timeout_exits_5_and_says_how_to_check_later() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![placed("c1")]);
+    srv.on("GET", &format!("{CALLS}/c1"), vec![state("c1", "in_progress")]);
+    let t = Sandboxed::new();
+    ap(&t, &srv)
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--wait", "--timeout", "0.2"])
+        .assert()
+        .code(5)
+        .stderr(contains("still in progress").and(contains("clawdtalk agentphone get c1")));
+}
+
+#[test]
+fn get_prints_the_call_and_json_gives_the_object() {
+    let srv = Recorder::start();
+    srv.on("GET", &format!("{CALLS}/c%2F1"), vec![done("c/1", json!({"summary": "S", "transcript": "T"}))]);
+    let t = Sandboxed::new();
+    let out = ap(&t, &srv).args(["--json", "agentphone", "get", "c/1"]).assert().success();
+    assert_eq!(stdout_json(&out)["summary"], "S");
+    assert_eq!(srv.single().path, format!("{CALLS}/c%2F1"));
+}
