@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub mod agentphone;
+pub mod approval;
+pub mod call;
 pub mod legacy;
 pub mod mission;
+pub mod sms;
 
 pub use legacy::LegacyCommand;
 
@@ -59,6 +62,14 @@ pub enum Command {
     /// AgentPhone, a second provider: one call, one objective (call, get).
     #[command(subcommand)]
     Agentphone(agentphone::AgentPhoneCommand),
+    /// Place a call now (to you, or --to a number); `call status ID`, `call end ID`.
+    Call(call::CallArgs),
+    /// Text messages: send, list, conversations.
+    #[command(subcommand)]
+    Sms(sms::SmsCommand),
+    /// Ask the owner to approve an action on their phone; prints one outcome word.
+    #[command(subcommand)]
+    Approval(approval::ApprovalCommand),
     /// Show the configured API key (masked); with --live, prove it against the service.
     CheckKey(CheckKeyArgs),
     /// The telnyx_api.py command words.

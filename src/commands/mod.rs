@@ -13,9 +13,12 @@ use crate::error::Result;
 use crate::output::Outcome;
 
 pub mod agentphone;
+pub mod approval;
+pub mod call;
 pub mod check_key;
 pub mod legacy;
 pub mod mission;
+pub mod sms;
 
 /// Everything a command needs from its surroundings, resolved once.
 #[derive(Debug, Clone)]
@@ -73,6 +76,9 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
     match command {
         Command::Mission(c) => mission::run(ctx, c).await,
         Command::Agentphone(c) => agentphone::run(ctx, c).await,
+        Command::Call(a) => call::run(ctx, a).await,
+        Command::Sms(c) => sms::run(ctx, c).await,
+        Command::Approval(c) => approval::run(ctx, c).await,
         Command::CheckKey(a) => check_key::run(ctx, a).await,
         Command::Legacy(c) => legacy::run(ctx, c).await,
     }

@@ -1,0 +1,132 @@
+//! `clawdtalk sms send|list|conversations`.
+
+use serde_json::{json, Value};
+
+use crate::api::messages;
+use crate::api::models::{Message, MessageQuery};
+use crate::cli::sms::{SmsCommand, SmsListArgs, SmsSendArgs};
+use crate::error::{Error, Result};
+use crate::output::{Outcome, Table};
+use crate::validate;
+
+use super::Context;
+
+pub async fn run(ctx: &Context, cmd: SmsCommand) -> Result<Outcome> {
+    match cmd {
+        SmsCommand::Send(a) => send(ctx, a).await,
+        SmsCommand::List(a) => list(ctx, a).await,
+        SmsCommand::Conversations => conversations(ctx).await,
+    }
+}
+
+/// `sms send TO MESSAGE [--media URL]...`: prints what the original `sms.sh` printed.
+pub async fn send(ctx: &Context, a: SmsSendArgs) -> Result<Outcome> {
+    let to = validate::phone("TO", &a.to)?;
+    if a.message.trim().is_empty() {
+        return Err(Error::usage("MESSAGE must not be empty"));
+    }
+    for m in &a.media {
+        match url::Url::parse(m) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+            _ => return Err(Error::usage(format!("--media {m:?} is not an http(s) URL"))),
+        }
+    }
+    let client = ctx.client()?;
+    let sent = messages::send(&client, &to, &a.message, &a.media).await?;
+    let unknown = || "unknown".to_string();
+    Ok(Outcome::data(&sent)
+        .line("✓ Message sent")
+        .line(format!("  ID: {}", sent.id.clone().unwrap_or_else(unknown)))
+        .line(format!("  From: {}", sent.from.clone().unwrap_or_else(unknown)))
+        .line(format!("  To: {to}")))
+}
+
+/// `sms list`: a table (direction arrow, date, number, first 60 characters)
+/// and the total the service reports.
+pub async fn list(ctx: &Context, a: SmsListArgs) -> Result<Outcome> {
+    let contact = match &a.contact {
+        Some(c) => Some(validate::phone("--contact", c)?),
+        None => None,
+    };
+    let q = MessageQuery { limit: a.limit, contact, direction: a.direction.map(|d| d.as_str().to_string()) };
+    let client = ctx.client()?;
+    let page = messages::list(&client, &q).await?;
+    let total = page.total.unwrap_or(page.messages.len() as u64);
+    let data = json!({"messages": page.messages, "total": total});
+    if page.messages.is_empty() {
+        return Ok(Outcome::data(data).line("No messages.").line(format!("Total: {total} messages")));
+    }
+    let mut t = Table::new(["", "DATE", "NUMBER", "MESSAGE"]);
+    for m in &page.messages {
+        t.row(message_row(m));
+    }
+    Ok(Outcome::data(data).table(t).line(String::new()).line(format!("Total: {total} messages")))
+}
+
+/// One table row: `←` inbound (shows the sender), `→` outbound (shows the recipient).
+pub fn message_row(m: &Message) -> [String; 4] {
+    let inbound = m.direction.as_deref() == Some("inbound");
+    let arrow = if inbound { "←" } else { "→" };
+    let date = m.created_at.as_deref().map(|d| d.split('T').next().unwrap_or(d)).unwrap_or("").to_string();
+    let number = if inbound { &m.from } else { &m.to };
+    [arrow.to_string(), date, number.clone().unwrap_or_default(), excerpt(m.body.as_deref().unwrap_or(""), 60)]
+}
+
+/// The first `n` characters on one line, with `...` when cut.
+pub fn excerpt(text: &str, n: usize) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        format!("{}...", one_line.chars().take(n).collect::<String>())
+    }
+}
+
+/// `sms conversations`: one row per thread.
+pub async fn conversations(ctx: &Context) -> Result<Outcome> {
+    let client = ctx.client()?;
+    let convs = messages::conversations(&client).await?;
+    if convs.is_empty() {
+        return Ok(Outcome::data(&convs).line("No conversations."));
+    }
+    let mut t = Table::new(["CONTACT", "LAST MESSAGE"]);
+    for c in &convs {
+        // `last_message` is text; tolerate an object carrying `body`.
+        let last = match &c.last_message {
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.get("body").and_then(Value::as_str).unwrap_or_default().to_string(),
+            None => String::new(),
+        };
+        t.row([c.contact.clone().unwrap_or_default(), excerpt(&last, 50)]);
+    }
+    Ok(Outcome::data(&convs).table(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_show_arrow_date_counterpart_and_excerpt() {
+        let m = Message {
+            direction: Some("inbound".into()),
+            created_at: Some("2026-03-01T10:00:00Z".into()),
+            from: Some("+15551112222".into()),
+            to: Some("+15553334444".into()),
+            body: Some("x".repeat(70)),
+            ..Default::default()
+        };
+        let r = message_row(&m);
+        assert_eq!(r[0], "←");
+        assert_eq!(r[1], "2026-03-01");
+        assert_eq!(r[2], "+15551112222");
+        assert_eq!(r[3], format!("{}...", "x".repeat(60)));
+        let out = Message { direction: Some("outbound".into()), ..m };
+        assert_eq!(message_row(&out)[2], "+15553334444");
+    }
+
+    #[test]
+    fn excerpt_keeps_one_line() {
+        assert_eq!(excerpt("a\nb", 60), "a b");
+    }
+}
