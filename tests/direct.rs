@@ -185,11 +185,7 @@ fn call_failure_document_exits_1_with_the_service_message() {
         vec![Reply::json(200, json!({"error": {"code": "no_phone", "message": "Add your phone in Settings"}}))],
     );
     let t = Sandboxed::new();
-    t.api(&srv.api_url())
-        .arg("call")
-        .assert()
-        .code(1)
-        .stderr(predicates::str::contains("Add your phone in Settings"));
+    t.api(&srv.api_url()).arg("call").assert().code(1).stderr(predicates::str::contains("Add your phone in Settings"));
 }
 
 #[test]
@@ -277,7 +273,16 @@ fn sms_send_posts_to_message_and_media_and_prints_the_receipt() {
     srv.on("POST", "/v1/messages/send", vec![Reply::json(200, json!({"id": "msg_9", "from": "+15550001111"}))]);
     let t = Sandboxed::new();
     t.api(&srv.api_url())
-        .args(["sms", "send", "+15551234567", "Hi there", "--media", "https://e.x/a.jpg", "--media", "https://e.x/b.png"])
+        .args([
+            "sms",
+            "send",
+            "+15551234567",
+            "Hi there",
+            "--media",
+            "https://e.x/a.jpg",
+            "--media",
+            "https://e.x/b.png",
+        ])
         .assert()
         .success()
         .stdout("✓ Message sent\n  ID: msg_9\n  From: +15550001111\n  To: +15551234567\n");
@@ -383,10 +388,7 @@ fn approval_srv(notified: u64, failed: u64, statuses: &[&str]) -> Recorder {
     srv.on(
         "POST",
         "/v1/approvals",
-        vec![Reply::json(
-            200,
-            json!({"request_id": "apr_1", "devices_notified": notified, "devices_failed": failed}),
-        )],
+        vec![Reply::json(200, json!({"request_id": "apr_1", "devices_notified": notified, "devices_failed": failed}))],
     );
     srv.on(
         "GET",

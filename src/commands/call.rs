@@ -70,7 +70,9 @@ pub async fn start(ctx: &Context, a: CallStartArgs) -> Result<Outcome> {
     let mut o = Outcome::data(&call).line(format!("Call initiated: {id}"));
     o.notes = notes;
     if !a.wait {
-        return Ok(o.note(format!("Follow it with `clawdtalk call status {id}`; hang up with `clawdtalk call end {id}`.")));
+        return Ok(
+            o.note(format!("Follow it with `clawdtalk call status {id}`; hang up with `clawdtalk call end {id}`."))
+        );
     }
     let last = follow(ctx, &client, &id, &call, Duration::from_secs(a.timeout), a.poll_interval).await?;
     let mut fields = vec![("Status".to_string(), last.status.clone().unwrap_or_else(|| "unknown".into()))];
