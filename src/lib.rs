@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod lifecycle;
 pub mod output;
 pub mod validate;
 

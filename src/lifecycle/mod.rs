@@ -1,0 +1,6 @@
+//! The mission lifecycle behind `clawdtalk poll`: [`engine`] decides (pure),
+//! the executor fetches and applies.
+
+pub mod engine;
+pub mod pace;
+pub mod record;
