@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod lifecycle;
 pub mod output;
+pub mod state;
 pub mod validate;
 
 pub use error::{Error, Result};

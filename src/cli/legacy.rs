@@ -5,6 +5,7 @@
 use clap::Subcommand;
 
 use super::mission::{MissionCreateArgs, MissionGetArgs};
+use super::state::{MemoryGetArgs, MemorySaveArgs, MissionKeyArg};
 
 #[derive(Debug, Subcommand)]
 pub enum LegacyCommand {
@@ -14,4 +15,16 @@ pub enum LegacyCommand {
     GetMission(MissionGetArgs),
     #[command(hide = true)]
     ListMissions,
+    #[command(hide = true)]
+    ListState,
+    #[command(hide = true)]
+    GetState(MissionKeyArg),
+    #[command(hide = true)]
+    RemoveState(MissionKeyArg),
+    #[command(hide = true)]
+    SaveMemory(MemorySaveArgs),
+    #[command(hide = true)]
+    GetMemory(MemoryGetArgs),
+    #[command(hide = true)]
+    AppendMemory(MemorySaveArgs),
 }

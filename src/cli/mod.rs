@@ -11,6 +11,7 @@ pub mod call;
 pub mod legacy;
 pub mod mission;
 pub mod sms;
+pub mod state;
 
 pub use legacy::LegacyCommand;
 
@@ -70,6 +71,12 @@ pub enum Command {
     /// Ask the owner to approve an action on their phone; prints one outcome word.
     #[command(subcommand)]
     Approval(approval::ApprovalCommand),
+    /// The local mission state file: list, get, remove, path.
+    #[command(subcommand)]
+    State(state::StateCommand),
+    /// Mission memory in the state file: save, get, append.
+    #[command(subcommand)]
+    Memory(state::MemoryCommand),
     /// Show the configured API key (masked); with --live, prove it against the service.
     CheckKey(CheckKeyArgs),
     /// The telnyx_api.py command words.

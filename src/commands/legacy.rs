@@ -6,12 +6,18 @@ use crate::cli::LegacyCommand;
 use crate::error::Result;
 use crate::output::{Block, Outcome};
 
-use super::{mission, Context};
+use super::{memory, mission, state, Context};
 
 pub async fn run(ctx: &Context, cmd: LegacyCommand) -> Result<Outcome> {
     match cmd {
         LegacyCommand::CreateMission(a) => mission::create(ctx, a).await,
         LegacyCommand::GetMission(a) => mission::get(ctx, a).await,
+        LegacyCommand::ListState => state::list_legacy(ctx).await,
+        LegacyCommand::GetState(a) => state::get(ctx, a).await,
+        LegacyCommand::RemoveState(a) => state::remove(ctx, a).await,
+        LegacyCommand::SaveMemory(a) => memory::save(ctx, a, "save-memory").await,
+        LegacyCommand::GetMemory(a) => memory::get(ctx, a).await,
+        LegacyCommand::AppendMemory(a) => memory::append(ctx, a, "append-memory").await,
         LegacyCommand::ListMissions => {
             let mut o = mission::list(ctx).await?;
             // telnyx_api.py printed `id: name` per mission.

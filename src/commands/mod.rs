@@ -17,8 +17,10 @@ pub mod approval;
 pub mod call;
 pub mod check_key;
 pub mod legacy;
+pub mod memory;
 pub mod mission;
 pub mod sms;
+pub mod state;
 
 /// Everything a command needs from its surroundings, resolved once.
 #[derive(Debug, Clone)]
@@ -65,6 +67,17 @@ impl Context {
         Client::from_config(&self.config)
     }
 
+    /// Where the mission state file is (`--state` > `$CLAWDTALK_STATE_FILE`
+    /// > `./.missions_state.json` if present > the user data dir).
+    pub fn state_location(&self) -> Result<crate::state::Location> {
+        crate::state::locate(self.state_override.as_deref(), &ProcessEnv, &self.cwd)
+    }
+
+    /// The mission state store at [`Context::state_location`].
+    pub fn state(&self) -> Result<crate::state::StateStore> {
+        Ok(crate::state::StateStore::open(self.state_location()?.path))
+    }
+
     /// Current time (one place, so time rules are testable).
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now()
@@ -79,6 +92,8 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Call(a) => call::run(ctx, a).await,
         Command::Sms(c) => sms::run(ctx, c).await,
         Command::Approval(c) => approval::run(ctx, c).await,
+        Command::State(c) => state::run(ctx, c).await,
+        Command::Memory(c) => memory::run(ctx, c).await,
         Command::CheckKey(a) => check_key::run(ctx, a).await,
         Command::Legacy(c) => legacy::run(ctx, c).await,
     }

@@ -1,0 +1,121 @@
+//! `clawdtalk memory save|get|append` and the legacy words `save-memory`,
+//! `get-memory`, `append-memory` (same lines as telnyx_api.py).
+//!
+//! Unlike telnyx_api.py, writing to a slug that is not in the state file is
+//! an error listing the known slugs (a typo would otherwise silently start a
+//! second mission entry); `--create` makes the new entry on purpose. The
+//! legacy words take `--create` too, and their error shows the exact command.
+
+use serde_json::{json, Value};
+
+use crate::cli::state::{MemoryCommand, MemoryGetArgs, MemorySaveArgs};
+use crate::error::{Error, Result};
+use crate::output::Outcome;
+use crate::state::{parse_memory_value, slugify, Found, State};
+
+use super::Context;
+
+pub async fn run(ctx: &Context, cmd: MemoryCommand) -> Result<Outcome> {
+    match cmd {
+        MemoryCommand::Save(a) => save(ctx, a, "memory save").await,
+        MemoryCommand::Get(a) => get(ctx, a).await,
+        MemoryCommand::Append(a) => append(ctx, a, "memory append").await,
+    }
+}
+
+/// The active slug to write to: the mission named by `a.mission` (slug or
+/// mission id), or with `--create` a new entry under that slug.
+fn target_slug(s: &mut State, a: &MemorySaveArgs, words: &str) -> Result<String> {
+    match s.find(&a.mission) {
+        Some(Found::Active(slug)) => return Ok(slug),
+        Some(Found::Archived(_)) if !a.create => return s.active_slug(&a.mission),
+        _ => {}
+    }
+    if !a.create {
+        let base = s.unknown(&a.mission).to_string();
+        return Err(Error::usage(format!(
+            "{base}. To start a new entry '{}' on purpose: clawdtalk {words} --create {} {} {}",
+            a.mission,
+            shell_word(&a.mission),
+            shell_word(&a.key),
+            shell_word(&a.value)
+        )));
+    }
+    let slug = slugify(&a.mission);
+    if slug != a.mission {
+        return Err(Error::usage(format!(
+            "--create needs a slug (lowercase letters, digits and -): use '{slug}' instead of '{}'",
+            a.mission
+        )));
+    }
+    s.mission_or_create(&slug);
+    Ok(slug)
+}
+
+/// Quote an argument for a copy-pasteable shell command.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:+@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// `memory save SLUG KEY VALUE` → `Saved memory 'KEY' for mission 'SLUG'`.
+pub async fn save(ctx: &Context, a: MemorySaveArgs, words: &'static str) -> Result<Outcome> {
+    let value = parse_memory_value("VALUE", &a.value)?;
+    let now = ctx.now();
+    let key = a.key.clone();
+    let stored = value.clone();
+    let slug = ctx
+        .state()?
+        .update_async(move |s| {
+            let slug = target_slug(s, &a, words)?;
+            if let Some(m) = s.mission_mut(&slug) {
+                m.memory_save(&a.key, stored, now)?;
+            }
+            Ok(slug)
+        })
+        .await?;
+    let line = format!("Saved memory '{key}' for mission '{slug}'");
+    Ok(Outcome::data(json!({"mission": slug, "key": key, "value": value})).line(line))
+}
+
+/// `memory append SLUG KEY ITEM` → `Appended to memory 'KEY' for mission
+/// 'SLUG' (now N items)`.
+pub async fn append(ctx: &Context, a: MemorySaveArgs, words: &'static str) -> Result<Outcome> {
+    let item = parse_memory_value("ITEM", &a.value)?;
+    let now = ctx.now();
+    let key = a.key.clone();
+    let (slug, n) = ctx
+        .state()?
+        .update_async(move |s| {
+            let slug = target_slug(s, &a, words)?;
+            let n = match s.mission_mut(&slug) {
+                Some(m) => m.memory_append(&a.key, item, now)?,
+                None => 0,
+            };
+            Ok((slug, n))
+        })
+        .await?;
+    let line = format!("Appended to memory '{key}' for mission '{slug}' (now {n} items)");
+    Ok(Outcome::data(json!({"mission": slug, "key": key, "count": n})).line(line))
+}
+
+/// `memory get SLUG [KEY]`: strings print as they are, objects and lists as
+/// pretty JSON; a missing key prints `No memory found` (exit 0, as
+/// telnyx_api.py), a mission without memory prints `{}`.
+pub async fn get(ctx: &Context, a: MemoryGetArgs) -> Result<Outcome> {
+    let state = ctx.state()?.read_async().await?;
+    let (_, m) = state.lookup(&a.mission)?;
+    let value = match &a.key {
+        Some(k) => m.memory_get(k).cloned().unwrap_or(Value::Null),
+        None => Value::Object(m.memory().cloned().unwrap_or_default()),
+    };
+    Ok(match &value {
+        Value::Null => Outcome::data(Value::Null).line("No memory found"),
+        Value::String(s) => Outcome::data(&value).line(s.clone()),
+        Value::Object(_) | Value::Array(_) => Outcome::json(value),
+        other => Outcome::data(other).line(other.to_string()),
+    })
+}
