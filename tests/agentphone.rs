@@ -248,7 +248,7 @@ fn failed_call_is_reported_with_exit_1() {
 }
 
 #[test]
-fn wait_timeout_exits_5_and_says_how_to_check_later() {
+fn wait_timeout_exits_1_prints_the_call_and_says_how_to_check_later() {
     let srv = Recorder::start();
     srv.on("POST", CALLS, vec![placed("c1")]);
     srv.on("GET", &format!("{CALLS}/c1"), vec![state("c1", "in_progress")]);
@@ -256,7 +256,8 @@ fn wait_timeout_exits_5_and_says_how_to_check_later() {
     ap(&t, &srv)
         .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--wait", "--timeout", "0.2"])
         .assert()
-        .code(5)
+        .code(1)
+        .stdout(contains("Status:").and(contains("in progress")))
         .stderr(contains("still in progress").and(contains("clawdtalk agentphone get c1")));
 }
 

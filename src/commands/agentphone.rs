@@ -2,9 +2,10 @@
 //!
 //! Exit codes (README "AgentPhone"): 0 the call was placed, or ended
 //! `completed` (whatever its outcome); 1 the call ended `failed` or
-//! `canceled`, or AgentPhone refused (400, 401, 402 credits exhausted, 429
-//! twice); 2 bad input, nothing sent; 3 no AgentPhone key; 4 network;
-//! 5 `--wait` timed out while the call was still going.
+//! `canceled`, `--wait` timed out while the call was still going (as
+//! `clawdtalk call --wait` does), or AgentPhone refused (400, 401, 402
+//! credits exhausted, 429 twice); 2 bad input, nothing sent; 3 no AgentPhone
+//! key; 4 network.
 
 use serde_json::Value;
 
@@ -15,9 +16,6 @@ use crate::output::{Block, Outcome};
 use crate::validate;
 
 use super::Context;
-
-/// Exit code when `--wait` gave up before the call ended.
-pub const EXIT_STILL_RUNNING: u8 = 5;
 
 pub async fn run(ctx: &Context, cmd: AgentPhoneCommand) -> Result<Outcome> {
     match cmd {
@@ -78,7 +76,7 @@ pub async fn call(ctx: &Context, a: AgentPhoneCallArgs) -> Result<Outcome> {
     drop(progress);
     let mut o = report(&waited.call, &credits);
     if waited.timed_out {
-        o = o.with_exit_code(EXIT_STILL_RUNNING).note(format!(
+        o = o.with_exit_code(1).note(format!(
             "AgentPhone call {id} is still {} after {} s; it goes on: check it later with \
              `clawdtalk agentphone get {id}`",
             waited.call.stage(),
