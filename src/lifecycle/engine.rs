@@ -221,7 +221,11 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
     if !has_pending(view.records) {
         return d; // everything settled: the mission already ended or waits on the bot
     }
-    let run_ended = view.run_status.is_some_and(|s| TERMINAL_RUN_STATUSES.contains(&s));
+    // A cancelled run is over: poll only records what it sees. A run a server
+    // (auto-sync) or the bot already marked succeeded/failed is left as it is
+    // (never regress) while poll finishes its own bookkeeping.
+    let run_ended = view.run_status == Some("cancelled");
+    let run_terminal = view.run_status.is_some_and(|s| TERMINAL_RUN_STATUSES.contains(&s));
 
     // 1. Per record: fold in the snapshot, decide the attempt's outcome.
     let mut recs: Vec<TrackedEvent> = Vec::with_capacity(view.records.len());
@@ -352,10 +356,12 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
         retries.clear();
         let agg = &steps[step];
         let reason = format!("step {step} failed: none of its {} targets was reached ({})", agg.targets, agg.why);
-        d.remote.push(Remote::SetRun { status: "failed".into(), summary: reason.clone() });
+        if !run_terminal {
+            d.remote.push(Remote::SetRun { status: "failed".into(), summary: reason.clone() });
+        }
         finish_records(&mut d, view.records, &recs, true, policy);
         d.finish = Some(Finish {
-            run_status: Some("failed".into()),
+            run_status: (!run_terminal).then(|| "failed".into()),
             result: json!({"status": "failed", "reason": reason, "failed_step": step,
                 "targets": target_summary(&recs)}),
         });
@@ -410,6 +416,12 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
         result["failed_step"] = json!(f);
     }
     d.finish = Some(Finish { run_status: Some(status.into()), result });
+    if run_terminal {
+        d.remote.retain(|a| !matches!(a, Remote::SetRun { .. }));
+        if let Some(f) = d.finish.as_mut() {
+            f.run_status = None;
+        }
+    }
     d
 }
 
@@ -892,15 +904,31 @@ mod tests {
     }
 
     #[test]
-    fn run_ended_elsewhere_closes_the_mission_without_touching_the_service() {
-        let mut w = World::new(vec![rec("e1", "+15005550001", "calls")], vec![step("calls", "in_progress")]);
+    fn run_already_succeeded_on_the_server_is_never_regressed_but_retries_go_on() {
+        let mut w = World::new(vec![rec("e5", "+15005550005", "calls")], vec![step("calls", "completed")]);
         w.run = "succeeded".into();
+        w.snaps.insert("e5".into(), snap("failed", Some("busy"), None));
+        let d = w.decide();
+        assert!(d.remote.iter().any(|a| matches!(a, Remote::Retry(_))));
+        w.apply(&d);
+        let id = w.records[1].event_id.clone();
+        w.snaps.insert(id, snap("completed", Some("completed"), None));
+        let d = w.decide();
+        assert!(!d.remote.iter().any(|a| matches!(a, Remote::SetRun { .. } | Remote::SetStep { .. })));
+        let f = d.finish.unwrap();
+        assert_eq!((f.run_status, f.result["status"].as_str()), (None, Some("succeeded")));
+    }
+
+    #[test]
+    fn cancelled_run_closes_the_mission_without_touching_the_service() {
+        let mut w = World::new(vec![rec("e1", "+15005550001", "calls")], vec![step("calls", "in_progress")]);
+        w.run = "cancelled".into();
         w.snaps.insert("e1".into(), snap("failed", Some("busy"), None));
         let d = w.decide();
         assert!(d.remote.iter().all(|a| matches!(a, Remote::Log { .. })), "{:?}", d.remote);
         let f = d.finish.unwrap();
         assert_eq!(f.run_status, None);
-        assert!(f.result["reason"].as_str().unwrap().contains("already succeeded"));
+        assert!(f.result["reason"].as_str().unwrap().contains("already cancelled"));
         assert_eq!(d.settle, vec!["e1".to_string()]);
     }
 

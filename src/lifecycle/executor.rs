@@ -1,0 +1,991 @@
+//! The executor: reads the state, fetches what the engine needs, and applies
+//! its decisions in a crash-safe order.
+//!
+//! Order for one mission, and why:
+//! 1. fetch (events, insights, run, plan) — a network failure here changes
+//!    nothing, the next poll starts over;
+//! 2. write the engine's record updates, insights and failed targets — this
+//!    includes every retry *intent* (with its fixed `scheduled_at`) before
+//!    any retry is sent;
+//! 3. log run events, set steps, schedule retries (recording each new event
+//!    as soon as the service accepted it), cancel events, set the run;
+//! 4. mark the handled records settled, save `result`, archive.
+//!
+//! A crash between 2 and 4 leaves records unsettled: the next poll recomputes
+//! the same decisions (every one of them idempotent) and, for a retry whose
+//! intent has no event id yet, first looks for the event on the service (same
+//! `to`, `scheduled_at` and step) and adopts it instead of scheduling again.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::engine::{
+    self, adopt_retry, apply_snapshot, needs_event_fetch, needs_insights, reconcile, Decision, EventSnapshot,
+    MissionView, Policy, Remote, RetryRequest,
+};
+use super::record::{merge_records, parse_records, TrackedEvent, FAILED_TARGETS, INSIGHTS, RESULT, SCHEDULED_EVENTS};
+use super::service::{RunRef, Service};
+use crate::config::mask_phone;
+use crate::error::{Error, Result};
+use crate::state::{MissionState, State, StateStore};
+
+/// Mission field (outside memory) holding run events that could not be
+/// logged yet; sent first by the next poll.
+pub const OUTBOX: &str = "poll_outbox";
+
+/// Options of one poll.
+#[derive(Debug, Clone)]
+pub struct PollOptions {
+    /// Only this mission (slug or mission id).
+    pub mission: Option<String>,
+    pub policy: Policy,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for PollOptions {
+    fn default() -> Self {
+        PollOptions { mission: None, policy: Policy::default(), concurrency: 8 }
+    }
+}
+
+/// What one poll did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PollReport {
+    /// Another poll held the lock: this one did nothing.
+    pub skipped_locked: bool,
+    /// The service's time, when the service was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub now: Option<DateTime<Utc>>,
+    pub missions: Vec<MissionReport>,
+}
+
+impl PollReport {
+    /// Missions that still have unsettled events after this poll.
+    pub fn pending(&self) -> usize {
+        self.missions.iter().filter(|m| m.pending_after > 0).count()
+    }
+    /// The first error, for the exit code.
+    pub fn first_error(&self) -> Option<&MissionReport> {
+        self.missions.iter().find(|m| m.error.is_some())
+    }
+}
+
+/// What happened to one mission.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MissionReport {
+    pub slug: String,
+    /// Unsettled events before / after.
+    pub pending_before: usize,
+    pub pending_after: usize,
+    /// Events fetched from the service.
+    pub fetched: usize,
+    /// Human lines, one per change.
+    pub changes: Vec<String>,
+    pub retries_scheduled: usize,
+    pub notes: Vec<String>,
+    /// The run's final status when the mission ended in this poll.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    pub archived: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub exit_code: u8,
+}
+
+/// The non-blocking single-instance lock (`<state>.poll.lock`), held for
+/// one poll. Released when dropped.
+pub struct PollLock {
+    _file: std::fs::File,
+}
+
+/// The poll lock file for a state file.
+pub fn poll_lock_path(state: &std::path::Path) -> PathBuf {
+    let mut s = state.as_os_str().to_owned();
+    s.push(".poll.lock");
+    PathBuf::from(s)
+}
+
+impl PollLock {
+    /// Take the lock if free; None when another poll holds it.
+    pub fn try_acquire(state: &std::path::Path) -> Result<Option<PollLock>> {
+        use fs4::fs_std::FileExt;
+        let path = poll_lock_path(state);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::state(format!("cannot create the state directory {}: {e}", dir.display())))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::state(format!("cannot open the poll lock {}: {e}", path.display())))?;
+        match FileExt::try_lock_exclusive(&file) {
+            Ok(true) => Ok(Some(PollLock { _file: file })),
+            Ok(false) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(Error::state(format!("cannot lock {}: {e}", path.display()))),
+        }
+    }
+
+    /// Wait (up to `timeout`) for the lock: for commands that must not race
+    /// a running poll (`mission cancel`).
+    pub async fn acquire(state: &std::path::Path, timeout: Duration) -> Result<PollLock> {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(l) = PollLock::try_acquire(state)? {
+                return Ok(l);
+            }
+            if start.elapsed() > timeout {
+                return Err(Error::failed("a poll is running and did not finish in time; try again in a minute"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The missions to look at: all active ones, or the one asked for.
+fn selected(state: &State, only: Option<&str>) -> Result<Vec<(String, MissionState)>> {
+    match only {
+        Some(key) => {
+            let slug = state.active_slug(key)?;
+            Ok(state.mission(&slug).map(|m| vec![(slug, m.clone())]).unwrap_or_default())
+        }
+        None => Ok(state.missions().map(|(k, m)| (k.to_string(), m.clone())).collect()),
+    }
+}
+
+/// The tracked records of a mission.
+pub fn records_of(m: &MissionState) -> Vec<TrackedEvent> {
+    parse_records(m.memory_get(SCHEDULED_EVENTS)).0
+}
+
+/// Unsettled records in every selected active mission (no network).
+pub fn pending_records(state: &State, only: Option<&str>) -> Result<Vec<TrackedEvent>> {
+    Ok(selected(state, only)?.iter().flat_map(|(_, m)| records_of(m)).filter(|r| !r.settled).collect())
+}
+
+/// One poll over every active mission (or `opts.mission`). `connect` builds
+/// the service only when some mission has work: with nothing pending, no
+/// client is built and no request is made.
+pub async fn poll_once<S, F>(store: &StateStore, connect: F, opts: &PollOptions) -> Result<PollReport>
+where
+    S: Service,
+    F: FnOnce() -> Result<S>,
+{
+    let mut report = PollReport::default();
+    // Nothing to do at all: answer without even taking the lock.
+    let state = store.read_async().await?;
+    let missions = selected(&state, opts.mission.as_deref())?;
+    if !missions.iter().any(|(_, m)| engine::has_pending(&records_of(m))) {
+        report.missions = missions.into_iter().map(|(slug, _)| MissionReport { slug, ..Default::default() }).collect();
+        return Ok(report);
+    }
+    let Some(_lock) = PollLock::try_acquire(store.path())? else {
+        report.skipped_locked = true;
+        return Ok(report);
+    };
+    // Re-read under the lock: the poll that held it may have changed things.
+    let state = store.read_async().await?;
+    let missions = selected(&state, opts.mission.as_deref())?;
+    let work: Vec<(String, MissionState)> =
+        missions.into_iter().filter(|(_, m)| engine::has_pending(&records_of(m))).collect();
+    if work.is_empty() {
+        return Ok(report);
+    }
+    let service = connect()?;
+    let now = service.now().await?;
+    report.now = Some(now);
+    for (slug, m) in work {
+        let mut mr = MissionReport { slug: slug.clone(), ..Default::default() };
+        if let Err(e) = poll_mission(&service, store, &slug, &m, now, opts, &mut mr).await {
+            mr.error = Some(e.to_string());
+            mr.exit_code = e.exit_code();
+        }
+        if let Ok(st) = store.read_async().await {
+            mr.pending_after =
+                st.mission(&slug).map(|m| records_of(m).iter().filter(|r| !r.settled).count()).unwrap_or(0);
+        }
+        report.missions.push(mr);
+    }
+    Ok(report)
+}
+
+/// Fetch, decide and apply for one mission.
+async fn poll_mission<S: Service>(
+    svc: &S,
+    store: &StateStore,
+    slug: &str,
+    m: &MissionState,
+    now: DateTime<Utc>,
+    opts: &PollOptions,
+    mr: &mut MissionReport,
+) -> Result<()> {
+    let run = RunRef {
+        mission_id: m.mission_id().ok_or_else(|| Error::state(format!("mission {slug} has no mission_id")))?,
+        run_id: m.run_id().ok_or_else(|| Error::state(format!("mission {slug} has no run_id")))?,
+    };
+    let default_assistant = m.assistant_id();
+    let records = records_of(m);
+    mr.pending_before = records.iter().filter(|r| !r.settled).count();
+    let conc = opts.concurrency.max(1);
+
+    // 1. Fetch.
+    let to_fetch: Vec<&TrackedEvent> = records.iter().filter(|r| needs_event_fetch(r, now)).collect();
+    let fetched: Vec<(String, Result<EventSnapshot>)> = stream::iter(to_fetch.into_iter().map(|r| {
+        let aid = r.assistant_id.clone().or_else(|| default_assistant.clone()).unwrap_or_default();
+        let id = r.event_id.clone();
+        async move {
+            let res = svc.get_event(&aid, &id).await;
+            (id, res)
+        }
+    }))
+    .buffer_unordered(conc)
+    .collect()
+    .await;
+    let mut snapshots: HashMap<String, EventSnapshot> = HashMap::new();
+    let mut first_err: Option<Error> = None;
+    let attempted = fetched.len();
+    for (id, res) in fetched {
+        match res {
+            Ok(s) => {
+                snapshots.insert(id, s);
+            }
+            // The event is gone from the service: it will not run.
+            Err(Error::Api { status: 404, .. }) => {
+                snapshots.insert(id, EventSnapshot { status: Some("cancelled".into()), ..Default::default() });
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    mr.fetched = snapshots.len();
+    if attempted > 0 && snapshots.is_empty() {
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+    }
+    if let Some(e) = &first_err {
+        mr.notes.push(format!("some events could not be fetched ({e}); they are tried again next poll"));
+    }
+    let with_snap: Vec<TrackedEvent> = records
+        .iter()
+        .filter(|r| !r.settled)
+        .map(|r| snapshots.get(&r.event_id).map(|s| apply_snapshot(r, s)).unwrap_or_else(|| r.clone()))
+        .filter(|r| needs_insights(r, &opts.policy))
+        .collect();
+    let insights: HashMap<String, engine::InsightsSnapshot> = stream::iter(with_snap.iter().map(|r| async move {
+        let conv = r.conversation_id.clone().unwrap_or_default();
+        (r.event_id.clone(), svc.insights(&conv).await)
+    }))
+    .buffer_unordered(conc)
+    .filter_map(|(id, res)| async move { res.ok().map(|i| (id, i)) })
+    .collect()
+    .await;
+    let (run_status, plan) = futures_util::future::join(svc.run_status(&run), svc.plan(&run)).await;
+    let run_status = run_status?;
+    let plan = plan?;
+
+    // 2. Decide.
+    let view = MissionView {
+        records: &records,
+        snapshots: &snapshots,
+        insights: &insights,
+        plan: Some(&plan),
+        run_status: run_status.as_deref(),
+        now,
+    };
+    let d = reconcile(&view, &opts.policy);
+    mr.notes.extend(d.notes.iter().cloned());
+    describe(&d, mr);
+    apply(svc, store, slug, m, &run, &records, d, default_assistant, opts, mr).await
+}
+
+/// Human lines for a decision.
+fn describe(d: &Decision, mr: &mut MissionReport) {
+    for r in &d.records {
+        let cs = r.call_status.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+        mr.changes.push(format!("{} {}: {}{cs}", r.event_id, mask_phone(&r.to), r.status));
+    }
+    for f in &d.failed_targets {
+        mr.changes.push(format!(
+            "target {} failed: {}",
+            mask_phone(f["to"].as_str().unwrap_or_default()),
+            f["reason"].as_str().unwrap_or_default()
+        ));
+    }
+    for a in &d.remote {
+        match a {
+            Remote::SetStep { step_id, status } => mr.changes.push(format!("step {step_id} → {status}")),
+            Remote::Cancel { event_id, .. } => mr.changes.push(format!("cancelled pending event {event_id}")),
+            Remote::SetRun { status, summary } => mr.changes.push(format!("run → {status}: {summary}")),
+            _ => {}
+        }
+    }
+}
+
+/// A run event to log (kept in the outbox when the service is unreachable).
+fn log_entry(kind: &str, summary: &str, step_id: Option<&str>, payload: Value) -> Value {
+    json!({"kind": kind, "summary": summary, "step_id": step_id, "payload": payload})
+}
+
+/// Send run events concurrently; returns those that failed (for the outbox).
+async fn send_logs<S: Service>(svc: &S, run: &RunRef, logs: Vec<Value>, conc: usize) -> Vec<Value> {
+    stream::iter(logs.into_iter().map(|l| async move {
+        let kind = l["kind"].as_str().unwrap_or("custom");
+        let summary = l["summary"].as_str().unwrap_or_default();
+        let step = l["step_id"].as_str();
+        match svc.log(run, kind, summary, step, &l["payload"]).await {
+            Ok(()) => None,
+            Err(_) => Some(l.clone()),
+        }
+    }))
+    .buffer_unordered(conc)
+    .filter_map(|x| async move { x })
+    .collect()
+    .await
+}
+
+/// Write a closure's changes to one active mission.
+async fn update_mission<T: Send + 'static>(
+    store: &StateStore,
+    slug: &str,
+    f: impl FnOnce(&mut MissionState, DateTime<Utc>) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let slug = slug.to_string();
+    store
+        .update_async(move |st| {
+            let m = st.mission_mut(&slug).ok_or_else(|| {
+                Error::state(format!("mission {slug} left the active state while poll was working on it"))
+            })?;
+            let out = f(m, Utc::now())?;
+            Ok(out)
+        })
+        .await
+}
+
+/// Replace or add records in the mission's memory.
+fn put_records(m: &mut MissionState, changed: &[TrackedEvent], now: DateTime<Utc>) -> Result<()> {
+    let cur = m.memory_get(SCHEDULED_EVENTS).cloned();
+    m.memory_save(SCHEDULED_EVENTS, merge_records(cur, changed), now)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply<S: Service>(
+    svc: &S,
+    store: &StateStore,
+    slug: &str,
+    m: &MissionState,
+    run: &RunRef,
+    records: &[TrackedEvent],
+    d: Decision,
+    default_assistant: Option<String>,
+    opts: &PollOptions,
+    mr: &mut MissionReport,
+) -> Result<()> {
+    let conc = opts.concurrency.max(1);
+    // Run events left over from an earlier poll go first.
+    let mut logs: Vec<Value> = m.fields().get(OUTBOX).and_then(Value::as_array).cloned().unwrap_or_default();
+    let had_outbox = !logs.is_empty();
+
+    // 2. Records, insights, failed targets, retry intents.
+    if !(d.records.is_empty() && d.insights.is_empty() && d.failed_targets.is_empty()) {
+        let (recs, ins, failed) = (d.records.clone(), d.insights.clone(), d.failed_targets.clone());
+        update_mission(store, slug, move |m, now| {
+            put_records(m, &recs, now)?;
+            if !ins.is_empty() {
+                let mut all = m.memory_get(INSIGHTS).and_then(Value::as_object).cloned().unwrap_or_default();
+                for (id, v) in ins {
+                    all.insert(id, v);
+                }
+                m.memory_save(INSIGHTS, Value::Object(all), now)?;
+            }
+            if !failed.is_empty() {
+                let mut list = m.memory_get(FAILED_TARGETS).and_then(Value::as_array).cloned().unwrap_or_default();
+                for f in failed {
+                    list.retain(|x| x.get("event_id") != f.get("event_id"));
+                    list.push(f);
+                }
+                m.memory_save(FAILED_TARGETS, Value::Array(list), now)?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+
+    // 3. The service.
+    for a in &d.remote {
+        if let Remote::Log { kind, summary, step_id, payload } = a {
+            logs.push(log_entry(kind, summary, step_id.as_deref(), payload.clone()));
+        }
+    }
+    let mut unsent = send_logs(svc, run, logs, conc).await;
+    let mut cancelled: Vec<String> = Vec::new();
+    let mut retry_now: Option<DateTime<Utc>> = None;
+    let mut step_error: Option<Error> = None;
+    for a in &d.remote {
+        let res = match a {
+            Remote::Log { .. } => Ok(()),
+            Remote::SetStep { step_id, status } => svc.set_step(run, step_id, status).await,
+            Remote::Cancel { assistant_id, event_id } => {
+                let aid = assistant_id.clone().or_else(|| default_assistant.clone()).unwrap_or_default();
+                svc.cancel_event(&aid, event_id).await.map(|()| cancelled.push(event_id.clone()))
+            }
+            Remote::Retry(req) => {
+                if retry_now.is_none() {
+                    retry_now = Some(svc.now().await?);
+                }
+                let mut req = req.clone();
+                req.assistant_id = req.assistant_id.or_else(|| default_assistant.clone());
+                req.from = req.from.or_else(|| m.agent_phone());
+                let now = retry_now.unwrap_or_else(Utc::now);
+                match retry(svc, store, slug, run, records, &req, now, opts).await {
+                    Ok(line) => {
+                        mr.retries_scheduled += 1;
+                        mr.changes.push(line.clone());
+                        let payload = json!({"retry_of": req.of_event, "attempt": req.attempt, "reason": req.reason});
+                        unsent.extend(send_logs(svc, run, vec![log_entry("custom", &line, req.step_id.as_deref(), payload)], 1).await);
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Remote::SetRun { status, summary } => {
+                let payload = d.finish.as_ref().map(|f| f.result.clone()).unwrap_or(Value::Null);
+                svc.set_run(run, status, summary, &payload).await
+            }
+        };
+        if let Err(e) = res {
+            step_error = Some(e);
+            break;
+        }
+    }
+
+    // 4. Settle, result, archive (only when every service change went through).
+    let complete = step_error.is_none();
+    let settle: HashSet<String> = if complete { d.settle.iter().cloned().collect() } else { HashSet::new() };
+    let finish = if complete { d.finish.clone() } else { None };
+    let outbox_changed = had_outbox || !unsent.is_empty();
+    if !settle.is_empty() || !cancelled.is_empty() || finish.is_some() || outbox_changed {
+        let slug_s = slug.to_string();
+        let (settle, cancelled, unsent) = (settle, cancelled, unsent);
+        let arch = store
+            .update_async(move |st| {
+                let now = Utc::now();
+                let Some(m) = st.mission_mut(&slug_s) else {
+                    return Err(Error::state(format!("mission {slug_s} left the active state while poll was working on it")));
+                };
+                let mut recs = records_of(m);
+                let mut changed = Vec::new();
+                for r in recs.iter_mut() {
+                    let mut c = false;
+                    if settle.contains(&r.event_id) && !r.settled {
+                        r.settled = true;
+                        c = true;
+                    }
+                    if cancelled.contains(&r.event_id) && !r.is_terminal() {
+                        r.status = "cancelled".into();
+                        c = true;
+                    }
+                    if c {
+                        changed.push(r.clone());
+                    }
+                }
+                if !changed.is_empty() {
+                    put_records(m, &changed, now)?;
+                }
+                if unsent.is_empty() {
+                    m.remove(OUTBOX);
+                } else {
+                    m.set(OUTBOX, Value::Array(unsent));
+                }
+                if let Some(f) = finish {
+                    let mut result = f.result.clone();
+                    result["finished_at"] = json!(crate::state::timestamp(now));
+                    m.memory_save(RESULT, result, now)?;
+                    let mut fields = Map::new();
+                    let status = f.run_status.clone().or_else(|| f.result["status"].as_str().map(String::from));
+                    if let Some(s) = status {
+                        fields.insert("status".into(), json!(s));
+                    }
+                    if let Some(r) = f.result.get("reason") {
+                        fields.insert("result_summary".into(), r.clone());
+                    }
+                    return Ok(st.archive(&slug_s, fields, now).map(|_| f.result["status"].clone()));
+                }
+                Ok(None)
+            })
+            .await?;
+        if let Some(status) = arch {
+            mr.archived = true;
+            mr.ended = status.as_str().map(String::from);
+        }
+    }
+    match step_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Schedule (or adopt) one retry and record it. Returns the report line.
+#[allow(clippy::too_many_arguments)]
+async fn retry<S: Service>(
+    svc: &S,
+    store: &StateStore,
+    slug: &str,
+    run: &RunRef,
+    records: &[TrackedEvent],
+    req: &RetryRequest,
+    now: DateTime<Utc>,
+    opts: &PollOptions,
+) -> Result<String> {
+    let mut req = req.clone();
+    let aid = req.assistant_id.clone().ok_or_else(|| Error::state("the event has no assistant_id to retry with"))?;
+    let mut adopted: Option<String> = None;
+    if req.recover {
+        // An earlier poll wrote this intent and stopped: the event may exist.
+        let known: HashSet<&str> = records.iter().map(|r| r.event_id.as_str()).collect();
+        let want = parse_time(&req.scheduled_at);
+        adopted = svc
+            .list_events(&aid)
+            .await?
+            .into_iter()
+            .find(|e| {
+                !known.contains(e.id.as_str())
+                    && e.to.as_deref() == Some(req.to.as_str())
+                    && e.scheduled_at.as_deref().and_then(parse_time) == want
+                    && (e.step_id.is_none() || e.step_id == req.step_id)
+            })
+            .map(|e| e.id);
+    }
+    let id = match adopted {
+        Some(id) => id,
+        None => {
+            // The service refuses times less than a minute ahead: a stale
+            // intent gets a new time, written before the request is sent.
+            let min = now + chrono::Duration::seconds(90);
+            if parse_time(&req.scheduled_at).is_none_or(|t| t < min) {
+                req.scheduled_at = min.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let (of, at) = (req.of_event.clone(), req.scheduled_at.clone());
+                update_mission(store, slug, move |m, now| {
+                    let mut recs = records_of(m);
+                    if let Some(r) = recs.iter_mut().find(|r| r.event_id == of) {
+                        if let Some(i) = r.retry.as_mut() {
+                            i.scheduled_at = at;
+                        }
+                        let r = r.clone();
+                        put_records(m, &[r], now)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            }
+            svc.schedule(run, &req).await?
+        }
+    };
+    let (req2, id2) = (req.clone(), id.clone());
+    update_mission(store, slug, move |m, now| {
+        let recs = records_of(m);
+        let changed = adopt_retry(&recs, &req2, &id2);
+        put_records(m, &changed, now)
+    })
+    .await?;
+    let kind = if req.channel == "sms" { "SMS" } else { "call" };
+    Ok(format!(
+        "retry {} of {} for {kind} to {} ({}): event_id={id} at {}",
+        req.attempt - 1,
+        opts.policy.max_retries,
+        mask_phone(&req.to),
+        req.reason,
+        req.scheduled_at
+    ))
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::engine::{InsightsSnapshot, PlanStep};
+    use super::super::service::ListedEvent;
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Debug, Clone)]
+    struct FakeEvent {
+        to: String,
+        scheduled_at: String,
+        step_id: Option<String>,
+        status: String,
+        call_status: Option<String>,
+        conversation_id: Option<String>,
+    }
+
+    /// An in-memory service: events end by their number (…01 always busy,
+    /// …05 busy on the first attempt) once `play()` is called.
+    #[derive(Default)]
+    struct Fake {
+        now: Mutex<Option<DateTime<Utc>>>,
+        events: Mutex<Vec<(String, FakeEvent)>>,
+        plan: Mutex<Vec<PlanStep>>,
+        run: Mutex<String>,
+        logs: Mutex<Vec<(String, String)>>,
+        requests: Mutex<usize>,
+        /// Accept the next schedule, then fail as if the reply was lost.
+        lose_schedule_reply: Mutex<bool>,
+        /// Every request fails with a network error.
+        offline: Mutex<bool>,
+        /// Logging fails (the other requests work).
+        logs_down: Mutex<bool>,
+    }
+
+    impl Fake {
+        fn new() -> Fake {
+            let f = Fake::default();
+            *f.run.lock().unwrap() = "running".into();
+            *f.now.lock().unwrap() = Some(t("2026-01-01T12:00:00Z"));
+            f
+        }
+        fn add(&self, id: &str, to: &str, step: &str) {
+            self.events.lock().unwrap().push((
+                id.into(),
+                FakeEvent {
+                    to: to.into(),
+                    scheduled_at: "2026-01-01T11:59:00Z".into(),
+                    step_id: Some(step.into()),
+                    status: "pending".into(),
+                    call_status: None,
+                    conversation_id: None,
+                },
+            ));
+        }
+        /// Every due event plays out by its magic number.
+        fn play(&self) {
+            let now = self.now.lock().unwrap().unwrap();
+            let mut evs = self.events.lock().unwrap();
+            let tries: Vec<String> = evs.iter().map(|(_, e)| e.to.clone()).collect();
+            for (id, e) in evs.iter_mut() {
+                if e.status != "pending" || parse_time(&e.scheduled_at).unwrap() > now {
+                    continue;
+                }
+                let attempt = tries.iter().filter(|t| **t == e.to).count();
+                let busy = e.to.ends_with("01") || (e.to.ends_with("05") && attempt == 1);
+                if busy {
+                    e.status = "failed".into();
+                    e.call_status = Some("busy".into());
+                } else {
+                    e.status = "completed".into();
+                    e.call_status = Some("completed".into());
+                    e.conversation_id = Some(format!("conv-{id}"));
+                }
+            }
+        }
+        fn advance(&self, mins: i64) {
+            let mut n = self.now.lock().unwrap();
+            *n = Some(n.unwrap() + chrono::Duration::minutes(mins));
+        }
+        fn hit(&self) -> Result<()> {
+            *self.requests.lock().unwrap() += 1;
+            if *self.offline.lock().unwrap() {
+                return Err(Error::Network("connection refused".into()));
+            }
+            Ok(())
+        }
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        parse_time(s).unwrap()
+    }
+
+    impl Service for &Fake {
+        async fn now(&self) -> Result<DateTime<Utc>> {
+            self.hit()?;
+            Ok(self.now.lock().unwrap().unwrap())
+        }
+        async fn get_event(&self, _a: &str, id: &str) -> Result<EventSnapshot> {
+            self.hit()?;
+            let evs = self.events.lock().unwrap();
+            let (_, e) = evs
+                .iter()
+                .find(|(i, _)| i == id)
+                .ok_or(Error::Api { status: 404, message: "no".into(), body: None })?;
+            Ok(EventSnapshot {
+                status: Some(e.status.clone()),
+                call_status: e.call_status.clone(),
+                conversation_id: e.conversation_id.clone(),
+                retry_count: None,
+            })
+        }
+        async fn list_events(&self, _a: &str) -> Result<Vec<ListedEvent>> {
+            self.hit()?;
+            Ok(self
+                .events
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(id, e)| ListedEvent {
+                    id: id.clone(),
+                    to: Some(e.to.clone()),
+                    scheduled_at: Some(e.scheduled_at.clone()),
+                    step_id: e.step_id.clone(),
+                })
+                .collect())
+        }
+        async fn schedule(&self, _run: &RunRef, req: &RetryRequest) -> Result<String> {
+            self.hit()?;
+            let mut evs = self.events.lock().unwrap();
+            let id = format!("ev{}", evs.len() + 1);
+            evs.push((
+                id.clone(),
+                FakeEvent {
+                    to: req.to.clone(),
+                    scheduled_at: req.scheduled_at.clone(),
+                    step_id: req.step_id.clone(),
+                    status: "pending".into(),
+                    call_status: None,
+                    conversation_id: None,
+                },
+            ));
+            let mut lose = self.lose_schedule_reply.lock().unwrap();
+            if *lose {
+                *lose = false;
+                return Err(Error::Network("connection reset".into()));
+            }
+            Ok(id)
+        }
+        async fn cancel_event(&self, _a: &str, id: &str) -> Result<()> {
+            self.hit()?;
+            if let Some((_, e)) = self.events.lock().unwrap().iter_mut().find(|(i, _)| i == id) {
+                e.status = "cancelled".into();
+            }
+            Ok(())
+        }
+        async fn insights(&self, _c: &str) -> Result<InsightsSnapshot> {
+            self.hit()?;
+            Ok(InsightsSnapshot { status: "completed".into(), results: vec![json!("talked")] })
+        }
+        async fn run_status(&self, _run: &RunRef) -> Result<Option<String>> {
+            self.hit()?;
+            Ok(Some(self.run.lock().unwrap().clone()))
+        }
+        async fn plan(&self, _run: &RunRef) -> Result<Vec<PlanStep>> {
+            self.hit()?;
+            Ok(self.plan.lock().unwrap().clone())
+        }
+        async fn set_step(&self, _run: &RunRef, step: &str, status: &str) -> Result<()> {
+            self.hit()?;
+            if let Some(s) = self.plan.lock().unwrap().iter_mut().find(|s| s.step_id == step) {
+                s.status = status.into();
+            }
+            Ok(())
+        }
+        async fn set_run(&self, _run: &RunRef, status: &str, _s: &str, _p: &Value) -> Result<()> {
+            self.hit()?;
+            *self.run.lock().unwrap() = status.into();
+            Ok(())
+        }
+        async fn log(&self, _r: &RunRef, kind: &str, summary: &str, _s: Option<&str>, _p: &Value) -> Result<()> {
+            self.hit()?;
+            if *self.logs_down.lock().unwrap() {
+                return Err(Error::Api { status: 503, message: "down".into(), body: None });
+            }
+            self.logs.lock().unwrap().push((kind.into(), summary.into()));
+            Ok(())
+        }
+    }
+
+    /// A state file with one mission tracking `events` (id, to) in step `calls`.
+    fn setup(dir: &std::path::Path, slug: &str, fake: &Fake, events: &[(&str, &str)]) -> StateStore {
+        let store = StateStore::open(dir.join("state.json"));
+        *fake.plan.lock().unwrap() = vec![PlanStep { step_id: "calls".into(), status: "pending".into() }];
+        let recs: Vec<Value> = events
+            .iter()
+            .map(|(id, to)| {
+                fake.add(id, to, "calls");
+                json!({"event_id": id, "assistant_id": "a1", "channel": "call", "to": to,
+                    "scheduled_at": "2026-01-01T11:59:00Z", "step_id": "calls", "status": "pending"})
+            })
+            .collect();
+        let slug = slug.to_string();
+        store
+            .update(move |st| {
+                let m = st.mission_or_create(&slug);
+                m.set("mission_id", format!("m-{slug}"));
+                m.set("run_id", "r1");
+                m.set("assistant_id", "a1");
+                m.set("agent_phone", "+15550001111");
+                m.memory_save(SCHEDULED_EVENTS, Value::Array(recs), Utc::now())
+            })
+            .unwrap();
+        store
+    }
+
+    async fn poll(store: &StateStore, fake: &Fake) -> PollReport {
+        poll_once(store, || Ok(fake), &PollOptions::default()).await.unwrap()
+    }
+
+    fn archived_result(store: &StateStore, mission_id: &str) -> Value {
+        let st = store.read().unwrap();
+        st.archived_mission(mission_id).and_then(|m| m.memory_get(RESULT).cloned()).unwrap_or(Value::Null)
+    }
+
+    #[tokio::test]
+    async fn nothing_pending_builds_no_client_and_sends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path().join("state.json"));
+        let r = poll_once::<&Fake, _>(&store, || panic!("no client may be built"), &PollOptions::default()).await;
+        assert!(r.unwrap().missions.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_sweep_ends_succeeded_with_insights_and_one_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "sweep", &fake, &[("e6", "+15005550006"), ("e5", "+15005550005"), ("e4", "+15005550004")]);
+        fake.play();
+        let r = poll(&store, &fake).await;
+        assert_eq!(r.missions[0].retries_scheduled, 1, "{r:?}");
+        assert!(r.missions[0].error.is_none(), "{r:?}");
+        fake.advance(11);
+        fake.play();
+        let r = poll(&store, &fake).await;
+        assert_eq!(r.missions[0].ended.as_deref(), Some("succeeded"), "{r:?}");
+        assert!(r.missions[0].archived);
+        assert_eq!(*fake.run.lock().unwrap(), "succeeded");
+        assert_eq!(fake.plan.lock().unwrap()[0].status, "completed");
+        let st = store.read().unwrap();
+        assert!(st.mission("sweep").is_none());
+        let m = st.archived_mission("m-sweep").unwrap();
+        assert_eq!(m.memory_get(INSIGHTS).unwrap().as_object().unwrap().len(), 3);
+        assert_eq!(m.memory_get(RESULT).unwrap()["status"], "succeeded");
+        let recs = records_of(m);
+        assert_eq!(recs.len(), 4);
+        assert_eq!(recs.iter().filter(|r| r.retry_of.is_some()).count(), 1);
+        // Ended: another poll does nothing at all.
+        let before = *fake.requests.lock().unwrap();
+        assert!(poll(&store, &fake).await.missions.is_empty());
+        assert_eq!(*fake.requests.lock().unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn always_busy_fails_after_two_retries_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "busy", &fake, &[("e1", "+15005550001")]);
+        for _ in 0..5 {
+            fake.play();
+            poll(&store, &fake).await;
+            fake.advance(11);
+        }
+        let result = archived_result(&store, "m-busy");
+        assert_eq!(result["status"], "failed");
+        assert!(result["reason"].as_str().unwrap().contains("busy on all 3 attempts"), "{result}");
+        assert_eq!(fake.events.lock().unwrap().len(), 3, "two retries, no more");
+        assert!(fake.logs.lock().unwrap().iter().any(|(k, _)| k == "error"));
+    }
+
+    #[tokio::test]
+    async fn a_lost_schedule_reply_is_adopted_not_scheduled_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "crash", &fake, &[("e5", "+15005550005")]);
+        fake.play();
+        *fake.lose_schedule_reply.lock().unwrap() = true;
+        let r = poll(&store, &fake).await;
+        assert!(r.missions[0].error.is_some(), "the lost reply is reported: {r:?}");
+        assert_eq!(fake.events.lock().unwrap().len(), 2);
+        let r = poll(&store, &fake).await;
+        assert!(r.missions[0].error.is_none(), "{r:?}");
+        assert_eq!(fake.events.lock().unwrap().len(), 2, "the retry already on the service was adopted");
+        let recs = records_of(store.read().unwrap().mission("crash").unwrap());
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].event_id, "ev2");
+        fake.advance(11);
+        fake.play();
+        poll(&store, &fake).await;
+        assert_eq!(archived_result(&store, "m-crash")["status"], "succeeded");
+    }
+
+    #[tokio::test]
+    async fn offline_service_leaves_the_state_file_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "net", &fake, &[("e1", "+15005550006")]);
+        fake.play();
+        let before = std::fs::read(store.path()).unwrap();
+        *fake.offline.lock().unwrap() = true;
+        let r = poll_once(&store, || Ok(&fake), &PollOptions::default()).await;
+        assert!(r.is_err() || r.as_ref().unwrap().first_error().is_some());
+        assert_eq!(std::fs::read(store.path()).unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn one_broken_mission_does_not_stop_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "good", &fake, &[("e1", "+15005550006")]);
+        store
+            .update(|st| {
+                let m = st.mission_or_create("broken");
+                m.memory_save(SCHEDULED_EVENTS, json!([{"event_id": "x", "to": "+1"}]), Utc::now())
+            })
+            .unwrap();
+        fake.play();
+        let r = poll(&store, &fake).await;
+        let broken = r.missions.iter().find(|m| m.slug == "broken").unwrap();
+        assert!(broken.error.as_deref().unwrap().contains("mission_id"), "{broken:?}");
+        let good = r.missions.iter().find(|m| m.slug == "good").unwrap();
+        assert_eq!(good.ended.as_deref(), Some("succeeded"), "{good:?}");
+    }
+
+    #[tokio::test]
+    async fn a_second_poll_exits_at_once_while_one_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "lock", &fake, &[("e1", "+15005550006")]);
+        let held = PollLock::try_acquire(store.path()).unwrap().unwrap();
+        let r = poll(&store, &fake).await;
+        assert!(r.skipped_locked);
+        assert_eq!(*fake.requests.lock().unwrap(), 0);
+        drop(held);
+        assert!(!poll(&store, &fake).await.skipped_locked);
+    }
+
+    #[tokio::test]
+    async fn run_events_that_fail_to_log_are_kept_and_sent_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "outbox", &fake, &[("e1", "+15005550006"), ("e2", "+15005550006")]);
+        fake.play();
+        // Only e1 is fetched now (e2 is not due yet).
+        fake.events.lock().unwrap()[1].1.status = "pending".into();
+        store
+            .update(|st| {
+                let m = st.mission_mut("outbox").unwrap();
+                let mut recs = records_of(m);
+                recs[1].scheduled_at = "2026-01-01T12:30:00Z".into();
+                put_records(m, &recs, Utc::now())
+            })
+            .unwrap();
+        *fake.logs_down.lock().unwrap() = true;
+        poll(&store, &fake).await;
+        let kept = store.read().unwrap().mission("outbox").unwrap().fields()[OUTBOX].as_array().unwrap().len();
+        assert!(kept >= 1);
+        *fake.logs_down.lock().unwrap() = false;
+        fake.advance(31);
+        poll(&store, &fake).await;
+        let logs = fake.logs.lock().unwrap();
+        assert!(logs.iter().any(|(_, s)| s.contains("event_id=e1")), "{logs:?}");
+    }
+}
