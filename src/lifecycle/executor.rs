@@ -454,7 +454,10 @@ async fn apply<S: Service>(
                         mr.retries_scheduled += 1;
                         mr.changes.push(line.clone());
                         let payload = json!({"retry_of": req.of_event, "attempt": req.attempt, "reason": req.reason});
-                        unsent.extend(send_logs(svc, run, vec![log_entry("custom", &line, req.step_id.as_deref(), payload)], 1).await);
+                        unsent.extend(
+                            send_logs(svc, run, vec![log_entry("custom", &line, req.step_id.as_deref(), payload)], 1)
+                                .await,
+                        );
                         Ok(())
                     }
                     Err(e) => Err(e),
@@ -483,7 +486,9 @@ async fn apply<S: Service>(
             .update_async(move |st| {
                 let now = Utc::now();
                 let Some(m) = st.mission_mut(&slug_s) else {
-                    return Err(Error::state(format!("mission {slug_s} left the active state while poll was working on it")));
+                    return Err(Error::state(format!(
+                        "mission {slug_s} left the active state while poll was working on it"
+                    )));
                 };
                 let mut recs = records_of(m);
                 let mut changed = Vec::new();
@@ -716,10 +721,11 @@ mod tests {
         async fn get_event(&self, _a: &str, id: &str) -> Result<EventSnapshot> {
             self.hit()?;
             let evs = self.events.lock().unwrap();
-            let (_, e) = evs
-                .iter()
-                .find(|(i, _)| i == id)
-                .ok_or(Error::Api { status: 404, message: "no".into(), body: None })?;
+            let (_, e) = evs.iter().find(|(i, _)| i == id).ok_or(Error::Api {
+                status: 404,
+                message: "no".into(),
+                body: None,
+            })?;
             Ok(EventSnapshot {
                 status: Some(e.status.clone()),
                 call_status: e.call_status.clone(),
@@ -852,7 +858,12 @@ mod tests {
     async fn a_sweep_ends_succeeded_with_insights_and_one_retry() {
         let dir = tempfile::tempdir().unwrap();
         let fake = Fake::new();
-        let store = setup(dir.path(), "sweep", &fake, &[("e6", "+15005550006"), ("e5", "+15005550005"), ("e4", "+15005550004")]);
+        let store = setup(
+            dir.path(),
+            "sweep",
+            &fake,
+            &[("e6", "+15005550006"), ("e5", "+15005550005"), ("e4", "+15005550004")],
+        );
         fake.play();
         let r = poll(&store, &fake).await;
         assert_eq!(r.missions[0].retries_scheduled, 1, "{r:?}");

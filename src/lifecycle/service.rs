@@ -41,8 +41,7 @@ pub trait Service {
     async fn plan(&self, run: &RunRef) -> Result<Vec<PlanStep>>;
     async fn set_step(&self, run: &RunRef, step_id: &str, status: &str) -> Result<()>;
     async fn set_run(&self, run: &RunRef, status: &str, summary: &str, payload: &Value) -> Result<()>;
-    async fn log(&self, run: &RunRef, kind: &str, summary: &str, step_id: Option<&str>, payload: &Value)
-        -> Result<()>;
+    async fn log(&self, run: &RunRef, kind: &str, summary: &str, step_id: Option<&str>, payload: &Value) -> Result<()>;
 }
 
 /// Steps from a plan reply: `{steps:[…]}`, `{plan:{steps}}` or a bare list;
