@@ -151,6 +151,13 @@ impl Config {
     /// Resolve from flags, the given environment and the config file.
     pub fn resolve(overrides: &Overrides, env: &dyn Env, cwd: &Path) -> Result<Config> {
         let file = find_config_file(overrides, env, cwd)?;
+        Config::resolve_with_file(overrides, env, file)
+    }
+
+    /// Resolve from flags, the environment and the given config file (none:
+    /// built-in defaults). `setup` uses it when the file it is about to
+    /// create does not exist yet or cannot be read.
+    pub fn resolve_with_file(overrides: &Overrides, env: &dyn Env, file: Option<PathBuf>) -> Result<Config> {
         let raw = match &file {
             Some(path) => load_config_file(path, env)?,
             None => Map::new(),
@@ -271,6 +278,52 @@ fn explicit(p: &Path, from: &str) -> Result<Option<PathBuf>> {
     } else {
         Err(Error::config(format!("config file {} (from {from}) does not exist", p.display())))
     }
+}
+
+/// Write `bytes` to `path` atomically (a temporary file in the same
+/// directory, then a rename) with permission bits `mode` on Unix, creating
+/// the parent directory. A reader never sees a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    let fail = |what: &str, e: std::io::Error| Error::config(format!("cannot {what} {}: {e}", path.display()));
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| fail("create the directory of", e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let result = (|| {
+        let mut f = opts.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            // The mode given to open() is reduced by the umask; set it exactly.
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail("write", e));
+    }
+    Ok(())
+}
+
+/// Save a skill configuration (pretty JSON, mode 0600: it holds the API key).
+pub fn save_config_file(path: &Path, map: &Map<String, Value>) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(map)
+        .map_err(|e| Error::config(format!("cannot encode the configuration: {e}")))?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes(), 0o600)
 }
 
 /// Read a config file and replace `${NAME}` string values from the environment.

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod lifecycle;
+pub mod openclaw;
 pub mod output;
 pub mod state;
 pub mod validate;

@@ -248,6 +248,63 @@ impl Drop for Progress {
     }
 }
 
+/// Questions asked on a terminal (interactive `setup`): prompts go to
+/// stderr and answers come from stdin, except secrets, which are read from
+/// the terminal itself without echo. Only used when stdin and stderr are
+/// terminals. Blocking: async callers run it under `spawn_blocking`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Prompt;
+
+impl Prompt {
+    /// A line of information between questions.
+    pub fn say(&self, msg: &str) {
+        let _ = writeln!(std::io::stderr(), "{msg}");
+    }
+
+    /// Ask for a line; Enter gives `default` (shown in brackets).
+    pub fn ask(&self, question: &str, default: Option<&str>) -> crate::Result<String> {
+        let shown = match default {
+            Some(d) if !d.is_empty() => format!("{question} [{d}]: "),
+            _ => format!("{question}: "),
+        };
+        let answer = self.read_line(&shown)?;
+        Ok(if answer.is_empty() { default.unwrap_or_default().to_string() } else { answer })
+    }
+
+    /// A yes/no question; Enter gives `default`.
+    pub fn confirm(&self, question: &str, default: bool) -> crate::Result<bool> {
+        let hint = if default { "Y/n" } else { "y/N" };
+        loop {
+            let answer = self.read_line(&format!("{question} ({hint}): "))?.to_lowercase();
+            match answer.as_str() {
+                "" => return Ok(default),
+                "y" | "yes" => return Ok(true),
+                "n" | "no" => return Ok(false),
+                _ => self.say("Please answer y or n."),
+            }
+        }
+    }
+
+    /// Ask for a secret without echoing it.
+    pub fn secret(&self, question: &str) -> crate::Result<String> {
+        rpassword::prompt_password(format!("{question}: "))
+            .map(|s| s.trim().to_string())
+            .map_err(|e| Error::usage(format!("cannot read from the terminal: {e}")))
+    }
+
+    fn read_line(&self, prompt: &str) -> crate::Result<String> {
+        let mut err = std::io::stderr();
+        let _ = write!(err, "{prompt}");
+        let _ = err.flush();
+        let mut line = String::new();
+        match std::io::stdin().read_line(&mut line) {
+            Ok(0) => Err(Error::usage("no answer: the input ended (run with --yes to answer every question yes)")),
+            Ok(_) => Ok(line.trim().to_string()),
+            Err(e) => Err(Error::usage(format!("cannot read the answer: {e}"))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub mod approval;
 pub mod call;
 pub mod legacy;
 pub mod mission;
+pub mod setup;
 pub mod sms;
 pub mod state;
 
@@ -77,6 +78,14 @@ pub enum Command {
     /// Mission memory in the state file: save, get, append.
     #[command(subcommand)]
     Memory(state::MemoryCommand),
+    /// Configure the skill: API key, server, names, gateway (interactive on a terminal; --yes for agents).
+    Setup(setup::SetupArgs),
+    /// Check everything: config, key, service, connect daemon, gateway, state; exit 1 when a check fails.
+    Status(setup::StatusArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(setup::CompletionsArgs),
+    /// Print the man page (roff) of clawdtalk or of one command: `clawdtalk man | man -l -`.
+    Man(setup::ManArgs),
     /// Show the configured API key (masked); with --live, prove it against the service.
     CheckKey(CheckKeyArgs),
     /// The telnyx_api.py command words.

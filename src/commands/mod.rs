@@ -16,11 +16,14 @@ pub mod agentphone;
 pub mod approval;
 pub mod call;
 pub mod check_key;
+pub mod docs;
 pub mod legacy;
 pub mod memory;
 pub mod mission;
+pub mod setup;
 pub mod sms;
 pub mod state;
+pub mod status;
 
 /// Everything a command needs from its surroundings, resolved once.
 #[derive(Debug, Clone)]
@@ -30,6 +33,8 @@ pub struct Context {
     pub json: bool,
     /// `--state FILE`, if given.
     pub state_override: Option<PathBuf>,
+    /// `--config PATH` as given, even when the file does not exist yet (`setup` writes there).
+    pub config_path: Option<PathBuf>,
     pub cwd: PathBuf,
     /// stdin and stderr are terminals (prompts and spinners allowed).
     pub interactive: bool,
@@ -44,12 +49,23 @@ impl Context {
             api_url: cli.global.api_url.clone(),
             config_path: cli.global.config.clone(),
         };
-        let config = Config::resolve(&overrides, &ProcessEnv, &cwd)?;
+        let config = match Config::resolve(&overrides, &ProcessEnv, &cwd) {
+            Ok(c) => c,
+            // `setup` creates or repairs the config file (a missing --config
+            // path is where it will write); `completions` and `man` never read it.
+            Err(crate::Error::Config(_))
+                if matches!(cli.command, Command::Setup(_) | Command::Completions(_) | Command::Man(_)) =>
+            {
+                Config::resolve_with_file(&overrides, &ProcessEnv, None)?
+            }
+            Err(e) => return Err(e),
+        };
         use std::io::IsTerminal;
         Ok(Context {
             config,
             json: cli.global.json,
             state_override: cli.global.state.clone(),
+            config_path: cli.global.config.clone(),
             cwd,
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         })
@@ -94,6 +110,10 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Approval(c) => approval::run(ctx, c).await,
         Command::State(c) => state::run(ctx, c).await,
         Command::Memory(c) => memory::run(ctx, c).await,
+        Command::Setup(a) => setup::run(ctx, a).await,
+        Command::Status(a) => status::run(ctx, a).await,
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
         Command::CheckKey(a) => check_key::run(ctx, a).await,
         Command::Legacy(c) => legacy::run(ctx, c).await,
     }

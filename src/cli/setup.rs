@@ -1,0 +1,58 @@
+//! `clawdtalk setup`, `clawdtalk status`, `clawdtalk completions`, `clawdtalk man`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Configure the skill: API key, server, names, gateway details.
+#[derive(Debug, Clone, Args)]
+pub struct SetupArgs {
+    /// ClawdTalk site root to save as `server` (default: the current one, else https://clawdtalk.com).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Answer yes to every question (reconfigure, edit the gateway config) and never prompt.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Never change the gateway config (only report whether it allows sessions_send).
+    #[arg(long)]
+    pub no_gateway_edit: bool,
+    /// Save the key even when the service rejects it.
+    #[arg(long)]
+    pub force: bool,
+    /// Workspace holding USER.md and IDENTITY.md (default: the gateway's default agent workspace).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Owner's name (default: from USER.md).
+    #[arg(long, value_name = "NAME")]
+    pub owner_name: Option<String>,
+    /// Agent's name (default: from IDENTITY.md).
+    #[arg(long, value_name = "NAME")]
+    pub agent_name: Option<String>,
+}
+
+/// Check the whole installation.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Skip the checks that use the network (key accepted, gateway reachable).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// A command to show the page of (e.g. `call`, `sms`); default: the main page.
+    pub command: Option<String>,
+}

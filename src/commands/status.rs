@@ -1,0 +1,184 @@
+//! `clawdtalk status`: one screen of checks, each ✓ or ✗ with the fix, and
+//! `?` for what cannot be known. Exit 1 when a check fails.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::api::missions;
+use crate::cli::setup::StatusArgs;
+use crate::error::{Error, Result};
+use crate::openclaw::{self, GatewayConfig};
+use crate::output::Outcome;
+
+use super::Context;
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Fail,
+    /// Not checked or not knowable here; never fails the command.
+    Unknown,
+}
+
+/// One line of `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Verdict,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Check {
+        Check { name, status: Verdict::Ok, detail: detail.into(), fix: None }
+    }
+    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check { name, status: Verdict::Fail, detail: detail.into(), fix: Some(fix.into()) }
+    }
+    fn unknown(name: &'static str, detail: impl Into<String>) -> Check {
+        Check { name, status: Verdict::Unknown, detail: detail.into(), fix: None }
+    }
+}
+
+/// Render checks as aligned lines: mark, name, detail, then the fix indented.
+pub fn render(checks: &[Check]) -> Vec<String> {
+    let w = checks.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
+    let mut lines = Vec::new();
+    for c in checks {
+        let mark = match c.status {
+            Verdict::Ok => "✓",
+            Verdict::Fail => "✗",
+            Verdict::Unknown => "?",
+        };
+        lines.push(format!("{mark} {:<w$}  {}", c.name, c.detail));
+        if let Some(fix) = &c.fix {
+            lines.push(format!("  {:<w$}  fix: {fix}", ""));
+        }
+    }
+    lines
+}
+
+/// `clawdtalk status [--offline]`.
+pub async fn run(ctx: &Context, a: StatusArgs) -> Result<Outcome> {
+    let cfg = &ctx.config;
+    let mut checks = Vec::new();
+
+    // Configuration file and key.
+    match &cfg.file {
+        Some(f) => checks.push(Check::ok("config", f.display().to_string())),
+        None if cfg.api_key.is_some() => {
+            checks.push(Check::ok("config", "no skill-config.json (settings come from flags and the environment)"))
+        }
+        None => checks.push(Check::fail(
+            "config",
+            "no skill-config.json found (--config, $CLAWDTALK_CONFIG, ./skill-config.json, user config dir)",
+            "run `clawdtalk setup`",
+        )),
+    }
+    match &cfg.api_key {
+        Some(k) => checks.push(Check::ok(
+            "api key",
+            format!("{} (from {})", k.masked(), cfg.api_key_source.as_deref().unwrap_or("?")),
+        )),
+        None => checks.push(Check::fail(
+            "api key",
+            "not set",
+            "run `clawdtalk setup --api-key KEY` (create a key at https://clawdtalk.com → Dashboard)",
+        )),
+    }
+
+    // The service accepts the key.
+    if a.offline {
+        checks.push(Check::unknown("service", "not checked (--offline)"));
+    } else if cfg.api_key.is_some() {
+        let client = ctx.client()?;
+        checks.push(match missions::list(&client).await {
+            Ok(_) => Check::ok("service", format!("key accepted by {}", cfg.api_url)),
+            Err(Error::Api { status: status @ (401 | 403), message, .. }) => Check::fail(
+                "service",
+                format!("{} rejected the key (HTTP {status}: {message})", cfg.api_url),
+                "create a new key at https://clawdtalk.com → Dashboard, then `clawdtalk setup --api-key KEY`",
+            ),
+            Err(e @ Error::Network(_)) => {
+                Check::fail("service", e.to_string(), "check the network and `server` in skill-config.json")
+            }
+            Err(e) => Check::fail("service", e.to_string(), "try again later; if it persists, check `server`"),
+        });
+    } else {
+        checks.push(Check::unknown("service", "not checked (no API key)"));
+    }
+
+    // The connect daemon.
+    // TODO(issue 7 ↔ connect): use the connect daemon's status API once it is on
+    // main (runtime dir, pid, status.json); until then this check cannot be made.
+    checks.push(Check::unknown("connect", "not checked: this build has no connect daemon status to read"));
+
+    // The gateway: reachable, and allowing sessions_send.
+    if a.offline {
+        checks.push(Check::unknown("gateway", format!("{} not checked (--offline)", cfg.gateway_url)));
+    } else {
+        checks.push(match openclaw::probe(&cfg.gateway_url).await {
+            Ok(code) => Check::ok("gateway", format!("{} answers (HTTP {code})", cfg.gateway_url)),
+            Err(e) => Check::fail(
+                "gateway",
+                format!("{} does not answer: {e}", cfg.gateway_url),
+                "start the gateway (`openclaw gateway start`), or fix gateway_url with `clawdtalk setup`",
+            ),
+        });
+    }
+    let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
+    let gateway = home.as_deref().and_then(openclaw::find_gateway_config);
+    let gateway = match gateway {
+        None => None,
+        Some(p) => Some(
+            tokio::task::spawn_blocking(move || GatewayConfig::load(&p))
+                .await
+                .map_err(|e| Error::failed(format!("reading the gateway config failed: {e}")))?,
+        ),
+    };
+    checks.push(match gateway {
+        None => Check::unknown(
+            "gateway tools",
+            "no ~/.openclaw/openclaw.json or ~/.clawdbot/clawdbot.json: cannot tell whether sessions_send is allowed",
+        ),
+        Some(Err(e)) => Check::fail("gateway tools", e.to_string(), "fix the file's JSON"),
+        Some(Ok(g)) if g.allows_sessions_send() => {
+            Check::ok("gateway tools", format!("{} allows sessions_send", g.path.display()))
+        }
+        Some(Ok(g)) => Check::fail(
+            "gateway tools",
+            format!("{} does not list sessions_send in gateway.tools.allow", g.path.display()),
+            "run `clawdtalk setup` (it offers to add it), then restart the gateway",
+        ),
+    });
+
+    // The mission state file.
+    // TODO(issue 7 ↔ issue 3): report the state file path and active missions
+    // through src/state once it is on main.
+    checks.push(Check::unknown("state", "not checked: this build has no mission state store to read"));
+
+    let failed = checks.iter().filter(|c| c.status == Verdict::Fail).count();
+    let mut o = Outcome::data(json!({"ok": failed == 0, "checks": checks}));
+    for l in render(&checks) {
+        o = o.line(l);
+    }
+    if failed > 0 {
+        o = o.line(String::new()).line(format!("{failed} check(s) failed.")).with_exit_code(1);
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_marks_and_indents_fixes() {
+        let lines = render(&[Check::ok("api key", "k"), Check::fail("gateway", "down", "start it")]);
+        assert_eq!(lines, vec!["✓ api key  k", "✗ gateway  down", "           fix: start it"]);
+    }
+}
