@@ -420,6 +420,22 @@ fn status_fails_with_the_fix_when_the_key_is_rejected_or_sessions_send_missing()
 }
 
 #[test]
+fn status_reports_the_state_file_and_its_active_missions() {
+    let (api, gw) = (api_ok(), Recorder::start());
+    let t = Sandboxed::new();
+    healthy(&t, &api, &gw);
+    let state = t.work().join(".missions_state.json");
+    std::fs::write(&state, r#"{"find-cleaners": {"mission_id": "m1"}, "call-dentist": {"mission_id": "m2"}}"#).unwrap();
+    t.cmd()
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("✓ state").and(contains("2 active: find-cleaners, call-dentist")));
+    std::fs::write(&state, "{oops").unwrap();
+    t.cmd().arg("status").assert().code(1).stdout(contains("✗ state"));
+}
+
+#[test]
 fn status_without_any_configuration_says_to_run_setup() {
     let t = Sandboxed::new();
     t.cmd()

@@ -156,10 +156,8 @@ pub async fn run(ctx: &Context, a: StatusArgs) -> Result<Outcome> {
         ),
     });
 
-    // The mission state file.
-    // TODO(issue 7 ↔ issue 3): report the state file path and active missions
-    // through src/state once it is on main.
-    checks.push(Check::unknown("state", "not checked: this build has no mission state store to read"));
+    // The mission state file: where it is, and the missions in progress.
+    checks.push(state_check(ctx).await);
 
     let failed = checks.iter().filter(|c| c.status == Verdict::Fail).count();
     let mut o = Outcome::data(json!({"ok": failed == 0, "checks": checks}));
@@ -170,6 +168,37 @@ pub async fn run(ctx: &Context, a: StatusArgs) -> Result<Outcome> {
         o = o.line(String::new()).line(format!("{failed} check(s) failed.")).with_exit_code(1);
     }
     Ok(o)
+}
+
+async fn state_check(ctx: &Context) -> Check {
+    let loc = match ctx.state_location() {
+        Ok(l) => l,
+        Err(e) => return Check::fail("state", e.to_string(), "pass --state FILE or set CLAWDTALK_STATE_FILE"),
+    };
+    let shown = loc.path.display().to_string();
+    if !loc.path.exists() {
+        return Check::ok("state", format!("{shown} (not created yet; no missions)"));
+    }
+    let state = match ctx.state() {
+        Ok(store) => store.read_async().await,
+        Err(e) => Err(e),
+    };
+    match state {
+        Ok(state) => {
+            let slugs: Vec<&str> = state.missions().map(|(slug, _)| slug).collect();
+            let list = match slugs.len() {
+                0 => "no active missions".to_string(),
+                n if n <= 5 => format!("{n} active: {}", slugs.join(", ")),
+                n => format!("{n} active: {}, …", slugs[..5].join(", ")),
+            };
+            Check::ok("state", format!("{shown} ({list})"))
+        }
+        Err(e) => Check::fail(
+            "state",
+            format!("{shown}: {e}"),
+            "repair the file's JSON (or move it aside); `clawdtalk state path` shows which file is used",
+        ),
+    }
 }
 
 #[cfg(test)]
