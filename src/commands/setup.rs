@@ -145,6 +145,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::failed(format!("setup step failed: {e}")))?
 }
 
+/// Questions on the terminal block on input: ask them off the async runtime.
+async fn ask<T: Send + 'static>(f: impl FnOnce(Prompt) -> Result<T> + Send + 'static) -> Result<T> {
+    blocking(move || f(Prompt)).await
+}
+
 fn home_dir() -> Result<PathBuf> {
     directories::BaseDirs::new()
         .map(|b| b.home_dir().to_path_buf())
@@ -186,7 +191,6 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
         let (home, ws) = (home.clone(), a.workspace.clone());
         blocking(move || Ok(discover(target, &home, ws.as_deref()))).await?
     };
-    let ask = |f: Box<dyn FnOnce(Prompt) -> Result<Value> + Send>| blocking(move || f(Prompt));
     let mut notes: Vec<String> = Vec::new();
     let target_shown = shown(&found.target, &home);
 
@@ -199,12 +203,12 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
         if interactive {
             let q = if found.existing_error.is_some() { "Replace it (a backup is kept)?" } else { "Reconfigure?" };
             let q = q.to_string();
-            let yes = ask(Box::new(move |p| {
+            let yes = ask(move |p| {
                 p.say(&what);
-                p.confirm(&q, false).map(Value::Bool)
-            }))
+                p.confirm(&q, false)
+            })
             .await?;
-            if yes != Value::Bool(true) {
+            if !yes {
                 return Ok(Outcome::data(json!({"config_file": found.target, "changed": false}))
                     .line("Setup cancelled: nothing changed. `clawdtalk status` shows the current configuration."));
             }
@@ -223,15 +227,16 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
         Some(k.expose().to_string())
     } else if interactive {
         let has_old = old_key.is_some();
-        let answer = ask(Box::new(move |p| {
+        let answer = ask(move |p| {
             p.say("To get a key: sign in at https://clawdtalk.com, set up your phone in Settings, then create a key on the Dashboard.");
             let q = if has_old { "API key (Enter keeps the current one)" } else { "API key" };
-            p.secret(q).map(Value::String)
-        }))
+            p.secret(q)
+        })
         .await?;
-        match answer.as_str().unwrap_or_default() {
-            "" => old_key.clone(),
-            k => Some(k.to_string()),
+        if answer.is_empty() {
+            old_key.clone()
+        } else {
+            Some(answer)
         }
     } else {
         old_key.clone()
@@ -265,12 +270,11 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
                 true
             } else if interactive {
                 let why = why.clone();
-                ask(Box::new(move |p| {
+                ask(move |p| {
                     p.say(&format!("The service rejected this key: {why}"));
-                    p.confirm("Save it anyway?", false).map(Value::Bool)
-                }))
+                    p.confirm("Save it anyway?", false)
+                })
                 .await?
-                    == Value::Bool(true)
             } else {
                 false
             };
@@ -296,15 +300,15 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
     let mut agent = a.agent_name.clone().or(found.agent_name.clone()).or_else(|| existing_str(&found, "agent_name"));
     if interactive {
         let (o, g) = (owner.clone(), agent.clone());
-        let answers = ask(Box::new(move |p| {
+        let (o, g) = ask(move |p| {
             let o = p.ask("Your name (the agent greets you with it)", o.as_deref())?;
             let g = p.ask("Agent name (Enter to skip)", g.as_deref())?;
-            Ok(json!([o, g]))
-        }))
+            Ok((o, g))
+        })
         .await?;
-        let pick = |i: usize| answers[i].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-        owner = pick(0);
-        agent = pick(1);
+        let nonblank = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        owner = nonblank(o);
+        agent = nonblank(g);
     }
     let greeting = existing_str(&found, "greeting").unwrap_or_else(|| match &owner {
         Some(o) => format!("Hey {o}, what's up?"),
@@ -313,7 +317,7 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
 
     // 5. The gateway.
     let mut gateway_state = "not_found";
-    let mut gateway_lines = Vec::new();
+    let mut gateway_lines: Vec<String> = Vec::new();
     let (mut gateway_url, mut gateway_token, mut agent_id) =
         (existing_str(&found, "gateway_url"), existing_str(&found, "gateway_token"), existing_str(&found, "agent_id"));
     if let Some(err) = &found.gateway_error {
@@ -322,7 +326,6 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
     }
     if let Some(gw) = found.gateway.clone() {
         let path_shown = shown(&gw.path, &home);
-        let cli = gateway_cli(&gw.path);
         gateway_url = Some(gw.gateway_url());
         gateway_token = gw.token().or(gateway_token);
         agent_id = Some(gw.default_agent_id());
@@ -332,44 +335,10 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
             gw.default_agent_id(),
             if gw.token().is_some() { "set" } else { "not set" }
         ));
-        let manual = format!(
-            "add \"sessions_send\" to gateway.tools.allow in {path_shown} \
-             (e.g. `{cli} config patch '{{\"gateway\":{{\"tools\":{{\"allow\":[\"sessions_send\"]}}}}}}'`), then restart the gateway"
-        );
-        if gw.allows_sessions_send() {
-            gateway_state = "allowed";
-            gateway_lines.push("✓ The gateway allows sessions_send".to_string());
-        } else {
-            let consent = if a.no_gateway_edit {
-                false
-            } else if interactive {
-                let q = format!("Add sessions_send to gateway.tools.allow in {path_shown}? Voice calls need it");
-                ask(Box::new(move |p| p.confirm(&q, true).map(Value::Bool))).await? == Value::Bool(true)
-            } else {
-                a.yes
-            };
-            if consent {
-                let mut gw = gw.clone();
-                let edited = blocking(move || gw.allow_sessions_send().and_then(|_| gw.save())).await;
-                match edited {
-                    Ok(()) => {
-                        gateway_state = "added";
-                        gateway_lines.push(format!(
-                            "✓ Added sessions_send to gateway.tools.allow in {path_shown}: restart the gateway (`{cli} gateway restart`)"
-                        ));
-                    }
-                    Err(e) => {
-                        gateway_state = "not_allowed";
-                        notes.push(format!("warning: {e}"));
-                        gateway_lines.push(format!("✗ The gateway does not allow sessions_send: {manual}"));
-                    }
-                }
-            } else {
-                gateway_state = "not_allowed";
-                let why = if a.no_gateway_edit { "left unchanged (--no-gateway-edit)" } else { "left unchanged" };
-                gateway_lines.push(format!("✗ The gateway does not allow sessions_send ({why}): {manual}"));
-            }
-        }
+        let (state, line, note) = sessions_send_step(&gw, &path_shown, &a, interactive).await?;
+        gateway_state = state;
+        gateway_lines.push(line);
+        notes.extend(note);
     } else if found.gateway_error.is_none() {
         notes.push(format!(
             "warning: no gateway config found (~/{} or ~/{}); voice calls need the OpenClaw gateway",
@@ -439,6 +408,51 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
     o.notes = notes;
     Ok(o.line(format!("Saved {target_shown} (mode 0600)"))
         .line("Next: `clawdtalk connect start` for voice calls, then `clawdtalk status`."))
+}
+
+/// Make sure the gateway allows `sessions_send`: nothing to do, add it
+/// (with consent: asked on a terminal, `--yes` otherwise, never with
+/// `--no-gateway-edit`), or say how to add it by hand. Returns the state word
+/// for `--json`, the line to show, and a warning when the edit failed.
+async fn sessions_send_step(
+    gw: &GatewayConfig,
+    path_shown: &str,
+    a: &SetupArgs,
+    interactive: bool,
+) -> Result<(&'static str, String, Option<String>)> {
+    if gw.allows_sessions_send() {
+        return Ok(("allowed", "✓ The gateway allows sessions_send".to_string(), None));
+    }
+    let cli = gateway_cli(&gw.path);
+    let manual = format!(
+        "add \"sessions_send\" to gateway.tools.allow in {path_shown} \
+         (e.g. `{cli} config patch '{{\"gateway\":{{\"tools\":{{\"allow\":[\"sessions_send\"]}}}}}}'`), then restart the gateway"
+    );
+    let consent = if a.no_gateway_edit {
+        false
+    } else if interactive {
+        let q = format!("Add sessions_send to gateway.tools.allow in {path_shown}? Voice calls need it");
+        ask(move |p| p.confirm(&q, true)).await?
+    } else {
+        a.yes
+    };
+    if !consent {
+        let why = if a.no_gateway_edit { "left unchanged (--no-gateway-edit)" } else { "left unchanged" };
+        return Ok(("not_allowed", format!("✗ The gateway does not allow sessions_send ({why}): {manual}"), None));
+    }
+    let mut edited = gw.clone();
+    match blocking(move || edited.allow_sessions_send().and_then(|_| edited.save())).await {
+        Ok(()) => Ok((
+            "added",
+            format!("✓ Added sessions_send to gateway.tools.allow in {path_shown}: restart the gateway (`{cli} gateway restart`)"),
+            None,
+        )),
+        Err(e) => Ok((
+            "not_allowed",
+            format!("✗ The gateway does not allow sessions_send: {manual}"),
+            Some(format!("warning: {e}")),
+        )),
+    }
 }
 
 #[cfg(test)]
