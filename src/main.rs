@@ -25,7 +25,12 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = if commands::needs_multi_thread(&cli.command) {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             printer.message(&format!("error: cannot start the async runtime: {e}"));

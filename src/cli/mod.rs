@@ -10,6 +10,7 @@ pub mod approval;
 pub mod call;
 pub mod legacy;
 pub mod mission;
+pub mod sandbox;
 pub mod setup;
 pub mod sms;
 pub mod state;
@@ -88,6 +89,8 @@ pub enum Command {
     Man(setup::ManArgs),
     /// Show the configured API key (masked); with --live, prove it against the service.
     CheckKey(CheckKeyArgs),
+    /// Run a local ClawdTalk emulator (test keys, magic numbers, fast clock) until Ctrl-C.
+    Sandbox(sandbox::SandboxArgs),
     /// The telnyx_api.py command words.
     #[command(flatten)]
     Legacy(LegacyCommand),

@@ -20,6 +20,7 @@ pub mod docs;
 pub mod legacy;
 pub mod memory;
 pub mod mission;
+pub mod sandbox;
 pub mod setup;
 pub mod sms;
 pub mod state;
@@ -116,5 +117,12 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Man(a) => docs::man(a),
         Command::CheckKey(a) => check_key::run(ctx, a).await,
         Command::Legacy(c) => legacy::run(ctx, c).await,
+        Command::Sandbox(a) => sandbox::run(ctx, a).await,
     }
+}
+
+/// Commands that serve many connections at once (the sandbox) get a
+/// multi-thread runtime; everything else runs on one thread.
+pub fn needs_multi_thread(command: &Command) -> bool {
+    matches!(command, Command::Sandbox(_))
 }

@@ -3,6 +3,8 @@
 //! state file, nothing from the developer's shell).
 #![allow(dead_code)]
 
+pub mod sandbox;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

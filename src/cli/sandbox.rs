@@ -1,0 +1,61 @@
+//! `clawdtalk sandbox …` and `clawdtalk demo`.
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SandboxArgs {
+    #[command(subcommand)]
+    pub action: Option<SandboxAction>,
+    #[command(flatten)]
+    pub serve: SandboxServeArgs,
+}
+
+/// Options of the local emulator. (`--api-key KEY`, the global option,
+/// makes the sandbox accept KEY as well as every cc_test_… key.)
+#[derive(Debug, Clone, Args)]
+pub struct SandboxServeArgs {
+    /// Port on 127.0.0.1 (0 picks a free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Run the sandbox clock this many times faster than real time.
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub speed: f64,
+    /// A finished scheduled event with a step_id marks that plan step completed or failed.
+    #[arg(long)]
+    pub auto_sync: bool,
+    /// Answer 429 (with Retry-After) to more than N API requests a minute.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+    /// Answer 503 to this fraction of API requests (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fail_rate: f64,
+    /// Seed for --fail-rate, so the same requests fail on every run.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SandboxAction {
+    /// Play an inbound call through a connected `clawdtalk connect`: ask QUESTION, print the answer.
+    CallIn(CallInArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CallInArgs {
+    /// What the caller asks (sent as a deep_tool_request).
+    pub question: String,
+    /// The sandbox's root URL (default: the configured server, e.g. from CLAWDTALK_API_URL).
+    #[arg(long, value_name = "ROOT")]
+    pub url: Option<String>,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Sandbox clock speed for the demo.
+    #[arg(long, default_value_t = 200.0, value_name = "X")]
+    pub speed: f64,
+}

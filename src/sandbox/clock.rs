@@ -1,0 +1,81 @@
+//! The sandbox clock: starts at the real wall-clock time and runs `speed`
+//! times faster, plus whatever the control API adds with
+//! `POST /_sandbox/clock/advance`. Everything that plays out over time
+//! (scheduled events, calls, insights, approval expiry) is computed from it.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+
+#[derive(Debug)]
+pub struct Clock {
+    start_real: Instant,
+    start_wall: DateTime<Utc>,
+    speed: f64,
+    /// Milliseconds added by the control API.
+    advanced_ms: AtomicI64,
+}
+
+impl Clock {
+    /// A clock starting now, `speed` times faster than real time (values
+    /// that are not positive and finite fall back to 1).
+    pub fn new(speed: f64) -> Clock {
+        let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
+        Clock { start_real: Instant::now(), start_wall: Utc::now(), speed, advanced_ms: AtomicI64::new(0) }
+    }
+
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    /// Sandbox time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        let real_ms = self.start_real.elapsed().as_secs_f64() * 1000.0 * self.speed;
+        self.start_wall
+            + Duration::milliseconds(real_ms as i64)
+            + Duration::milliseconds(self.advanced_ms.load(Ordering::Relaxed))
+    }
+
+    /// Move the sandbox clock forward (never backwards: negative values are ignored).
+    pub fn advance(&self, seconds: f64) {
+        if seconds.is_finite() && seconds > 0.0 {
+            self.advanced_ms.fetch_add((seconds * 1000.0) as i64, Ordering::Relaxed);
+        }
+    }
+
+    /// Seconds added by the control API so far.
+    pub fn advanced_seconds(&self) -> f64 {
+        self.advanced_ms.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_clock_runs_ahead_of_real_time() {
+        let c = Clock::new(1000.0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let ahead = c.now() - Utc::now();
+        assert!(ahead >= Duration::seconds(15), "only {ahead} ahead");
+    }
+
+    #[test]
+    fn advance_moves_forward_only() {
+        let c = Clock::new(1.0);
+        let before = c.now();
+        c.advance(3600.0);
+        c.advance(-100.0);
+        let d = c.now() - before;
+        assert!(d >= Duration::seconds(3600) && d < Duration::seconds(3605), "{d}");
+        assert_eq!(c.advanced_seconds(), 3600.0);
+    }
+
+    #[test]
+    fn nonsense_speed_falls_back_to_real_time() {
+        assert_eq!(Clock::new(0.0).speed(), 1.0);
+        assert_eq!(Clock::new(f64::NAN).speed(), 1.0);
+    }
+}

@@ -1,0 +1,690 @@
+//! The sandbox: every route (status codes and envelopes), the clock, the
+//! magic numbers, auth/404/422/429/503, /ws, the control API and the
+//! `clawdtalk sandbox` / `call-in` / `demo` commands.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use common::sandbox::{SandboxOptions, TestSandbox};
+use common::{Sandboxed, TEST_KEY};
+use serde_json::{json, Value};
+
+/// Mission + run + plan, returning (mission id, run id).
+fn mission_with_plan(sb: &TestSandbox, steps: &[&str]) -> (String, String) {
+    let m = sb.call("POST", "/v1/missions", Some(json!({"name": "Sweep", "instructions": "Call around"})));
+    assert_eq!(m.status, 201);
+    let mid = m.json["mission"]["id"].as_str().unwrap().to_string();
+    let r = sb.call("POST", &format!("/v1/missions/{mid}/runs"), Some(json!({"input": {"original_request": "x"}})));
+    assert_eq!(r.status, 201);
+    let rid = r.json["data"]["run_id"].as_str().unwrap().to_string();
+    let plan: Vec<Value> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| json!({"step_id": s, "description": format!("step {s}"), "sequence": i + 1}))
+        .collect();
+    let p = sb.call("POST", &format!("/v1/missions/{mid}/runs/{rid}/plan"), Some(json!({ "steps": plan })));
+    assert_eq!(p.status, 201, "{:?}", p.json);
+    (mid, rid)
+}
+
+fn assistant(sb: &TestSandbox) -> String {
+    let a = sb.call(
+        "POST",
+        "/v1/assistants",
+        Some(json!({"name": "Caller", "instructions": "Ask for the best price on a roof repair"})),
+    );
+    assert_eq!(a.status, 201, "{:?}", a.json);
+    a.json["id"].as_str().unwrap().to_string()
+}
+
+fn schedule_call(sb: &TestSandbox, aid: &str, to: &str, extra: Value) -> Value {
+    let mut body =
+        json!({"channel": "call", "to": to, "from": "+15550100002", "scheduled_at": TestSandbox::in_secs(61)});
+    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+        b.extend(e);
+    }
+    let r = sb.call("POST", &format!("/v1/assistants/{aid}/events"), Some(body));
+    assert_eq!(r.status, 201, "{:?}", r.json);
+    r.json
+}
+
+fn event(sb: &TestSandbox, aid: &str, eid: &str) -> Value {
+    let r = sb.call("GET", &format!("/v1/assistants/{aid}/events/{eid}"), None);
+    assert_eq!(r.status, 200);
+    r.json["event"].clone()
+}
+
+#[test]
+fn mission_run_plan_events_and_agents_routes_answer_with_their_envelopes() {
+    let sb = TestSandbox::start();
+    let (mid, rid) = mission_with_plan(&sb, &["research", "calls"]);
+    let base = format!("/v1/missions/{mid}/runs/{rid}");
+
+    let m = sb.call("GET", &format!("/v1/missions/{mid}"), None);
+    assert_eq!((m.status, m.json["data"]["name"].as_str()), (200, Some("Sweep")));
+    let l = sb.call("GET", "/v1/missions?page%5Bsize%5D=20", None);
+    assert_eq!(l.json["missions"][0]["id"], json!(mid));
+
+    let runs = sb.call("GET", &format!("/v1/missions/{mid}/runs"), None);
+    assert_eq!(runs.json["data"][0]["run_id"], json!(rid));
+    assert_eq!(runs.json["data"][0]["status"], "pending");
+    let up = sb.call("PATCH", &base, Some(json!({"status": "running"})));
+    assert_eq!((up.status, up.json["data"]["status"].as_str()), (200, Some("running")));
+    let done = sb.call(
+        "PATCH",
+        &base,
+        Some(json!({"status": "succeeded", "result_summary": "ok", "result_payload": {"n": 1}})),
+    );
+    assert_eq!(done.json["data"]["result_payload"], json!({"n": 1}));
+    assert_eq!(sb.call("GET", &base, None).json["data"]["result_summary"], "ok");
+
+    let plan = sb.call("GET", &format!("{base}/plan"), None);
+    assert_eq!(plan.json["data"].as_array().unwrap().len(), 2);
+    assert_eq!(plan.json["data"][0]["status"], "pending");
+    let st = sb.call("PATCH", &format!("{base}/plan/steps/research"), Some(json!({"status": "completed"})));
+    assert_eq!((st.status, st.json["data"]["status"].as_str()), (200, Some("completed")));
+    assert_eq!(sb.call("PATCH", &format!("{base}/plan/steps/nope"), Some(json!({"status": "completed"}))).status, 404);
+
+    let ev = sb.call(
+        "POST",
+        &format!("{base}/events"),
+        Some(json!({"type": "custom", "summary": "hello", "agent_id": "claude-code", "step_id": "calls", "payload": {"a": 1}})),
+    );
+    assert_eq!(ev.status, 201);
+    assert_eq!(ev.json["data"]["summary"], "hello");
+    let evs = sb.call("GET", &format!("{base}/events"), None);
+    assert_eq!(evs.json["data"][0]["payload"], json!({"a": 1}));
+
+    let link = sb.call("POST", &format!("{base}/agents"), Some(json!({"telnyx_agent_id": "assistant-1"})));
+    assert_eq!(link.status, 201);
+    assert_eq!(sb.call("GET", &format!("{base}/agents"), None).json["data"][0]["telnyx_agent_id"], "assistant-1");
+    let un = sb.call("DELETE", &format!("{base}/agents/assistant-1"), None);
+    assert_eq!((un.status, un.json.clone()), (204, Value::Null));
+    assert_eq!(sb.call("DELETE", &format!("{base}/agents/assistant-1"), None).status, 404);
+}
+
+#[test]
+fn assistant_phone_and_event_routes_answer_with_their_envelopes() {
+    let sb = TestSandbox::start();
+    let aid = assistant(&sb);
+    let g = sb.call("GET", &format!("/v1/assistants/{aid}"), None);
+    assert_eq!(g.json["assistant"]["instructions"], "Ask for the best price on a roof repair");
+    assert_eq!(g.json["assistant"]["model"], "openai/gpt-4o");
+    let p = sb.call("PATCH", &format!("/v1/assistants/{aid}"), Some(json!({"greeting": "Hi"})));
+    assert_eq!(p.json["assistant"]["greeting"], "Hi");
+    let l = sb.call("GET", "/v1/assistants?pageSize=25&page=1&name=call", None);
+    assert_eq!(l.json["data"][0]["id"], json!(aid));
+    assert_eq!(l.json["meta"]["total_results"], 1);
+    assert_eq!(l.json["meta"]["total_pages"], 1);
+    assert_eq!(sb.call("GET", "/v1/assistants?name=nobody", None).json["data"], json!([]));
+    let c = sb.call("GET", &format!("/v1/assistants/{aid}/connection-id?feature=messaging"), None);
+    assert!(c.json["connection_id"].as_str().unwrap().starts_with("conn_msg_"));
+    assert_eq!(sb.call("GET", &format!("/v1/assistants/{aid}/connection-id?feature=fax"), None).status, 422);
+
+    let phones = sb.call("GET", "/v1/numbers/account-phones", None);
+    assert_eq!(phones.json["data"].as_array().unwrap().len(), 3);
+    let avail = sb.call("GET", "/v1/numbers/account-phones/available", None);
+    let pid = avail.json["phone"]["id"].as_str().unwrap().to_string();
+    let asg = sb.call(
+        "PATCH",
+        &format!("/v1/numbers/account-phones/{pid}"),
+        Some(json!({"connection_id": "c1", "type": "voice"})),
+    );
+    assert_eq!(asg.json["data"]["connection_id"], "c1");
+    assert_ne!(sb.call("GET", "/v1/numbers/account-phones/available", None).json["phone"]["id"], json!(pid));
+    sb.call_as(
+        None,
+        "PUT",
+        "/_sandbox/phones",
+        Some(json!({"phones": [{"phone_number": "+15550100001", "connection_id": "x"}]})),
+    );
+    assert!(sb.call("GET", "/v1/numbers/account-phones/available", None).json.get("phone").is_none());
+
+    let e = schedule_call(&sb, &aid, "+15005550006", json!({}));
+    assert_eq!((e["status"].as_str(), e["retry_count"].as_i64()), (Some("pending"), Some(0)));
+    let eid = e["id"].as_str().unwrap();
+    let sms = sb.call(
+        "POST",
+        &format!("/v1/assistants/{aid}/events"),
+        Some(json!({"channel": "sms", "to": "+15005550006", "from": "+15550100002", "scheduled_at": TestSandbox::in_secs(90), "text_body": "hi"})),
+    );
+    assert_eq!(sms.status, 201);
+    let list = sb.call("GET", &format!("/v1/assistants/{aid}/events"), None);
+    assert_eq!(list.json["events"].as_array().unwrap().len(), 2);
+    let del = sb.call("DELETE", &format!("/v1/assistants/{aid}/events/{eid}"), None);
+    assert_eq!((del.status, del.json.clone()), (204, Value::Null));
+    assert_eq!(sb.call("GET", &format!("/v1/assistants/{aid}/events/{eid}"), None).status, 404);
+}
+
+#[test]
+fn scheduled_call_plays_out_on_the_sandbox_clock_and_gets_insights() {
+    let sb = TestSandbox::start();
+    let aid = assistant(&sb);
+    let e = schedule_call(&sb, &aid, "+15005550006", json!({}));
+    let eid = e["id"].as_str().unwrap();
+    assert_eq!(event(&sb, &aid, eid)["status"], "pending");
+    sb.advance(62.0);
+    let ringing = event(&sb, &aid, eid);
+    assert_eq!((ringing["status"].as_str(), ringing["call_status"].as_str()), (Some("in_progress"), Some("ringing")));
+    sb.advance(10.0);
+    assert_eq!(event(&sb, &aid, eid)["call_status"], "in-progress");
+    assert_eq!(event(&sb, &aid, eid)["conversation_id"], Value::Null);
+    sb.advance(40.0);
+    let done = event(&sb, &aid, eid);
+    assert_eq!((done["status"].as_str(), done["call_status"].as_str()), (Some("completed"), Some("completed")));
+    let conv = done["conversation_id"].as_str().unwrap();
+    let early = sb.call("GET", &format!("/v1/missions/conversations/{conv}/insights"), None);
+    assert_eq!(early.json["data"][0]["status"], "in_progress");
+    sb.advance(30.0);
+    let ins = sb.call("GET", &format!("/v1/missions/conversations/{conv}/insights"), None);
+    assert_eq!(ins.json["data"][0]["status"], "completed");
+    let result = ins.json["data"][0]["conversation_insights"][0]["result"].as_str().unwrap();
+    assert!(result.contains("+15005550006") && result.contains("roof repair"), "{result}");
+    assert_eq!(sb.call("GET", "/v1/missions/conversations/conv_nope/insights", None).status, 404);
+    let clock = sb.control_get("clock");
+    assert_eq!(clock["advanced_seconds"], 142.0);
+}
+
+#[test]
+fn each_magic_number_ends_as_documented() {
+    let sb = TestSandbox::start();
+    let aid = assistant(&sb);
+    let numbers = [
+        "+15005550006",
+        "+15005550001",
+        "+15005550002",
+        "+15005550003",
+        "+15005550004",
+        "+15005550005",
+        "+15551234567",
+    ];
+    let ids: Vec<String> =
+        numbers.iter().map(|n| schedule_call(&sb, &aid, n, json!({}))["id"].as_str().unwrap().to_string()).collect();
+    let second_5 = schedule_call(&sb, &aid, "+15005550005", json!({}))["id"].as_str().unwrap().to_string();
+    let second_1 = schedule_call(&sb, &aid, "+15005550001", json!({}))["id"].as_str().unwrap().to_string();
+    sb.advance(300.0);
+    let got: Vec<(String, String)> = ids
+        .iter()
+        .chain([&second_5, &second_1])
+        .map(|id| {
+            let e = event(&sb, &aid, id);
+            (e["status"].as_str().unwrap().to_string(), e["call_status"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let want = [
+        ("completed", "completed"),
+        ("failed", "busy"),
+        ("failed", "no-answer"),
+        ("failed", "failed"),
+        ("completed", "completed"),
+        ("failed", "busy"),
+        ("completed", "completed"),
+        ("completed", "completed"), // +15005550005, second attempt
+        ("failed", "busy"),         // +15005550001, every attempt
+    ];
+    let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(got, want);
+    assert_eq!(event(&sb, &aid, &ids[4])["outcome"], "voicemail");
+
+    // SMS: +15005550001 and +15005550003 fail, everything else completes.
+    for (to, want) in [
+        ("+15005550006", "completed"),
+        ("+15005550001", "failed"),
+        ("+15005550002", "completed"),
+        ("+15005550003", "failed"),
+        ("+15005550004", "completed"),
+        ("+15005550005", "completed"),
+    ] {
+        let r = sb.call(
+            "POST",
+            &format!("/v1/assistants/{aid}/events"),
+            Some(json!({"channel": "sms", "to": to, "from": "+15550100002", "scheduled_at": TestSandbox::in_secs(60), "text_body": "hi"})),
+        );
+        let id = r.json["id"].as_str().unwrap().to_string();
+        sb.advance(400.0);
+        assert_eq!(event(&sb, &aid, &id)["status"], want, "sms to {to}");
+    }
+    let summary = sb.control_get("events/summary");
+    assert_eq!(summary["total"], 15);
+}
+
+#[test]
+fn auto_sync_marks_plan_steps_only_when_enabled() {
+    for auto_sync in [true, false] {
+        let sb = TestSandbox::with(SandboxOptions { auto_sync, ..Default::default() });
+        let (mid, rid) = mission_with_plan(&sb, &["good", "bad"]);
+        let aid = assistant(&sb);
+        let link = json!({"mission_id": mid, "run_id": rid});
+        let mut good = link.clone();
+        good["step_id"] = json!("good");
+        let mut bad = link;
+        bad["step_id"] = json!("bad");
+        schedule_call(&sb, &aid, "+15005550006", good);
+        schedule_call(&sb, &aid, "+15005550003", bad);
+        sb.advance(200.0);
+        let plan = sb.call("GET", &format!("/v1/missions/{mid}/runs/{rid}/plan"), None).json["data"].clone();
+        let statuses: Vec<&str> = plan.as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+        let want = if auto_sync { vec!["completed", "failed"] } else { vec!["pending", "pending"] };
+        assert_eq!(statuses, want, "auto_sync={auto_sync}");
+    }
+}
+
+#[test]
+fn refusals_401_404_400_and_422_carry_an_error_message() {
+    let sb = TestSandbox::with(SandboxOptions { api_key: Some("cc_live_given_key_1234".into()), ..Default::default() });
+    let no_key = sb.call_as(None, "GET", "/v1/missions", None);
+    assert_eq!(no_key.status, 401);
+    assert!(no_key.json["error"]["message"].as_str().unwrap().contains("cc_test_"));
+    assert_eq!(sb.call_as(Some("cc_live_wrong"), "GET", "/v1/missions", None).status, 401);
+    assert_eq!(sb.call_as(Some("cc_live_given_key_1234"), "GET", "/v1/missions", None).status, 200);
+
+    for path in [
+        "/v1/missions/nope",
+        "/v1/missions/nope/runs",
+        "/v1/assistants/nope",
+        "/v1/calls/nope",
+        "/v1/approvals/nope",
+        "/v1/nothing-here",
+    ] {
+        let r = sb.call("GET", path, None);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.json["error"]["message"].is_string(), "{path}: {:?}", r.json);
+    }
+    assert_eq!(sb.call_raw("POST", "/v1/missions", "{not json").status, 400);
+    assert_eq!(sb.call_raw("POST", "/v1/missions", "[1,2]").status, 400);
+    let missing = sb.call("POST", "/v1/missions", Some(json!({"name": "x"})));
+    assert_eq!(missing.status, 422);
+    assert!(missing.json["error"]["message"].as_str().unwrap().contains("instructions"));
+
+    let (mid, rid) = mission_with_plan(&sb, &["a"]);
+    let bad_status = sb.call("PATCH", &format!("/v1/missions/{mid}/runs/{rid}"), Some(json!({"status": "done"})));
+    assert_eq!(bad_status.status, 422);
+    assert!(bad_status.json["error"]["message"].as_str().unwrap().contains("succeeded"));
+    let bad_type = sb.call(
+        "POST",
+        &format!("/v1/missions/{mid}/runs/{rid}/events"),
+        Some(json!({"type": "weird", "summary": "s"})),
+    );
+    assert_eq!(bad_type.status, 422);
+
+    let aid = assistant(&sb);
+    let ev = |when: &str, to: &str| {
+        sb.call(
+            "POST",
+            &format!("/v1/assistants/{aid}/events"),
+            Some(json!({"channel": "call", "to": to, "from": "+15550100002", "scheduled_at": when})),
+        )
+    };
+    let past = ev(&TestSandbox::in_secs(-120), "+15005550006");
+    assert_eq!(past.status, 422);
+    assert!(past.json["error"]["message"].as_str().unwrap().contains("past"));
+    assert_eq!(ev("tomorrow at noon", "+15005550006").status, 422);
+    assert_eq!(ev(&TestSandbox::in_secs(120), "5551234").status, 422);
+    let unknown_tool = sb.call(
+        "POST",
+        "/v1/assistants",
+        Some(json!({"name": "n", "instructions": "i", "tools": [{"type": "laser"}]})),
+    );
+    assert_eq!(unknown_tool.status, 422);
+}
+
+#[test]
+fn fast_clock_still_accepts_what_real_clients_send() {
+    let sb = TestSandbox::with(SandboxOptions { speed: 1000.0, ..Default::default() });
+    std::thread::sleep(std::time::Duration::from_millis(300)); // the sandbox clock is now ~5 min ahead
+    let aid = assistant(&sb);
+    let e = schedule_call(&sb, &aid, "+15005550006", json!({}));
+    assert_eq!(e["status"], "pending");
+    let eid = e["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if event(&sb, &aid, &eid)["status"] == "completed" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the call never completed at speed 1000");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn rate_limit_answers_429_with_retry_after_and_spares_the_control_api() {
+    let sb = TestSandbox::with(SandboxOptions { rate_limit: Some(3), ..Default::default() });
+    for _ in 0..3 {
+        assert_eq!(sb.call("GET", "/v1/missions", None).status, 200);
+    }
+    let r = sb.call("GET", "/v1/missions", None);
+    assert_eq!(r.status, 429);
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    sb.control_get("clock");
+    let reqs = sb.control_get("requests");
+    let statuses: Vec<u64> =
+        reqs["requests"].as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![200, 200, 200, 429]);
+}
+
+#[test]
+fn fail_rate_answers_503_deterministically_with_a_seed_and_never_on_control_routes() {
+    let all = TestSandbox::with(SandboxOptions { fail_rate: 1.0, ..Default::default() });
+    let r = all.call("POST", "/v1/missions", Some(json!({"name": "n", "instructions": "i"})));
+    assert_eq!(r.status, 503);
+    assert!(r.json["error"]["message"].as_str().unwrap().contains("fail-rate"));
+    assert_eq!(all.control_get("state")["missions"], json!([]), "a failed request changes nothing");
+
+    let pattern = || {
+        let sb = TestSandbox::with(SandboxOptions { fail_rate: 0.5, seed: Some(42), ..Default::default() });
+        (0..20).map(|_| sb.call("GET", "/v1/missions", None).status).collect::<Vec<_>>()
+    };
+    let a = pattern();
+    assert_eq!(a, pattern());
+    assert!(a.contains(&503) && a.contains(&200), "{a:?}");
+}
+
+#[test]
+fn direct_calls_sms_and_approvals_routes() {
+    let sb = TestSandbox::start();
+    let c = sb.call(
+        "POST",
+        "/v1/calls",
+        Some(json!({"to": "+15005550006", "greeting": "Hi", "context": {"purpose": "book"}})),
+    );
+    assert_eq!(c.status, 201);
+    assert_eq!(c.json["status"], "initiating");
+    let cid = c.json["call_id"].as_str().unwrap().to_string();
+    sb.advance(10.0);
+    assert_eq!(sb.call("GET", &format!("/v1/calls/{cid}"), None).json["status"], "in-progress");
+    let end = sb.call("POST", &format!("/v1/calls/{cid}/end"), Some(json!({"reason": "user_ended"})));
+    assert_eq!((end.status, end.json["reason"].as_str()), (200, Some("user_ended")));
+    assert_eq!(sb.call("POST", &format!("/v1/calls/{cid}/end"), Some(json!({}))).status, 409);
+    let owner = sb.call("POST", "/v1/calls", Some(json!({})));
+    assert_eq!(owner.json["to"], "+15550109999");
+    assert_eq!(
+        sb.call("POST", "/v1/calls", Some(json!({"to": "911"}))).json["error"]["message"]
+            .as_str()
+            .map(|m| m.contains("emergency")),
+        Some(true)
+    );
+
+    let sent = sb.call(
+        "POST",
+        "/v1/messages/send",
+        Some(json!({"to": "+15005550006", "message": "hello", "media_urls": ["https://x/y.jpg"]})),
+    );
+    assert_eq!(sent.status, 200);
+    assert!(sent.json["id"].is_string() && sent.json["from"].is_string());
+    assert_eq!(sb.call("POST", "/v1/messages/send", Some(json!({"to": "nope", "message": "x"}))).status, 422);
+    sb.control_post("sms/inject", json!({"from": "+15005550006", "body": "reply!"}));
+    let list = sb.call("GET", "/v1/messages?limit=20&contact=%2B15005550006", None);
+    assert_eq!(list.json["pagination"]["total"], 2);
+    assert_eq!(list.json["messages"][0]["direction"], "inbound");
+    assert_eq!(sb.call("GET", "/v1/messages?direction=outbound", None).json["messages"].as_array().unwrap().len(), 1);
+    let threads = sb.call("GET", "/v1/messages/conversations", None);
+    assert_eq!(
+        threads.json["conversations"][0],
+        json!({"contact": "+15005550006", "last_message": "reply!", "last_message_at": threads.json["conversations"][0]["last_message_at"], "direction": "inbound"})
+    );
+    let outbox = sb.control_get("messages/sent");
+    assert_eq!(outbox["messages"][0]["body"], "hello");
+
+    let a = sb.call(
+        "POST",
+        "/v1/approvals",
+        Some(json!({"action": "Deploy to prod", "require_biometric": false, "expires_in": 60, "details": "x"})),
+    );
+    assert_eq!(a.status, 201);
+    assert_eq!((a.json["devices_notified"].as_u64(), a.json["devices_failed"].as_u64()), (Some(1), Some(0)));
+    let id = a.json["request_id"].as_str().unwrap().to_string();
+    assert_eq!(sb.call("GET", &format!("/v1/approvals/{id}"), None).json["status"], "pending");
+    sb.control_post(&format!("approvals/{id}/decide"), json!({"decision": "approved"}));
+    assert_eq!(sb.call("GET", &format!("/v1/approvals/{id}"), None).json["status"], "approved");
+    let exp = sb.call("POST", "/v1/approvals", Some(json!({"action": "Pay", "expires_in": 5})));
+    sb.advance(6.0);
+    assert_eq!(
+        sb.call("GET", &format!("/v1/approvals/{}", exp.json["request_id"].as_str().unwrap()), None).json["status"],
+        "expired"
+    );
+    let deny = sb.call("POST", "/v1/approvals", Some(json!({"action": "Delete repo [deny]"})));
+    sb.advance(3.0);
+    assert_eq!(
+        sb.call("GET", &format!("/v1/approvals/{}", deny.json["request_id"].as_str().unwrap()), None).json["status"],
+        "denied"
+    );
+    let none = sb.call("POST", "/v1/approvals", Some(json!({"action": "x [no_devices]"})));
+    assert_eq!((none.json["devices_notified"].as_u64(), none.json["devices_failed"].as_u64()), (Some(0), Some(0)));
+    let unreached = sb.call("POST", "/v1/approvals", Some(json!({"action": "x [no_devices_reached]"})));
+    assert_eq!(
+        (unreached.json["devices_notified"].as_u64(), unreached.json["devices_failed"].as_u64()),
+        (Some(0), Some(1))
+    );
+    sb.control_post("approvals/devices", json!({"notified": 2, "failed": 1}));
+    assert_eq!(sb.call("POST", "/v1/approvals", Some(json!({"action": "y"}))).json["devices_notified"], 2);
+
+    let reqs = sb.control_get("requests");
+    let first = &reqs["requests"][0];
+    assert_eq!((first["method"].as_str(), first["path"].as_str()), (Some("POST"), Some("/v1/calls")));
+    assert_eq!(first["body"]["context"]["purpose"], "book");
+}
+
+mod ws {
+    use super::*;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+    async fn connect(root: &str, key: &str) -> (Socket, Value) {
+        let url = format!("{}/ws", root.replace("http://", "ws://"));
+        let (mut s, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        s.send(Message::Text(json!({"type": "auth", "api_key": key, "owner_name": "Ann"}).to_string().into()))
+            .await
+            .unwrap();
+        let first = next_json(&mut s).await;
+        (s, first)
+    }
+
+    async fn next_json(s: &mut Socket) -> Value {
+        loop {
+            let m = tokio::time::timeout(std::time::Duration::from_secs(5), s.next()).await.expect("a frame in time");
+            match m {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
+                Some(Ok(Message::Close(f))) => return json!({"closed": f.map(|f| u16::from(f.code))}),
+                Some(Ok(_)) => continue,
+                other => return json!({"ended": format!("{other:?}")}),
+            }
+        }
+    }
+
+    #[test]
+    fn auth_events_pings_recording_and_drop() {
+        let sb = TestSandbox::start();
+        let root = sb.root.clone();
+        sb.rt.block_on(async {
+            let (mut bad, reply) = connect(&root, "cc_live_nope").await;
+            assert_eq!(reply["type"], "auth_error");
+            assert!(next_json(&mut bad).await.get("closed").is_some());
+
+            let (mut s, reply) = connect(&root, TEST_KEY).await;
+            assert_eq!(reply, json!({"type": "auth_ok"}));
+            s.send(Message::Text(json!({"type": "ping"}).to_string().into())).await.unwrap();
+            assert_eq!(next_json(&mut s).await, json!({"type": "pong"}));
+            s.send(Message::Ping(vec![1, 2].into())).await.unwrap();
+            loop {
+                match s.next().await {
+                    Some(Ok(Message::Pong(p))) => {
+                        assert_eq!(p.as_ref(), &[1, 2]);
+                        break;
+                    }
+                    Some(Ok(_)) => continue,
+                    other => panic!("no pong: {other:?}"),
+                }
+            }
+        });
+        let received = sb.control_get("ws/received");
+        assert_eq!(received["messages"].as_array().unwrap().len(), 3, "two auths and a ping: {received}");
+        let auths: Vec<&Value> =
+            received["messages"].as_array().unwrap().iter().filter(|m| m["type"] == "auth").collect();
+        assert!(
+            auths.iter().all(|m| !m["api_key"].as_str().unwrap().contains("0123456789abcdef")),
+            "keys are masked: {auths:?}"
+        );
+        sb.rt.block_on(async {
+            // The socket from above is gone (dropped with the block); connect a fresh one.
+            let (mut s, _) = connect(&root, TEST_KEY).await;
+            let c = reqwest::Client::new();
+            let inj = c
+                .post(format!("{root}/_sandbox/ws/inject"))
+                .json(&json!({"event": {"event": "sms.received", "from": "+15005550006", "body": "hi", "message_id": "m1"}}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap();
+            assert_eq!(inj["sent_to"], 1);
+            assert_eq!(
+                next_json(&mut s).await,
+                json!({"type": "event", "event": "sms.received", "from": "+15005550006", "body": "hi", "message_id": "m1"})
+            );
+            let a = c
+                .post(format!("{root}/v1/approvals"))
+                .bearer_auth(TEST_KEY)
+                .json(&json!({"action": "Merge the PR"}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap();
+            let id = a["request_id"].as_str().unwrap();
+            c.post(format!("{root}/_sandbox/approvals/{id}/decide")).json(&json!({"decision": "denied"})).send().await.unwrap();
+            assert_eq!(
+                next_json(&mut s).await,
+                json!({"type": "event", "event": "approval.responded", "request_id": id, "decision": "denied"})
+            );
+            c.post(format!("{root}/_sandbox/ws/drop")).json(&json!({"code": 4000})).send().await.unwrap();
+            assert_eq!(next_json(&mut s).await, json!({"closed": 4000}));
+        });
+    }
+
+    #[test]
+    fn finished_calls_push_call_ended() {
+        let sb = TestSandbox::start();
+        let root = sb.root.clone();
+        let aid = assistant(&sb);
+        sb.rt.block_on(async {
+            let (mut s, _) = connect(&root, TEST_KEY).await;
+            let c = reqwest::Client::new();
+            c.post(format!("{root}/v1/assistants/{aid}/events"))
+                .bearer_auth(TEST_KEY)
+                .json(&json!({"channel": "call", "to": "+15005550004", "from": "+15550100002", "scheduled_at": TestSandbox::in_secs(61)}))
+                .send()
+                .await
+                .unwrap();
+            c.post(format!("{root}/_sandbox/clock/advance")).json(&json!({"seconds": 120})).send().await.unwrap();
+            let ended = next_json(&mut s).await;
+            assert_eq!((ended["event"].as_str(), ended["outcome"].as_str()), (Some("call.ended"), Some("voicemail")));
+            assert_eq!(ended["to_number"], "+15005550004");
+        });
+    }
+
+    /// A stand-in for `clawdtalk connect`: answers context_request and
+    /// deep_tool_request the way the contract says.
+    async fn fake_connect(root: String) {
+        let (mut s, _) = connect(&root, TEST_KEY).await;
+        loop {
+            let m = next_json(&mut s).await;
+            match m["event"].as_str() {
+                Some("context_request") => {
+                    let cid = m["call_id"].clone();
+                    s.send(Message::Text(json!({"type": "context_response", "call_id": cid, "context": {"memory": "", "system_prompt": ""}}).to_string().into())).await.unwrap();
+                    s.send(Message::Text(
+                        json!({"type": "response", "call_id": cid, "text": "Hello!"}).to_string().into(),
+                    ))
+                    .await
+                    .unwrap();
+                }
+                Some("deep_tool_request") => {
+                    let rid = m["request_id"].clone();
+                    let answer = format!("You asked: {}", m["query"].as_str().unwrap());
+                    s.send(Message::Text(
+                        json!({"type": "deep_tool_progress", "request_id": rid, "text": "thinking"}).to_string().into(),
+                    ))
+                    .await
+                    .unwrap();
+                    s.send(Message::Text(
+                        json!({"type": "deep_tool_result", "request_id": rid, "text": answer}).to_string().into(),
+                    ))
+                    .await
+                    .unwrap();
+                }
+                Some(_) => {}
+                None => return,
+            }
+        }
+    }
+
+    #[test]
+    fn call_in_command_prints_the_connected_clients_answer() {
+        let sb = TestSandbox::start();
+        let t = Sandboxed::new();
+        // Nobody connected: a clear refusal.
+        t.cmd()
+            .args(["sandbox", "call-in", "anyone?", "--url", &sb.root])
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains("clawdtalk connect"));
+        let client = sb.rt.spawn(fake_connect(sb.root.clone()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while sb.control_get("ws/received")["clients"] != 1 {
+            assert!(std::time::Instant::now() < deadline, "fake client never authenticated");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        t.cmd()
+            .args(["sandbox", "call-in", "What is on my calendar?", "--url", &sb.root])
+            .assert()
+            .success()
+            .stdout("You asked: What is on my calendar?\n");
+        client.abort();
+        t.cmd().args(["sandbox", "call-in", "x", "--url", "https://clawdtalk.com"]).assert().code(2);
+    }
+}
+
+#[test]
+fn sandbox_command_prints_the_exports_and_stops_cleanly_on_ctrl_c() {
+    let t = Sandboxed::new();
+    let bin = assert_cmd::cargo::cargo_bin("clawdtalk");
+    let mut child = std::process::Command::new(bin)
+        .args(["sandbox", "--speed", "10"])
+        .env_clear()
+        .env("HOME", t.home())
+        .current_dir(t.work())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        lines.push(l.trim_end().to_string());
+    }
+    assert!(lines[0].starts_with("ClawdTalk sandbox listening on http://127.0.0.1:"), "{lines:?}");
+    let api_url = lines[1].strip_prefix("export CLAWDTALK_API_URL=").expect("export line").to_string();
+    assert!(api_url.ends_with("/v1"));
+    assert!(lines[2].starts_with("export CLAWDTALK_API_KEY=cc_test_"));
+
+    // The printed environment works for the real client.
+    t.api(&api_url)
+        .args(["mission", "create", "N", "I"])
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with("Created mission: "));
+
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
