@@ -494,3 +494,154 @@ fn approval_status_prints_the_status_word() {
     t.api(&srv.api_url()).args(["approval", "status", "apr_1"]).assert().success().stdout("pending\n");
     assert_eq!(srv.single().path, "/v1/approvals/apr_1");
 }
+
+// ─── against the sandbox (the emulated service) ──────────────────────────────
+
+use common::sandbox::{SandboxOptions, TestSandbox};
+
+fn sandbox(speed: f64) -> TestSandbox {
+    TestSandbox::with(SandboxOptions { speed, ..SandboxOptions::default() })
+}
+
+/// The API requests the sandbox received, as (method, path, body).
+fn received(sb: &TestSandbox) -> Vec<(String, String, serde_json::Value)> {
+    sb.control_get("requests")["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap_or_default().to_string(),
+                r["path"].as_str().unwrap_or_default().to_string(),
+                r["body"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn sandbox_call_wait_follows_an_answered_call_to_completed() {
+    let sb = sandbox(60.0);
+    let t = Sandboxed::new();
+    let out = t
+        .api(&sb.api)
+        .args(["call", "Hi, it's your bot", "--to", "+15005550006", "--purpose", "Test", "--wait"])
+        .args(["--poll-interval", "0.05"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.starts_with("Call initiated: "), "{stdout}");
+    assert!(stdout.contains("Call ended: completed"), "{stdout}");
+    let reqs = received(&sb);
+    assert_eq!((reqs[0].0.as_str(), reqs[0].1.as_str()), ("POST", "/v1/calls"));
+    assert_eq!(
+        reqs[0].2,
+        json!({"to": "+15005550006", "greeting": "Hi, it's your bot", "context": {"purpose": "Test"}})
+    );
+    assert!(reqs[1..].iter().all(|(m, p, _)| m == "GET" && p.starts_with("/v1/calls/")), "{reqs:?}");
+}
+
+#[test]
+fn sandbox_call_wait_reports_a_busy_number() {
+    let sb = sandbox(60.0);
+    let t = Sandboxed::new();
+    let out = t
+        .api(&sb.api)
+        .args(["--json", "call", "--to", "+15005550001", "--wait", "--poll-interval", "0.05"])
+        .assert()
+        .success();
+    assert_eq!(stdout_json(&out)["status"], "busy");
+}
+
+#[test]
+fn sandbox_call_owner_status_and_end() {
+    let sb = sandbox(1.0);
+    let t = Sandboxed::new();
+    let out = t.api(&sb.api).args(["--json", "call"]).assert().success();
+    let id = stdout_json(&out)["call_id"].as_str().unwrap().to_string();
+    assert_eq!(received(&sb)[0].2, json!({}), "no --to: the owner is called with an empty body");
+    let out = t.api(&sb.api).args(["call", "status", &id]).assert().success();
+    assert_eq!(stdout_json(&out)["call_id"], id.as_str());
+    t.api(&sb.api).args(["call", "end", &id]).assert().success().stdout(format!("Call {id} ended (user_ended)\n"));
+    let ended = received(&sb).into_iter().find(|(_, p, _)| p.ends_with("/end")).unwrap();
+    assert_eq!(ended.2, json!({"reason": "user_ended"}));
+    let out = t.api(&sb.api).args(["call", "status", &id]).assert().success();
+    let status = stdout_json(&out)["status"].as_str().unwrap().to_string();
+    assert!(["canceled", "completed"].contains(&status.as_str()), "{status}");
+    t.api(&sb.api).args(["call", "status", "call_unknown"]).assert().code(1);
+}
+
+#[test]
+fn sandbox_sms_send_list_and_conversations() {
+    let sb = sandbox(1.0);
+    let t = Sandboxed::new();
+    t.api(&sb.api)
+        .args(["sms", "send", "+15005550006", "Running 5 min late", "--media", "https://e.x/map.png"])
+        .assert()
+        .success()
+        .stdout(contains_all(&["✓ Message sent", "To: +15005550006"]));
+    let sent = sb.control_get("messages/sent");
+    assert_eq!(sent["messages"][0]["to"], "+15005550006");
+    let out = t.api(&sb.api).args(["sms", "list", "--contact", "+15005550006"]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.lines().any(|l| l.starts_with('→') && l.contains("Running 5 min late")), "{stdout}");
+    assert!(stdout.trim_end().ends_with("Total: 1 messages"), "{stdout}");
+    t.api(&sb.api).args(["sms", "conversations"]).assert().success().stdout(contains_all(&["+15005550006"]));
+    let list = received(&sb).into_iter().find(|(_, p, _)| p == "/v1/messages").unwrap();
+    assert_eq!(list.0, "GET");
+}
+
+#[test]
+fn sandbox_approval_outcomes() {
+    let sb = sandbox(40.0);
+    let t = Sandboxed::new();
+    for (action, word) in [
+        ("[approve] Deploy", "approved"),
+        ("[deny] Delete the repo", "denied"),
+        ("[no_devices] Pay", "no_devices"),
+        ("[no_devices_reached] Pay", "no_devices_reached"),
+    ] {
+        t.api(&sb.api)
+            .args(["approval", "request", action, "--poll-interval", "0.05"])
+            .assert()
+            .success()
+            .stdout(format!("{word}\n"));
+    }
+    // Nobody answers: the request expires on the (fast) sandbox clock.
+    t.api(&sb.api)
+        .args(["approval", "request", "Merge", "--timeout", "5", "--poll-interval", "0.05"])
+        .assert()
+        .success()
+        .stdout("expired\n");
+    let first = &received(&sb)[0];
+    assert_eq!(first.2, json!({"action": "[approve] Deploy", "require_biometric": false, "expires_in": 300}));
+}
+
+#[test]
+fn sandbox_approval_no_wait_then_decided_and_timeout() {
+    let sb = sandbox(0.1);
+    let t = Sandboxed::new();
+    let out = t.api(&sb.api).args(["approval", "request", "Send the contract", "--no-wait"]).assert().success();
+    let id = String::from_utf8_lossy(&out.get_output().stdout).trim().to_string();
+    t.api(&sb.api).args(["approval", "status", &id]).assert().success().stdout("pending\n");
+    sb.control_post(&format!("approvals/{id}/decide"), json!({"decision": "approved"}));
+    t.api(&sb.api).args(["approval", "status", &id]).assert().success().stdout("approved\n");
+    // The sandbox clock is slow, so our own timeout comes first.
+    t.api(&sb.api)
+        .args(["approval", "request", "Wait for me", "--timeout", "1", "--poll-interval", "0.2"])
+        .assert()
+        .success()
+        .stdout("timeout\n");
+}
+
+#[test]
+fn sandbox_refuses_a_key_that_is_not_a_test_key() {
+    let sb = sandbox(1.0);
+    let t = Sandboxed::new();
+    t.api(&sb.api).env("CLAWDTALK_API_KEY", "cc_live_wrongkey12345").args(["call"]).assert().code(1);
+}
+
+fn contains_all(parts: &[&str]) -> impl predicates::Predicate<str> {
+    let parts: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+    predicates::function::function(move |s: &str| parts.iter().all(|p| s.contains(p.as_str())))
+}

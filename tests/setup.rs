@@ -461,3 +461,30 @@ fn completions_for_each_shell_and_man_pages() {
     std::fs::write(t.work().join("skill-config.json"), "{broken").unwrap();
     t.cmd().args(["completions", "bash"]).assert().success();
 }
+
+// ─── against the sandbox ─────────────────────────────────────────────────────
+
+#[test]
+fn sandbox_setup_accepts_a_test_key_refuses_another_and_status_agrees() {
+    let sb = common::sandbox::TestSandbox::start();
+    let t = Sandboxed::new();
+    prepare_home(&t, &gateway_doc());
+    t.cmd()
+        .args(["setup", "--api-key", "cc_live_notatestkey0000", "--server", &sb.root, "--no-gateway-edit"])
+        .assert()
+        .code(1)
+        .stderr(contains("nothing was saved"));
+    assert!(!user_config(&t).exists());
+    t.cmd()
+        .args(["setup", "--api-key", KEY, "--server", &sb.root, "--yes"])
+        .assert()
+        .success()
+        .stdout(contains(format!("accepted by {}", sb.api)));
+    let out = t.cmd().args(["--json", "status", "--offline"]).assert().success();
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(doc["ok"], true);
+    let out = t.cmd().args(["--json", "status"]).assert();
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let service = doc["checks"].as_array().unwrap().iter().find(|c| c["name"] == "service").unwrap().clone();
+    assert_eq!(service["status"], "ok", "{doc}");
+}
