@@ -99,6 +99,50 @@ pub fn scheduled_at(value: &str, now: DateTime<Utc>) -> Result<String> {
     Ok(value.trim().to_string())
 }
 
+/// A time to schedule at: RFC 3339 (checked by [`scheduled_at`]) or a
+/// relative `+N` followed by `s`, `m`, `h` or `d` (e.g. `+5m`), turned into
+/// RFC 3339 UTC (`2030-01-01T15:05:00Z`). Either way at least 60 s ahead.
+pub fn when(value: &str, now: DateTime<Utc>) -> Result<String> {
+    let v = value.trim();
+    let Some(rel) = v.strip_prefix('+') else {
+        return scheduled_at(v, now);
+    };
+    let bad = || {
+        Error::usage(format!(
+            "scheduled_at {value:?} is not a relative time; write +N followed by s, m, h or d (e.g. +5m, +2h) or an RFC 3339 time like {}",
+            (now + chrono::Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%SZ")
+        ))
+    };
+    let unit_at = rel.len().checked_sub(1).ok_or_else(bad)?;
+    let (n, unit) = rel.split_at(unit_at);
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60).ok_or_else(bad)?,
+        "h" => n.checked_mul(3600).ok_or_else(bad)?,
+        "d" => n.checked_mul(86_400).ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
+    if secs < 60 {
+        return Err(Error::usage(format!(
+            "scheduled_at {v} is less than 60 s ahead; schedule at least one minute in the future (e.g. +1m)"
+        )));
+    }
+    let t = chrono::Duration::try_seconds(secs).and_then(|d| now.checked_add_signed(d)).ok_or_else(bad)?;
+    Ok(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// A plan's steps: a JSON list of objects (`[{"step_id", "description", "sequence"}, …]`).
+pub fn steps_arg(arg: &str, text: &str) -> Result<Value> {
+    let v = json_arg(arg, text)?;
+    match &v {
+        Value::Array(items) if items.iter().all(Value::is_object) => Ok(v),
+        _ => Err(Error::usage(format!(
+            "{arg} must be a JSON list of step objects, e.g. '[{{\"step_id\": \"call_1\", \"description\": \"Call Acme\", \"sequence\": 1}}]'"
+        ))),
+    }
+}
+
 /// One of a fixed set of words; the error lists the valid ones.
 pub fn word<'a>(arg: &str, value: &str, valid: &[&'a str]) -> Result<&'a str> {
     valid
@@ -158,6 +202,26 @@ mod tests {
         assert!(scheduled_at("2026-01-01T00:05:00Z", now).is_ok());
         assert!(scheduled_at("2026-01-01T00:00:30Z", now).is_err());
         assert!(scheduled_at("tomorrow", now).is_err());
+    }
+
+    #[test]
+    fn relative_times_become_rfc3339() {
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(when("+5m", now).unwrap(), "2026-01-01T00:05:00Z");
+        assert_eq!(when("+2h", now).unwrap(), "2026-01-01T02:00:00Z");
+        assert_eq!(when("+1d", now).unwrap(), "2026-01-02T00:00:00Z");
+        assert_eq!(when("+90s", now).unwrap(), "2026-01-01T00:01:30Z");
+        assert_eq!(when("2026-01-01T00:05:00Z", now).unwrap(), "2026-01-01T00:05:00Z");
+        for bad in ["+30s", "+5x", "+m", "+", "+-5m", "+99999999999999d"] {
+            assert!(when(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn steps_must_be_a_list_of_objects() {
+        assert!(steps_arg("STEPS_JSON", r#"[{"step_id": "a"}]"#).is_ok());
+        assert!(steps_arg("STEPS_JSON", r#"{"step_id": "a"}"#).is_err());
+        assert!(steps_arg("STEPS_JSON", r#"["a"]"#).is_err());
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! The one place that talks HTTP to the ClawdTalk service: auth, timeouts,
 //! retries and error envelopes. Resource modules build paths and bodies and
 //! call [`Client::send`] (or the `get`/`post`/… shorthands).
+//!
+//! Wire compatibility with telnyx_api.py: request bodies are serialized the
+//! way Python's `json.dumps` wrote them ([`body_bytes`]: `", "` and `": "`
+//! separators, non-ASCII escaped as `\uXXXX`, keys in insertion order), every
+//! request carries `Content-Type: application/json` (Python set it even on
+//! GETs), and a path may carry a pre-built query string that is sent exactly
+//! as written (`/missions?page[size]=20`, raw brackets, as urllib sent it).
 
 use std::time::Duration;
 
@@ -91,6 +98,8 @@ impl Client {
             None => headers.insert(AUTHORIZATION, auth),
             Some(name) => headers.insert(name, auth),
         };
+        // telnyx_api.py sent this header on every request, bodies or not.
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(opts.connect_timeout)
@@ -132,6 +141,10 @@ impl Client {
 
     /// Send one request with the retry policy; returns the reply body as JSON
     /// (`Value::Null` for an empty body, a JSON string for a non-JSON body).
+    ///
+    /// `path` may end in a pre-built query string (`?a=b`), sent verbatim;
+    /// `query` pairs, when given, are form-encoded and appended after it.
+    /// `body` is serialized with [`body_bytes`]; `None` sends no body.
     pub async fn send(
         &self,
         method: Method,
@@ -140,6 +153,7 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Value> {
         let url = format!("{}{}", self.base, path);
+        let body = body.map(body_bytes);
         let idempotent = matches!(method, Method::GET | Method::DELETE | Method::HEAD);
         let mut attempt = 1;
         loop {
@@ -147,8 +161,8 @@ impl Client {
             if !query.is_empty() {
                 req = req.query(query);
             }
-            if let Some(b) = body {
-                req = req.header(CONTENT_TYPE, "application/json").body(b.to_string());
+            if let Some(b) = &body {
+                req = req.body(b.clone());
             }
             let outcome = req.send().await;
             let last = attempt >= self.retry.max_attempts;
@@ -184,6 +198,103 @@ impl Client {
                 }
             }
         }
+    }
+}
+
+/// Serialize a request body exactly as Python's `json.dumps(data)` did:
+/// `{"a": 1, "b": [1, 2]}` (separators `", "` and `": "`), every character
+/// outside printable ASCII escaped as `\uXXXX` (UTF-16, as `ensure_ascii`),
+/// floats written like Python's `repr` (`1e+16`, `1.5e-05`, `2.0`), and keys
+/// in the order they were inserted (serde_json's `preserve_order`).
+pub fn body_bytes(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PyJsonFormatter);
+    // Writing a `Value` into a Vec cannot fail (no I/O, string keys only).
+    let _ = serde::Serialize::serialize(v, &mut ser);
+    out
+}
+
+/// A serde_json formatter reproducing Python's `json.dumps` defaults.
+struct PyJsonFormatter;
+
+impl serde_json::ser::Formatter for PyJsonFormatter {
+    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+    fn write_string_fragment<W: ?Sized + std::io::Write>(&mut self, w: &mut W, fragment: &str) -> std::io::Result<()> {
+        // serde_json already escaped quotes, backslashes and control
+        // characters the way Python does; what is left is DEL and non-ASCII.
+        if fragment.bytes().all(|b| b < 0x7f) {
+            return w.write_all(fragment.as_bytes());
+        }
+        for c in fragment.chars() {
+            if (c as u32) < 0x7f {
+                w.write_all(&[c as u8])?;
+            } else {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    write!(w, "\\u{u:04x}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+    fn write_f64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, value: f64) -> std::io::Result<()> {
+        w.write_all(py_float_repr(value).as_bytes())
+    }
+    fn write_f32<W: ?Sized + std::io::Write>(&mut self, w: &mut W, value: f32) -> std::io::Result<()> {
+        w.write_all(py_float_repr(f64::from(value)).as_bytes())
+    }
+}
+
+/// Python's `repr(float)`: the shortest round-trip digits, positional when
+/// the exponent is in -4..16 (always with a fractional part), else
+/// `d.ddde±XX` with at least two exponent digits.
+fn py_float_repr(x: f64) -> String {
+    if !x.is_finite() {
+        // JSON has no spelling for these; serde_json never holds them in a Value.
+        return "null".to_string();
+    }
+    let sci = format!("{x:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if (-4..16).contains(&exp) {
+        let body = if exp >= 0 {
+            let int_len = exp as usize + 1;
+            let mut d = digits.clone();
+            while d.len() < int_len {
+                d.push('0');
+            }
+            let (int, frac) = d.split_at(int_len);
+            format!("{int}.{}", if frac.is_empty() { "0" } else { frac })
+        } else {
+            format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
+        };
+        format!("{sign}{body}")
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{first}{frac}e{esign}{:02}", exp.abs())
     }
 }
 
@@ -264,6 +375,37 @@ mod tests {
         assert_eq!(error_message(&json!({"message":"m"})).as_deref(), Some("m"));
         assert_eq!(error_message(&json!({"errors":[{"detail":"d"}]})).as_deref(), Some("d"));
         assert_eq!(error_message(&json!({})), None);
+    }
+
+    #[test]
+    fn bodies_are_serialized_like_python_json_dumps() {
+        let v = json!({"type": "custom", "summary": "café ☎ 😀\u{7f}", "n": [1, 2.5, true, null], "o": {}});
+        assert_eq!(
+            String::from_utf8(body_bytes(&v)).unwrap(),
+            r#"{"type": "custom", "summary": "caf\u00e9 \u260e \ud83d\ude00\u007f", "n": [1, 2.5, true, null], "o": {}}"#
+        );
+        assert_eq!(
+            String::from_utf8(body_bytes(&json!({"q": "a\"b\\c\nd\u{1}"}))).unwrap(),
+            r#"{"q": "a\"b\\c\nd\u0001"}"#
+        );
+    }
+
+    #[test]
+    fn floats_are_written_like_python_repr() {
+        for (x, want) in [
+            (2.0, "2.0"),
+            (0.1, "0.1"),
+            (-1.5, "-1.5"),
+            (100000.0, "100000.0"),
+            (1e16, "1e+16"),
+            (1.5e-5, "1.5e-05"),
+            (0.0001, "0.0001"),
+            (123456789012345.6, "123456789012345.6"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (0.0, "0.0"),
+        ] {
+            assert_eq!(py_float_repr(x), want, "{x}");
+        }
     }
 
     #[test]

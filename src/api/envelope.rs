@@ -68,6 +68,40 @@ pub fn decode<T: DeserializeOwned>(v: Value, what: &str) -> Result<T> {
     })
 }
 
+/// The object under the first of `keys` (else the top level), with `id`
+/// filled from the first of `aliases`, decoded as `T`.
+pub fn object<T: DeserializeOwned>(reply: Value, keys: &[&str], aliases: &[&str], what: &str) -> Result<T> {
+    let mut obj = one(reply, keys);
+    normalize_id(&mut obj, aliases);
+    decode(obj, what)
+}
+
+/// The list under the first of `keys`, each item with `id` filled from the
+/// first of `aliases`, decoded as `T`.
+pub fn objects<T: DeserializeOwned>(reply: &Value, keys: &[&str], aliases: &[&str], what: &str) -> Result<Vec<T>> {
+    list(reply, keys)
+        .into_iter()
+        .map(|mut item| {
+            normalize_id(&mut item, aliases);
+            decode(item, what)
+        })
+        .collect()
+}
+
+/// Python's truthiness of a JSON value: `null`, `false`, `0`, `""`, `[]`
+/// and `{}` are false. telnyx_api.py left optional fields out of a body
+/// (and sent no body at all) when they were falsy; the client does the same.
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +121,16 @@ mod tests {
         assert_eq!(list(&json!([3]), &["data"]), vec![json!(3)]);
         assert_eq!(list(&json!({"data":{"missions":[4]}}), &["missions", "data"]), vec![json!(4)]);
         assert!(list(&json!({"other":1}), &["data"]).is_empty());
+    }
+
+    #[test]
+    fn truthiness_follows_python() {
+        for v in [json!(null), json!(false), json!(0), json!(0.0), json!(""), json!([]), json!({})] {
+            assert!(!truthy(&v), "{v}");
+        }
+        for v in [json!(true), json!(1), json!("x"), json!([0]), json!({"a": null})] {
+            assert!(truthy(&v), "{v}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::envelope::{self, decode};
+use super::envelope;
 use super::models::Mission;
 use super::Client;
 use crate::error::Result;
@@ -10,30 +10,21 @@ use crate::error::Result;
 const ENVELOPE: &[&str] = &["mission", "data"];
 const ID_ALIASES: &[&str] = &["mission_id"];
 
-fn to_mission(reply: serde_json::Value) -> Result<Mission> {
-    let mut obj = envelope::one(reply, ENVELOPE);
-    envelope::normalize_id(&mut obj, ID_ALIASES);
-    decode(obj, "mission")
-}
-
 /// Create a mission.
 pub async fn create(c: &Client, name: &str, instructions: &str) -> Result<Mission> {
-    to_mission(c.post("/missions", &json!({"name": name, "instructions": instructions})).await?)
+    let reply = c.post("/missions", &json!({"name": name, "instructions": instructions})).await?;
+    envelope::object(reply, ENVELOPE, ID_ALIASES, "mission")
 }
 
 /// Fetch one mission.
 pub async fn get(c: &Client, id: &str) -> Result<Mission> {
-    to_mission(c.get(&format!("/missions/{}", super::seg(id)), &[]).await?)
+    let reply = c.get(&format!("/missions/{}", super::seg(id)), &[]).await?;
+    envelope::object(reply, ENVELOPE, ID_ALIASES, "mission")
 }
 
-/// List missions (first page of 20, as the original client asks).
+/// List missions: the first page of 20, asked exactly as telnyx_api.py did
+/// (`?page[size]=20`, brackets not escaped).
 pub async fn list(c: &Client) -> Result<Vec<Mission>> {
-    let reply = c.get("/missions", &[("page[size]", "20".to_string())]).await?;
-    envelope::list(&reply, &["missions", "data"])
-        .into_iter()
-        .map(|mut m| {
-            envelope::normalize_id(&mut m, ID_ALIASES);
-            decode(m, "mission")
-        })
-        .collect()
+    let reply = c.get("/missions?page[size]=20", &[]).await?;
+    envelope::objects(&reply, &["missions", "data"], ID_ALIASES, "mission")
 }

@@ -2,17 +2,57 @@
 //! retries, error envelopes); each resource module builds paths and bodies
 //! and decodes replies into [`models`].
 
+pub mod agents;
 pub mod approvals;
+pub mod assistants;
 pub mod calls;
 pub mod client;
 pub mod envelope;
+pub mod events;
+pub mod insights;
 pub mod messages;
 pub mod missions;
 pub mod models;
+pub mod phones;
+pub mod plan;
+pub mod runs;
+pub mod scheduled;
 
-pub use client::{Client, ClientOptions, RetryPolicy};
+pub use client::{body_bytes, Client, ClientOptions, RetryPolicy};
 
-/// Percent-encode one path segment (ids come from users and bots).
+/// Percent-encode one path segment (ids come from users and bots). Ids made
+/// of letters, digits and `-._~` pass unchanged, exactly as telnyx_api.py
+/// pasted them into its paths; anything else is escaped so it cannot
+/// change the path.
 pub fn seg(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+    quote(s, "")
+}
+
+/// Python's `urllib.parse.quote(s, safe)`: UTF-8 bytes percent-encoded
+/// (upper-case hex) except ASCII letters, digits, `_.-~` and `safe`.
+/// telnyx_api.py built query strings with `quote(value)` (safe `/`).
+pub fn quote(s: &str, safe: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let c = b as char;
+        if c.is_ascii_alphanumeric() || "_.-~".contains(c) || (b.is_ascii() && safe.contains(c)) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_matches_python_urllib() {
+        // urllib.parse.quote("Acme Pool & Spa/é~") == 'Acme%20Pool%20%26%20Spa/%C3%A9~'
+        assert_eq!(quote("Acme Pool & Spa/é~", "/"), "Acme%20Pool%20%26%20Spa/%C3%A9~");
+        assert_eq!(seg("run_1-a.b"), "run_1-a.b");
+        assert_eq!(seg("a/b?c"), "a%2Fb%3Fc");
+    }
 }

@@ -2,9 +2,16 @@
 //! Hidden from `--help`'s main list (documented in README); each maps onto
 //! the same handler as its noun-verb form, in `commands::legacy`.
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
+use super::agent::AgentLinkArgs;
+use super::assistant::{AssistantListArgs, AssistantRef, AssistantUpdateArgs, ConnectionIdArgs};
+use super::insights::InsightsGetArgs;
 use super::mission::{MissionCreateArgs, MissionGetArgs};
+use super::phone::PhoneAssignArgs;
+use super::plan::{PlanCreateArgs, PlanUpdateStepArgs};
+use super::run::{RunCreateArgs, RunListArgs, RunRef, RunUpdateArgs};
+use super::schedule::{ScheduleListArgs, ScheduledEventRef};
 use super::state::{MemoryGetArgs, MemorySaveArgs, MissionKeyArg};
 
 #[derive(Debug, Subcommand)]
@@ -27,4 +34,117 @@ pub enum LegacyCommand {
     GetMemory(MemoryGetArgs),
     #[command(hide = true)]
     AppendMemory(MemorySaveArgs),
+
+    #[command(hide = true)]
+    CreateRun(RunCreateArgs),
+    #[command(hide = true)]
+    GetRun(RunRef),
+    #[command(hide = true)]
+    UpdateRun(RunUpdateArgs),
+    #[command(hide = true)]
+    ListRuns(RunListArgs),
+
+    #[command(hide = true)]
+    CreatePlan(PlanCreateArgs),
+    #[command(hide = true)]
+    GetPlan(RunRef),
+    #[command(hide = true)]
+    UpdateStep(PlanUpdateStepArgs),
+
+    #[command(hide = true)]
+    LogEvent(LegacyLogEventArgs),
+    #[command(hide = true)]
+    ListEvents(RunRef),
+
+    #[command(hide = true)]
+    CreateAssistant(LegacyCreateAssistantArgs),
+    #[command(hide = true)]
+    ListAssistants(AssistantListArgs),
+    #[command(hide = true)]
+    GetAssistant(AssistantRef),
+    #[command(hide = true)]
+    UpdateAssistant(AssistantUpdateArgs),
+    #[command(hide = true)]
+    GetConnectionId(ConnectionIdArgs),
+
+    #[command(hide = true)]
+    ListPhones,
+    #[command(hide = true)]
+    GetAvailablePhone,
+    #[command(hide = true)]
+    AssignPhone(PhoneAssignArgs),
+
+    #[command(hide = true)]
+    ScheduleCall(LegacyScheduleCallArgs),
+    #[command(hide = true)]
+    ScheduleSms(LegacyScheduleSmsArgs),
+    #[command(hide = true)]
+    GetEvent(ScheduledEventRef),
+    #[command(hide = true)]
+    CancelScheduledEvent(ScheduledEventRef),
+    #[command(hide = true)]
+    ListEventsAssistant(ScheduleListArgs),
+
+    #[command(hide = true)]
+    GetInsights(InsightsGetArgs),
+
+    #[command(hide = true)]
+    LinkAgent(AgentLinkArgs),
+    #[command(hide = true)]
+    ListLinkedAgents(RunRef),
+    #[command(hide = true)]
+    UnlinkAgent(AgentLinkArgs),
+}
+
+/// `log-event MID RID TYPE SUMMARY STEP [PAYLOAD_JSON]` (STEP `-` = none).
+#[derive(Debug, Clone, Args)]
+pub struct LegacyLogEventArgs {
+    pub mission_id: String,
+    pub run_id: String,
+    #[arg(value_name = "TYPE")]
+    pub kind: String,
+    #[arg(allow_hyphen_values = true)]
+    pub summary: String,
+    /// Plan step id, or `-` when the event belongs to no step.
+    #[arg(allow_hyphen_values = true)]
+    pub step_id: String,
+    pub payload_json: Option<String>,
+}
+
+/// `create-assistant NAME INSTR [GREETING] [OPTIONS_JSON]`.
+#[derive(Debug, Clone, Args)]
+pub struct LegacyCreateAssistantArgs {
+    #[arg(allow_hyphen_values = true)]
+    pub name: String,
+    #[arg(allow_hyphen_values = true)]
+    pub instructions: String,
+    #[arg(allow_hyphen_values = true)]
+    pub greeting: Option<String>,
+    pub options_json: Option<String>,
+}
+
+/// `schedule-call AID TO FROM AT MID RID [STEP]`.
+#[derive(Debug, Clone, Args)]
+pub struct LegacyScheduleCallArgs {
+    pub assistant_id: String,
+    pub to: String,
+    pub from: String,
+    pub scheduled_at: String,
+    pub mission_id: String,
+    pub run_id: String,
+    pub step_id: Option<String>,
+}
+
+/// `schedule-sms AID TO FROM AT TEXT [MID] [RID] [STEP]`.
+#[derive(Debug, Clone, Args)]
+pub struct LegacyScheduleSmsArgs {
+    pub assistant_id: String,
+    pub to: String,
+    pub from: String,
+    pub scheduled_at: String,
+    #[arg(allow_hyphen_values = true)]
+    pub text: String,
+    pub mission_id: Option<String>,
+    pub run_id: Option<String>,
+    pub step_id: Option<String>,
 }

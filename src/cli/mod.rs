@@ -5,12 +5,20 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod agent;
 pub mod agentphone;
 pub mod approval;
+pub mod assistant;
 pub mod call;
+pub mod event;
+pub mod insights;
 pub mod legacy;
 pub mod mission;
+pub mod phone;
+pub mod plan;
+pub mod run;
 pub mod sandbox;
+pub mod schedule;
 pub mod setup;
 pub mod sms;
 pub mod state;
@@ -87,6 +95,30 @@ pub enum Command {
     Completions(setup::CompletionsArgs),
     /// Print the man page (roff) of clawdtalk or of one command: `clawdtalk man | man -l -`.
     Man(setup::ManArgs),
+    /// Runs of a mission: create, get, update, list.
+    #[command(subcommand)]
+    Run(run::RunCommand),
+    /// A run's plan: create, get, update-step.
+    #[command(subcommand)]
+    Plan(plan::PlanCommand),
+    /// Events logged on a run: log, list.
+    #[command(subcommand)]
+    Event(event::EventCommand),
+    /// Voice/SMS assistants: create, list, get, update, connection-id.
+    #[command(subcommand)]
+    Assistant(assistant::AssistantCommand),
+    /// Account phone numbers: list, available, assign.
+    #[command(subcommand)]
+    Phone(phone::PhoneCommand),
+    /// Scheduled calls and SMS: call, sms, get, cancel, list.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
+    /// Conversation insights: get.
+    #[command(subcommand)]
+    Insights(insights::InsightsCommand),
+    /// Assistants linked to a run: link, list, unlink.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
     /// Show the configured API key (masked); with --live, prove it against the service.
     CheckKey(CheckKeyArgs),
     /// Run a local ClawdTalk emulator (test keys, magic numbers, fast clock) until Ctrl-C.

@@ -12,19 +12,28 @@ use crate::config::{Config, Overrides, ProcessEnv};
 use crate::error::Result;
 use crate::output::Outcome;
 
+pub mod agent;
 pub mod agentphone;
 pub mod approval;
+pub mod assistant;
 pub mod call;
 pub mod check_key;
 pub mod docs;
+pub mod event;
+pub mod insights;
 pub mod legacy;
 pub mod memory;
 pub mod mission;
+pub mod phone;
+pub mod plan;
+pub mod run;
 pub mod sandbox;
+pub mod schedule;
 pub mod setup;
 pub mod sms;
 pub mod state;
 pub mod status;
+mod support;
 
 /// Everything a command needs from its surroundings, resolved once.
 #[derive(Debug, Clone)]
@@ -115,6 +124,14 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Status(a) => status::run(ctx, a).await,
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
+        Command::Run(c) => run::run(ctx, c).await,
+        Command::Plan(c) => plan::run(ctx, c).await,
+        Command::Event(c) => event::run(ctx, c).await,
+        Command::Assistant(c) => assistant::run(ctx, c).await,
+        Command::Phone(c) => phone::run(ctx, c).await,
+        Command::Schedule(c) => schedule::run(ctx, c).await,
+        Command::Insights(c) => insights::run(ctx, c).await,
+        Command::Agent(c) => agent::run(ctx, c).await,
         Command::CheckKey(a) => check_key::run(ctx, a).await,
         Command::Legacy(c) => legacy::run(ctx, c).await,
         Command::Sandbox(a) => sandbox::run(ctx, a).await,

@@ -1,0 +1,169 @@
+//! `clawdtalk assistant create|list|get|update|connection-id`.
+
+use serde_json::{json, Value};
+
+use crate::api::assistants::{self, NewAssistant, FEATURES, TOOL_TYPES};
+use crate::cli::assistant::{
+    AssistantCommand, AssistantCreateArgs, AssistantListArgs, AssistantRef, AssistantUpdateArgs, ConnectionIdArgs,
+};
+use crate::error::{Error, Result};
+use crate::output::{Outcome, Table};
+use crate::validate;
+
+use super::support::{check_ids, reply_or};
+use super::Context;
+
+pub async fn run(ctx: &Context, cmd: AssistantCommand) -> Result<Outcome> {
+    match cmd {
+        AssistantCommand::Create(a) => create(ctx, a).await,
+        AssistantCommand::List(a) => list(ctx, a).await,
+        AssistantCommand::Get(a) => get(ctx, a).await,
+        AssistantCommand::Update(a) => update(ctx, a).await,
+        AssistantCommand::ConnectionId(a) => connection_id(ctx, a).await,
+    }
+}
+
+/// Keys OPTIONS_JSON may hold (contract §2.1).
+const OPTION_KEYS: &[&str] = &["features", "enabled_features", "model", "tools", "description", "voice"];
+
+fn string_option(key: &str, v: &Value) -> Result<String> {
+    v.as_str().map(str::to_string).ok_or_else(|| Error::usage(format!("OPTIONS_JSON: \"{key}\" must be a string")))
+}
+
+fn features(arg: &str, v: &Value) -> Result<Vec<String>> {
+    let items = v.as_array().ok_or_else(|| {
+        Error::usage(format!("{arg} must be a list of features, e.g. [\"telephony\", \"messaging\"]"))
+    })?;
+    items
+        .iter()
+        .map(|f| {
+            let f = f.as_str().unwrap_or_default();
+            validate::word(arg, f, FEATURES).map(str::to_string)
+        })
+        .collect()
+}
+
+fn tools(arg: &str, v: Value) -> Result<Value> {
+    let ok = v.as_array().is_some_and(|ts| {
+        ts.iter().all(|t| t.get("type").and_then(Value::as_str).is_some_and(|ty| TOOL_TYPES.contains(&ty)))
+    });
+    if ok {
+        Ok(v)
+    } else {
+        Err(Error::usage(format!(
+            "{arg} must be a list of tools like [{{\"type\": \"hangup\", \"hangup\": {{}}}}]; known types: {}",
+            TOOL_TYPES.join(", ")
+        )))
+    }
+}
+
+/// Build the create body from the arguments: contract defaults, then
+/// OPTIONS_JSON (`--options`), then the individual flags. Nothing is sent
+/// when any part is invalid.
+pub fn new_assistant(a: &AssistantCreateArgs) -> Result<NewAssistant> {
+    let mut n = NewAssistant::new(&a.name, &a.instructions);
+    n.greeting = a.greeting.clone().unwrap_or_default();
+    if let Some(text) = &a.options {
+        let opts = validate::json_object_arg("OPTIONS_JSON", text)?;
+        let opts = opts.as_object().cloned().unwrap_or_default();
+        if let Some(k) = opts.keys().find(|k| !OPTION_KEYS.contains(&k.as_str())) {
+            return Err(Error::usage(format!(
+                "OPTIONS_JSON: unknown key \"{k}\"; valid keys are: {}",
+                OPTION_KEYS.join(", ")
+            )));
+        }
+        // As telnyx_api.py: a non-empty "features" wins over "enabled_features"; empty means the default.
+        let feats =
+            opts.get("features").filter(|v| crate::api::envelope::truthy(v)).map(|v| ("features", v)).or_else(|| {
+                opts.get("enabled_features")
+                    .filter(|v| crate::api::envelope::truthy(v))
+                    .map(|v| ("enabled_features", v))
+            });
+        if let Some((k, v)) = feats {
+            n.enabled_features = features(&format!("OPTIONS_JSON \"{k}\""), v)?;
+        }
+        if let Some(v) = opts.get("model") {
+            n.model = string_option("model", v)?;
+        }
+        if let Some(v) = opts.get("voice") {
+            n.voice = string_option("voice", v)?;
+        }
+        if let Some(v) = opts.get("tools") {
+            n.tools = tools("OPTIONS_JSON \"tools\"", v.clone())?;
+        }
+        if let Some(v) = opts.get("description") {
+            n.description = Some(string_option("description", v)?);
+        }
+    }
+    if let Some(m) = &a.model {
+        n.model = m.clone();
+    }
+    if let Some(v) = &a.voice {
+        n.voice = v.clone();
+    }
+    if let Some(fs) = &a.features {
+        n.enabled_features = features("--features", &json!(fs))?;
+    }
+    if let Some(t) = &a.tools {
+        n.tools = tools("--tools", validate::json_arg("--tools", t)?)?;
+    }
+    if let Some(d) = &a.description {
+        n.description = Some(d.clone());
+    }
+    Ok(n)
+}
+
+/// `assistant create NAME INSTRUCTIONS [GREETING] [flags]` → `Created assistant: <id>`.
+pub async fn create(ctx: &Context, a: AssistantCreateArgs) -> Result<Outcome> {
+    let n = new_assistant(&a)?;
+    let created = assistants::create(&ctx.client()?, &n).await?;
+    let line = format!("Created assistant: {}", created.id);
+    Ok(Outcome::data(&created).line(line))
+}
+
+/// `assistant list [--name] [--page] [--size]` → a table, paging on stderr.
+pub async fn list(ctx: &Context, a: AssistantListArgs) -> Result<Outcome> {
+    if a.page == 0 || a.size == 0 {
+        return Err(Error::usage("--page and --size start at 1"));
+    }
+    let page = assistants::list(&ctx.client()?, a.size, a.page, a.name.as_deref()).await?;
+    let mut t = Table::new(["ID", "NAME", "MODEL", "FEATURES"]);
+    for x in &page.assistants {
+        t.row([
+            x.id.clone(),
+            x.name.clone().unwrap_or_else(|| "unnamed".into()),
+            x.model.clone().unwrap_or_default(),
+            x.enabled_features.join(","),
+        ]);
+    }
+    let note = format!("Page {}/{} ({} total)", page.page, page.total_pages, page.total);
+    Ok(Outcome::data(&page.assistants).table(t).note(note))
+}
+
+/// `assistant get AID` → the assistant as pretty JSON.
+pub async fn get(ctx: &Context, a: AssistantRef) -> Result<Outcome> {
+    check_ids(&[("ASSISTANT_ID", &a.assistant_id)])?;
+    Ok(Outcome::json(assistants::get(&ctx.client()?, &a.assistant_id).await?))
+}
+
+/// `assistant update AID UPDATES_JSON` → `Updated assistant <aid>`.
+pub async fn update(ctx: &Context, a: AssistantUpdateArgs) -> Result<Outcome> {
+    check_ids(&[("ASSISTANT_ID", &a.assistant_id)])?;
+    let updates = validate::json_object_arg("UPDATES_JSON", &a.updates_json)?;
+    let reply = assistants::update(&ctx.client()?, &a.assistant_id, &updates).await?;
+    let data = reply_or(reply, json!({"id": a.assistant_id}));
+    Ok(Outcome::data(data).line(format!("Updated assistant {}", a.assistant_id)))
+}
+
+/// `assistant connection-id AID [telephony|messaging]` → `Connection ID: <id>`;
+/// exit 1 with `No connection ID found for <feature>` when there is none.
+pub async fn connection_id(ctx: &Context, a: ConnectionIdArgs) -> Result<Outcome> {
+    check_ids(&[("ASSISTANT_ID", &a.assistant_id)])?;
+    let feature = validate::word("FEATURE", &a.feature, FEATURES)?;
+    let found = assistants::connection_id(&ctx.client()?, &a.assistant_id, feature).await?;
+    let data = json!({"assistant_id": a.assistant_id, "feature": feature, "connection_id": found});
+    Ok(match found {
+        Some(id) => Outcome::data(data).line(format!("Connection ID: {id}")),
+        None => Outcome::data(data).note(format!("No connection ID found for {feature}")).with_exit_code(1),
+    })
+}

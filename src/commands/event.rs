@@ -1,0 +1,69 @@
+//! `clawdtalk event log|list` (events logged on a run).
+
+use serde_json::json;
+
+use crate::api::events::{self, NewEvent};
+use crate::cli::event::{EventCommand, EventLogArgs};
+use crate::cli::run::RunRef;
+use crate::error::{Error, Result};
+use crate::output::{Outcome, Table};
+use crate::validate;
+
+use super::support::{check_ids, reply_or};
+use super::Context;
+
+pub async fn run(ctx: &Context, cmd: EventCommand) -> Result<Outcome> {
+    match cmd {
+        EventCommand::Log(a) => log(ctx, a).await,
+        EventCommand::List(a) => list(ctx, a).await,
+    }
+}
+
+/// A step id that looks like JSON: the payload slid into the step's place
+/// because the step argument was forgotten (telnyx_api.py's classic mistake).
+pub fn step_looks_like_json(step: &str) -> Error {
+    Error::usage(format!(
+        "STEP_ID {step:?} looks like JSON: you probably forgot the step id argument. \
+         Expected: log-event <mission_id> <run_id> <type> <summary> <step_id> [payload_json]; \
+         use \"-\" as step_id when the event belongs to no step"
+    ))
+}
+
+/// `event log MID RID TYPE SUMMARY [--step] [--payload] [--agent-id]` → `Logged event: <summary>`.
+pub async fn log(ctx: &Context, a: EventLogArgs) -> Result<Outcome> {
+    if let Some(step) = &a.step {
+        if step.trim_start().starts_with(['{', '[']) {
+            return Err(step_looks_like_json(step));
+        }
+        check_ids(&[("--step", step)])?;
+    }
+    check_ids(&[("MISSION_ID", &a.mission_id), ("RUN_ID", &a.run_id)])?;
+    let kind = validate::word("TYPE", &a.kind, validate::EVENT_TYPES)?;
+    let payload = a.payload.as_deref().map(|p| validate::json_arg("PAYLOAD_JSON", p)).transpose()?;
+    let e = NewEvent {
+        kind: kind.to_string(),
+        summary: a.summary.clone(),
+        agent_id: Some(a.agent_id),
+        step_id: a.step,
+        payload,
+    };
+    let reply = events::log(&ctx.client()?, &a.mission_id, &a.run_id, &e).await?;
+    Ok(Outcome::data(reply_or(reply, e.body())).line(format!("Logged event: {}", a.summary)))
+}
+
+/// `event list MID RID` → a table of the run's events.
+pub async fn list(ctx: &Context, a: RunRef) -> Result<Outcome> {
+    check_ids(&[("MISSION_ID", &a.mission_id), ("RUN_ID", &a.run_id)])?;
+    let es = events::list(&ctx.client()?, &a.mission_id, &a.run_id).await?;
+    let mut t = Table::new(["TYPE", "STEP", "SUMMARY"]);
+    for e in &es {
+        t.row([
+            e.kind.clone().unwrap_or_default(),
+            e.step_id.clone().unwrap_or_else(|| "-".into()),
+            e.summary.clone().unwrap_or_default(),
+        ]);
+    }
+    let n = es.len();
+    let data = serde_json::to_value(&es).unwrap_or_else(|_| json!([]));
+    Ok(Outcome::data(data).table(t).note(format!("{n} events")))
+}
