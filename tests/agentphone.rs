@@ -270,3 +270,158 @@ fn get_prints_the_call_and_json_gives_the_object() {
     assert_eq!(stdout_json(&out)["summary"], "S");
     assert_eq!(srv.single().path, format!("{CALLS}/c%2F1"));
 }
+
+// ---------------------------------------------------------------------------
+// Against the sandbox (`/agentphone/api/v1`, key `ap_test_…`, magic numbers).
+
+use common::sandbox::{SandboxOptions, TestSandbox};
+
+/// A sandbox whose clock runs 100× faster: a call plays out in about 0.5 s.
+fn fast_sandbox() -> TestSandbox {
+    TestSandbox::with(SandboxOptions { speed: 100.0, ..Default::default() })
+}
+
+/// The binary pointed at the sandbox's AgentPhone (and ClawdTalk) API.
+fn ap_sb(t: &Sandboxed, sb: &TestSandbox) -> assert_cmd::Command {
+    let mut c = t.cmd();
+    c.env("AGENTPHONE_API_URL", format!("{}/agentphone/api/v1", sb.root))
+        .env("AGENTPHONE_API_KEY", AP_KEY)
+        .env("CLAWDTALK_API_URL", &sb.api)
+        .env("CLAWDTALK_API_KEY", common::TEST_KEY)
+        .env("CLAWDTALK_AGENTPHONE_POLL_INTERVAL", "0.02")
+        .env("CLAWDTALK_AGENTPHONE_ENRICH_INTERVAL", "0.02")
+        .env("CLAWDTALK_AGENTPHONE_RATE_LIMIT_WAIT", "0.3");
+    c
+}
+
+/// AgentPhone requests the sandbox received: (method, path, HTTP status).
+fn ap_requests(sb: &TestSandbox) -> Vec<(String, String, u64)> {
+    let log = sb.control_get("requests");
+    let list = log.get("requests").or_else(|| log.get("data")).unwrap_or(&log).as_array().cloned().unwrap_or_default();
+    list.iter()
+        .filter(|r| r["path"].as_str().unwrap_or_default().starts_with("/agentphone/"))
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap().to_string(),
+                r["path"].as_str().unwrap().to_string(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn posts(sb: &TestSandbox) -> Vec<u64> {
+    ap_requests(sb).into_iter().filter(|(m, _, _)| m == "POST").map(|(_, _, s)| s).collect()
+}
+
+#[test]
+fn sandbox_call_ends_achieved_with_transcript_and_summary() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    let out = ap_sb(&t, &sb)
+        .args(["--json", "agentphone", "call", "--to", "+15005550006", "--objective", "Ask for the opening hours"])
+        .args(["--business-name", "Corner Shop", "--wait"])
+        .assert()
+        .success()
+        .stderr(contains("in progress"));
+    let call = stdout_json(&out);
+    assert_eq!((call["status"].as_str(), call["outcome"].as_str()), (Some("completed"), Some("achieved")));
+    assert!(call["summary"].as_str().unwrap().contains("Ask for the opening hours"));
+    assert!(call["transcript"].as_str().unwrap().contains("Agent:"));
+    assert!(call["recording_url"].as_str().unwrap().ends_with(".mp3"));
+    assert!(call["duration_seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(posts(&sb), vec![202]);
+    // The human form of the same call.
+    let id = call["call_id"].as_str().unwrap();
+    let text = ap_sb(&t, &sb).args(["agentphone", "get", id]).assert().success();
+    let text = String::from_utf8_lossy(&text.get_output().stdout).to_string();
+    assert!(text.contains("achieved") && text.contains("Transcript:\nAgent:"), "{text}");
+}
+
+#[test]
+fn sandbox_missing_transcript_at_first_is_fetched_by_the_enrichment_polls() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    let out = ap_sb(&t, &sb)
+        .args(["--json", "agentphone", "call", "--to", "+15005550007", "--objective", "Book", "--wait"])
+        .assert()
+        .success()
+        .stderr(contains("waiting for the transcript and summary"));
+    let call = stdout_json(&out);
+    assert!(call["transcript"].is_string() && call["summary"].is_string(), "{call:#}");
+}
+
+#[test]
+fn sandbox_credits_exhausted_stops_with_one_request() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    ap_sb(&t, &sb)
+        .args(["agentphone", "call", "--to", "+15005550402", "--objective", "Book", "--wait"])
+        .assert()
+        .code(1)
+        .stderr(contains("credits exhausted"));
+    assert_eq!(posts(&sb), vec![402]);
+}
+
+#[test]
+fn sandbox_rate_limit_once_then_the_retry_succeeds() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    let start = Instant::now();
+    ap_sb(&t, &sb)
+        .args(["agentphone", "call", "--to", "+15005550428", "--objective", "Book"])
+        .assert()
+        .success()
+        .stdout(contains("Call placed: "));
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    assert_eq!(posts(&sb), vec![429, 202]);
+}
+
+#[test]
+fn sandbox_rate_limit_twice_stops_after_a_single_retry() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    ap_sb(&t, &sb)
+        .args(["agentphone", "call", "--to", "+15005550429", "--objective", "Book", "--wait"])
+        .assert()
+        .code(1)
+        .stderr(contains("rate limit").and(contains("stopped")));
+    assert_eq!(posts(&sb), vec![429, 429]);
+}
+
+#[test]
+fn sandbox_emergency_number_is_refused_and_nothing_is_sent() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    for n in ["911", "+1911", "112", "+44999"] {
+        ap_sb(&t, &sb)
+            .args(["agentphone", "call", "--to", n, "--objective", "Help", "--wait"])
+            .assert()
+            .code(2)
+            .stderr(contains("emergency"));
+    }
+    assert!(ap_requests(&sb).is_empty());
+}
+
+#[test]
+fn sandbox_failed_call_is_reported_with_exit_1() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    ap_sb(&t, &sb)
+        .args(["agentphone", "call", "--to", "+15005550001", "--objective", "Book", "--wait"])
+        .assert()
+        .code(1)
+        .stderr(contains("failed (busy)"));
+}
+
+#[test]
+fn sandbox_wrong_key_is_401_naming_the_variable() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    ap_sb(&t, &sb)
+        .env("AGENTPHONE_API_KEY", "ap_live_wrong")
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book"])
+        .assert()
+        .code(1)
+        .stderr(contains("401").and(contains("AGENTPHONE_API_KEY")));
+}

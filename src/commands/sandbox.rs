@@ -50,12 +50,16 @@ pub async fn serve(ctx: &Context, a: SandboxServeArgs) -> Result<Outcome> {
         "api_url": handle.api_url(),
         "ws_url": format!("ws://{}/ws", handle.addr),
         "api_key": SANDBOX_KEY,
+        "agentphone_url": format!("{}{}", handle.root_url(), sandbox::agentphone::BASE_PATH),
+        "agentphone_api_key": sandbox::agentphone::SANDBOX_KEY,
         "speed": speed,
     });
     let started = Outcome::data(&banner)
         .line(format!("ClawdTalk sandbox listening on {} (clock speed ×{speed})", handle.root_url()))
         .line(format!("export CLAWDTALK_API_URL={}", handle.api_url()))
         .line(format!("export CLAWDTALK_API_KEY={SANDBOX_KEY}"))
+        .line(format!("export AGENTPHONE_API_URL={}{}", handle.root_url(), sandbox::agentphone::BASE_PATH))
+        .line(format!("export AGENTPHONE_API_KEY={}", sandbox::agentphone::SANDBOX_KEY))
         .note("Control API under /_sandbox/ (see README, section Sandbox). Press Ctrl-C to stop.");
     Printer::new(ctx.json).print(&started);
     tokio::signal::ctrl_c().await.map_err(|e| Error::failed(format!("cannot wait for Ctrl-C: {e}")))?;

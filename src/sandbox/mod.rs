@@ -389,8 +389,8 @@ pub fn app(shared: Shared) -> Router {
         .nest("/v1", v1)
         .route("/ws", axum::routing::get(ws::handler))
         .nest("/_sandbox", control::router())
-        // AgentPhone (contract §5), filled in by src/sandbox/agentphone.rs.
-        .nest("/agentphone/api/v1", agentphone::router())
+        // AgentPhone (contract §5): src/sandbox/agentphone.rs.
+        .nest(agentphone::BASE_PATH, agentphone::router())
         .fallback(not_found)
         .with_state(shared)
 }
