@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::cli::state::{MemoryCommand, MemoryGetArgs, MemorySaveArgs};
 use crate::error::{Error, Result};
 use crate::output::Outcome;
-use crate::state::{parse_memory_value, slugify, Found, State};
+use crate::state::{parse_memory_value, slugify, Found, MemoryWrite, State};
 
 use super::Context;
 
@@ -64,19 +64,8 @@ fn shell_word(s: &str) -> String {
 /// `memory save SLUG KEY VALUE` → `Saved memory 'KEY' for mission 'SLUG'`.
 pub async fn save(ctx: &Context, a: MemorySaveArgs, words: &'static str) -> Result<Outcome> {
     let value = parse_memory_value("VALUE", &a.value)?;
-    let now = ctx.now();
     let key = a.key.clone();
-    let stored = value.clone();
-    let slug = ctx
-        .state()?
-        .update_async(move |s| {
-            let slug = target_slug(s, &a, words)?;
-            if let Some(m) = s.mission_mut(&slug) {
-                m.memory_save(&a.key, stored, now)?;
-            }
-            Ok(slug)
-        })
-        .await?;
+    let (slug, _) = write(ctx, a, MemoryWrite::Save(value.clone()), words).await?;
     let line = format!("Saved memory '{key}' for mission '{slug}'");
     Ok(Outcome::data(json!({"mission": slug, "key": key, "value": value})).line(line))
 }
@@ -85,21 +74,29 @@ pub async fn save(ctx: &Context, a: MemorySaveArgs, words: &'static str) -> Resu
 /// 'SLUG' (now N items)`.
 pub async fn append(ctx: &Context, a: MemorySaveArgs, words: &'static str) -> Result<Outcome> {
     let item = parse_memory_value("ITEM", &a.value)?;
-    let now = ctx.now();
     let key = a.key.clone();
-    let (slug, n) = ctx
-        .state()?
-        .update_async(move |s| {
+    let (slug, n) = write(ctx, a, MemoryWrite::Append(item), words).await?;
+    let line = format!("Appended to memory '{key}' for mission '{slug}' (now {n} items)");
+    Ok(Outcome::data(json!({"mission": slug, "key": key, "count": n})).line(line))
+}
+
+/// One memory write: the store's fast path when the slug is an active
+/// mission, else the general path with the slug rules of [`target_slug`].
+async fn write(ctx: &Context, a: MemorySaveArgs, w: MemoryWrite, words: &'static str) -> Result<(String, usize)> {
+    let now = ctx.now();
+    let (mission, key) = (a.mission.clone(), a.key.clone());
+    let op = w.clone();
+    ctx.state()?
+        .write_memory_async(mission, key, w, now, move |s| {
             let slug = target_slug(s, &a, words)?;
-            let n = match s.mission_mut(&slug) {
-                Some(m) => m.memory_append(&a.key, item, now)?,
-                None => 0,
+            let n = match (s.mission_mut(&slug), op) {
+                (Some(m), MemoryWrite::Save(v)) => m.memory_save(&a.key, v, now).map(|_| 1)?,
+                (Some(m), MemoryWrite::Append(v)) => m.memory_append(&a.key, v, now)?,
+                (None, _) => 0,
             };
             Ok((slug, n))
         })
-        .await?;
-    let line = format!("Appended to memory '{key}' for mission '{slug}' (now {n} items)");
-    Ok(Outcome::data(json!({"mission": slug, "key": key, "count": n})).line(line))
+        .await
 }
 
 /// `memory get SLUG [KEY]`: strings print as they are, objects and lists as

@@ -44,9 +44,11 @@ use fs4::fs_std::FileExt;
 use crate::config::Env;
 use crate::error::{Error, Result};
 
+pub mod fast;
 pub mod model;
 pub mod write;
 
+pub use fast::MemoryWrite;
 pub use model::{
     parse_memory_value, slugify, timestamp, Found, MissionState, ScheduledEvent, State, ARCHIVE_KEY,
     SCHEDULED_EVENTS_KEY,
@@ -169,6 +171,47 @@ impl StateStore {
     /// written. Concurrent updates from any number of processes are applied
     /// one after the other, none lost. `f` must not do network I/O.
     pub fn update<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        self.locked(|target| {
+            let mut state = StateStore::open(target).read()?;
+            let out = f(&mut state)?;
+            write_file(target, &state.to_json_bytes())?;
+            Ok(out)
+        })
+    }
+
+    /// Save or append one memory value of a mission, under the lock. When
+    /// `mission` is exactly the slug of an active mission that has a memory
+    /// object, the [`fast`] path changes only that value (same bytes as the
+    /// general path, without decoding the whole file); otherwise
+    /// `general(state)` runs as in [`StateStore::update`]. Returns the slug
+    /// and the value's length after the write (what `general` returns).
+    pub fn write_memory(
+        &self,
+        mission: &str,
+        key: &str,
+        w: &MemoryWrite,
+        now: chrono::DateTime<chrono::Utc>,
+        general: impl FnOnce(&mut State) -> Result<(String, usize)>,
+    ) -> Result<(String, usize)> {
+        self.locked(|target| {
+            let bytes = match fs::read(target) {
+                Ok(b) => b,
+                Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(Error::state(format!("cannot read the state file {}: {e}", target.display()))),
+            };
+            if let Some((out, n)) = fast::memory_write(&bytes, mission, key, w, now) {
+                write_file(target, &out)?;
+                return Ok((mission.to_string(), n));
+            }
+            let mut state = StateStore::open(target).read()?;
+            let out = general(&mut state)?;
+            write_file(target, &state.to_json_bytes())?;
+            Ok(out)
+        })
+    }
+
+    /// Run `f` with the exclusive lock held; `f` gets the file to replace.
+    fn locked<T>(&self, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
         let target = self.write_target();
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir)
@@ -184,14 +227,10 @@ impl StateStore {
             .map_err(|e| Error::state(format!("cannot open the lock file {}: {e}", lock_path.display())))?;
         FileExt::lock_exclusive(&lock)
             .map_err(|e| Error::state(format!("cannot lock {}: {e}", lock_path.display())))?;
-        let store = StateStore::open(&target);
-        let mut state = store.read()?;
-        let out = f(&mut state)?;
-        write::atomic_write(&target, &state.to_json_bytes())
-            .map_err(|e| Error::state(format!("cannot write the state file {}: {e}", target.display())))?;
+        let out = f(&target);
         // Closing the lock file releases the lock.
         drop(lock);
-        Ok(out)
+        out
     }
 
     /// [`StateStore::read`] on tokio's blocking pool.
@@ -210,6 +249,22 @@ impl StateStore {
         blocking(move || store.update(f)).await
     }
 
+    /// [`StateStore::write_memory`] on tokio's blocking pool.
+    pub async fn write_memory_async<F>(
+        &self,
+        mission: String,
+        key: String,
+        w: MemoryWrite,
+        now: chrono::DateTime<chrono::Utc>,
+        general: F,
+    ) -> Result<(String, usize)>
+    where
+        F: FnOnce(&mut State) -> Result<(String, usize)> + Send + 'static,
+    {
+        let store = self.clone();
+        blocking(move || store.write_memory(&mission, &key, &w, now, general)).await
+    }
+
     /// The file actually replaced: a symlinked state file is followed, so
     /// the link survives the rename.
     fn write_target(&self) -> PathBuf {
@@ -218,6 +273,11 @@ impl StateStore {
             _ => self.path.clone(),
         }
     }
+}
+
+fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
+    write::atomic_write(target, bytes)
+        .map_err(|e| Error::state(format!("cannot write the state file {}: {e}", target.display())))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
