@@ -16,6 +16,7 @@ pub mod legacy;
 pub mod mission;
 pub mod phone;
 pub mod plan;
+pub mod poll;
 pub mod run;
 pub mod sandbox;
 pub mod schedule;
@@ -119,6 +120,8 @@ pub enum Command {
     /// Assistants linked to a run: link, list, unlink.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
+    /// Run the mission lifecycle: track scheduled calls, retry, finish runs (cron-safe).
+    Poll(poll::PollArgs),
     /// Show the configured API key (masked); with --live, prove it against the service.
     CheckKey(CheckKeyArgs),
     /// Run a local ClawdTalk emulator (test keys, magic numbers, fast clock) until Ctrl-C.

@@ -12,6 +12,8 @@ pub async fn run(ctx: &Context, cmd: MissionCommand) -> Result<Outcome> {
         MissionCommand::Create(a) => create(ctx, a).await,
         MissionCommand::Get(a) => get(ctx, a).await,
         MissionCommand::List => list(ctx).await,
+        MissionCommand::Status(a) => super::mission_status::status(ctx, a).await,
+        MissionCommand::Cancel(a) => super::mission_status::cancel(ctx, a).await,
     }
 }
 

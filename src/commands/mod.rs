@@ -24,8 +24,10 @@ pub mod insights;
 pub mod legacy;
 pub mod memory;
 pub mod mission;
+pub mod mission_status;
 pub mod phone;
 pub mod plan;
+pub mod poll;
 pub mod run;
 pub mod sandbox;
 pub mod schedule;
@@ -114,6 +116,7 @@ impl Context {
 pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
     match command {
         Command::Mission(c) => mission::run(ctx, c).await,
+        Command::Poll(a) => poll::run(ctx, a).await,
         Command::Agentphone(c) => agentphone::run(ctx, c).await,
         Command::Call(a) => call::run(ctx, a).await,
         Command::Sms(c) => sms::run(ctx, c).await,

@@ -2,16 +2,24 @@
 //! no I/O), [`executor`] fetches and applies in a crash-safe order against a
 //! [`service::Service`].
 //!
-//! Library entry point (the demo calls it in a loop):
-//! [`executor::poll_once`]`(&store, || Ok(service), &PollOptions::default())`
-//! returns a [`executor::PollReport`]; [`executor::pending_records`] +
-//! [`pace::next_sleep`] say how long to wait before the next one.
+//! Library entry points (what `clawdtalk demo` uses):
+//! - [`executor::poll_once`]`(&store, || Ok(&service), &PollOptions::default())`
+//!   → a [`executor::PollReport`] (one poll; no request when nothing is pending);
+//! - [`executor::watch`]`(&store, || Ok(&service), &opts, &Pace { interval }, &progress)`
+//!   polls until nothing is pending.
+//!
+//! The service is [`api_service::ApiService`]`::from_config(&config, clock_url)`;
+//! against a sandbox pass `Some("{root}/_sandbox/clock")` so poll reads the
+//! sandbox's fast clock.
 
+pub mod api_service;
+pub mod cancel;
 pub mod engine;
 pub mod executor;
 pub mod pace;
 pub mod record;
 pub mod service;
+mod testing;
 
 pub use engine::Policy;
-pub use executor::{poll_once, PollOptions, PollReport};
+pub use executor::{poll_once, watch, Pace, PollOptions, PollReport};

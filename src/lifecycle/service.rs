@@ -44,6 +44,43 @@ pub trait Service {
     async fn log(&self, run: &RunRef, kind: &str, summary: &str, step_id: Option<&str>, payload: &Value) -> Result<()>;
 }
 
+/// A shared service is a service (poll borrows one across a `--watch` loop).
+impl<T: Service> Service for &T {
+    async fn now(&self) -> Result<DateTime<Utc>> {
+        (**self).now().await
+    }
+    async fn get_event(&self, assistant_id: &str, event_id: &str) -> Result<EventSnapshot> {
+        (**self).get_event(assistant_id, event_id).await
+    }
+    async fn list_events(&self, assistant_id: &str) -> Result<Vec<ListedEvent>> {
+        (**self).list_events(assistant_id).await
+    }
+    async fn schedule(&self, run: &RunRef, req: &RetryRequest) -> Result<String> {
+        (**self).schedule(run, req).await
+    }
+    async fn cancel_event(&self, assistant_id: &str, event_id: &str) -> Result<()> {
+        (**self).cancel_event(assistant_id, event_id).await
+    }
+    async fn insights(&self, conversation_id: &str) -> Result<InsightsSnapshot> {
+        (**self).insights(conversation_id).await
+    }
+    async fn run_status(&self, run: &RunRef) -> Result<Option<String>> {
+        (**self).run_status(run).await
+    }
+    async fn plan(&self, run: &RunRef) -> Result<Vec<PlanStep>> {
+        (**self).plan(run).await
+    }
+    async fn set_step(&self, run: &RunRef, step_id: &str, status: &str) -> Result<()> {
+        (**self).set_step(run, step_id, status).await
+    }
+    async fn set_run(&self, run: &RunRef, status: &str, summary: &str, payload: &Value) -> Result<()> {
+        (**self).set_run(run, status, summary, payload).await
+    }
+    async fn log(&self, run: &RunRef, kind: &str, summary: &str, step_id: Option<&str>, payload: &Value) -> Result<()> {
+        (**self).log(run, kind, summary, step_id, payload).await
+    }
+}
+
 /// Steps from a plan reply: `{steps:[…]}`, `{plan:{steps}}` or a bare list;
 /// each step's id in `step_id` or `id`.
 pub fn parse_plan(v: &Value) -> Vec<PlanStep> {

@@ -1,0 +1,204 @@
+//! `clawdtalk mission status SLUG` and `clawdtalk mission cancel SLUG`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::cli::mission::{MissionCancelArgs, MissionStatusArgs};
+use crate::error::Result;
+use crate::lifecycle::api_service::ApiService;
+use crate::lifecycle::cancel::cancel_mission;
+use crate::lifecycle::engine::PlanStep;
+use crate::lifecycle::executor::records_of;
+use crate::lifecycle::record::{TrackedEvent, FAILED_TARGETS, INSIGHTS, RESULT};
+use crate::lifecycle::service::{RunRef, Service};
+use crate::output::{Block, Outcome, Table};
+use crate::state::Found;
+
+use super::Context;
+
+/// One target (a number in a step): its attempts folded together.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Target {
+    step_id: Option<String>,
+    channel: String,
+    to: String,
+    status: String,
+    call_status: Option<String>,
+    attempts: u32,
+    outcome: Option<String>,
+    event_id: String,
+    insights: Option<String>,
+}
+
+fn summarize(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let s = s.replace('\n', " ");
+    if s.chars().count() > 70 {
+        format!("{}…", s.chars().take(70).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn targets(records: &[TrackedEvent], insights: Option<&Value>) -> Vec<Target> {
+    let mut by: BTreeMap<(Option<String>, String, String), Vec<&TrackedEvent>> = BTreeMap::new();
+    for r in records {
+        by.entry((r.step_id.clone(), r.channel.clone(), r.to.clone())).or_default().push(r);
+    }
+    by.into_values()
+        .filter_map(|mut rs| {
+            rs.sort_by_key(|r| r.attempt);
+            let last = *rs.last()?;
+            let insight = rs.iter().rev().find_map(|r| {
+                let e = insights?.get(&r.event_id)?;
+                let first = e.get("results").and_then(Value::as_array).and_then(|a| a.first()).map(summarize);
+                Some(first.unwrap_or_else(|| format!("({})", e["status"].as_str().unwrap_or("pending"))))
+            });
+            Some(Target {
+                step_id: last.step_id.clone(),
+                channel: last.channel.clone(),
+                to: last.to.clone(),
+                status: last.status.clone(),
+                call_status: last.call_status.clone(),
+                attempts: last.attempt,
+                outcome: last
+                    .outcome
+                    .and_then(|o| serde_json::to_value(o).ok())
+                    .and_then(|v| v.as_str().map(String::from)),
+                event_id: last.event_id.clone(),
+                insights: insight,
+            })
+        })
+        .collect()
+}
+
+/// `mission status SLUG`.
+pub async fn status(ctx: &Context, a: MissionStatusArgs) -> Result<Outcome> {
+    let state = ctx.state()?.read_async().await?;
+    let (found, m) = state.lookup(&a.slug)?;
+    let archived = matches!(found, Found::Archived(_));
+    let slug = match &found {
+        Found::Active(s) => s.clone(),
+        Found::Archived(_) => m.get_str("slug").unwrap_or_else(|| a.slug.clone()),
+    };
+    let records = records_of(m);
+    let result = m.memory_get(RESULT).cloned();
+    let mut notes = Vec::new();
+
+    // The run and plan as the service has them, when it can be asked.
+    let mut run_status = None;
+    let mut plan: Option<Vec<PlanStep>> = None;
+    if let (Some(mission_id), Some(run_id)) = (m.mission_id(), m.run_id()) {
+        match ApiService::from_config(&ctx.config, None) {
+            Ok(svc) => {
+                let run = RunRef { mission_id, run_id };
+                match futures_util::future::join(svc.run_status(&run), svc.plan(&run)).await {
+                    (Ok(rs), Ok(p)) => {
+                        run_status = rs;
+                        plan = Some(p);
+                    }
+                    (Err(e), _) | (_, Err(e)) => {
+                        notes.push(format!("the service could not be asked ({e}); showing the local state"))
+                    }
+                }
+            }
+            Err(e) => notes.push(format!("{e}; showing the local state only")),
+        }
+    }
+    let run_status = run_status
+        .or_else(|| result.as_ref().and_then(|r| r["status"].as_str().map(String::from)))
+        .or_else(|| m.status())
+        .unwrap_or_else(|| "unknown".into());
+    let steps: Vec<Value> = match &plan {
+        Some(p) => p
+            .iter()
+            .map(|s| {
+                let n = records.iter().filter(|r| r.step_id.as_deref() == Some(s.step_id.as_str())).count();
+                json!({"step_id": s.step_id, "status": s.status, "events": n})
+            })
+            .collect(),
+        None => {
+            let mut ids: Vec<&str> = records.iter().filter_map(|r| r.step_id.as_deref()).collect();
+            ids.dedup();
+            ids.iter().map(|s| json!({"step_id": s, "status": "unknown", "events": 0})).collect()
+        }
+    };
+    let ts = targets(&records, m.memory_get(INSIGHTS));
+    let pending = records.iter().filter(|r| !r.settled).count();
+    let failed = m.memory_get(FAILED_TARGETS).cloned().unwrap_or(json!([]));
+
+    let data = json!({
+        "slug": slug, "mission_id": m.mission_id(), "run_id": m.run_id(), "archived": archived,
+        "run_status": run_status, "steps": steps, "targets": ts, "pending_events": pending,
+        "failed_targets": failed, "result": result,
+    });
+    let mut fields = vec![
+        ("mission".to_string(), format!("{slug}{}", if archived { " (archived)" } else { "" })),
+        ("run".to_string(), run_status.clone()),
+        ("pending events".to_string(), pending.to_string()),
+    ];
+    if let Some(r) = &result {
+        fields.push(("result".into(), r["reason"].as_str().unwrap_or_default().to_string()));
+    }
+    let mut o = Outcome::data(data).block(Block::Fields(fields));
+    if !steps.is_empty() {
+        let mut t = Table::new(["STEP", "STATUS", "EVENTS"]);
+        for s in &steps {
+            t.row([
+                s["step_id"].as_str().unwrap_or_default().to_string(),
+                s["status"].as_str().unwrap_or_default().to_string(),
+                s["events"].to_string(),
+            ]);
+        }
+        o = o.line("").table(t);
+    }
+    if !ts.is_empty() {
+        let mut t = Table::new(["STEP", "TO", "STATUS", "CALL STATUS", "ATTEMPTS", "INSIGHTS"]);
+        for x in &ts {
+            t.row([
+                x.step_id.clone().unwrap_or_else(|| "-".into()),
+                // Local output for the owner: the full number is theirs to see.
+                x.to.clone(),
+                x.outcome.clone().unwrap_or_else(|| x.status.clone()),
+                x.call_status.clone().unwrap_or_else(|| "-".into()),
+                x.attempts.to_string(),
+                x.insights.clone().unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        o = o.line("").table(t);
+    } else {
+        o = o.line("").line("no scheduled calls or SMS tracked for this mission");
+    }
+    for n in notes {
+        o = o.note(n);
+    }
+    Ok(o)
+}
+
+/// `mission cancel SLUG [--pending-only]`.
+pub async fn cancel(ctx: &Context, a: MissionCancelArgs) -> Result<Outcome> {
+    let store = ctx.state()?;
+    // Unknown or archived slugs fail here, before any client is built.
+    store.read_async().await?.active_slug(&a.slug)?;
+    let svc = ApiService::from_config(&ctx.config, None)?;
+    let r = cancel_mission(&svc, &store, &a.slug, a.pending_only).await?;
+    let mut o = Outcome::data(&r).line(format!(
+        "Cancelled {} scheduled event{} for mission '{}'",
+        r.cancelled.len(),
+        if r.cancelled.len() == 1 { "" } else { "s" },
+        r.slug
+    ));
+    for id in &r.cancelled {
+        o = o.line(format!("  {id}"));
+    }
+    if r.run_cancelled {
+        o = o.line("Run set to cancelled; the mission is archived (`clawdtalk mission status` still shows it)");
+    } else if a.pending_only {
+        o = o.line("The run stays open: the next `clawdtalk poll` finishes its steps from the calls that were made");
+    }
+    Ok(o)
+}

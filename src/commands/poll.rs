@@ -1,0 +1,154 @@
+//! `clawdtalk poll`: the mission lifecycle (see `lifecycle`), once, or with
+//! `--watch` until nothing is pending; `--cron-line` prints a crontab entry.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cli::poll::PollArgs;
+use crate::error::{Error, Result};
+use crate::lifecycle::api_service::ApiService;
+use crate::lifecycle::executor::{poll_once, watch, Pace, PollOptions, PollReport};
+use crate::lifecycle::Policy;
+use crate::output::{Block, Outcome};
+
+use super::Context;
+
+pub async fn run(ctx: &Context, a: PollArgs) -> Result<Outcome> {
+    if a.cron_line {
+        return cron_line(ctx, &a);
+    }
+    if a.interval.is_some_and(|s| !(0.0..=86_400.0).contains(&s)) {
+        return Err(Error::usage("--interval must be between 0 and 86400 seconds"));
+    }
+    let store = ctx.state()?;
+    let opts = PollOptions {
+        mission: a.mission.clone(),
+        policy: Policy {
+            busy_delay: Duration::from_secs(a.busy_delay * 60),
+            no_answer_delay: Duration::from_secs(a.no_answer_delay * 60),
+            failed_delay: Duration::from_secs(a.failed_delay * 60),
+            max_retries: a.max_retries,
+            ..Policy::default()
+        },
+        concurrency: a.concurrency.max(1),
+    };
+    // Built on first need only: with nothing pending there is no client at all.
+    let cell: std::cell::OnceCell<ApiService> = std::cell::OnceCell::new();
+    let connect = || -> Result<&ApiService> {
+        if cell.get().is_none() {
+            let _ = cell.set(ApiService::from_config(&ctx.config, a.clock_url.as_deref())?);
+        }
+        cell.get().ok_or_else(|| Error::failed("cannot build the API client"))
+    };
+    if !a.watch {
+        let report = poll_once(&store, connect, &opts).await?;
+        return Ok(outcome(&[report]));
+    }
+
+    let progress = ctx.progress();
+    let pace = Pace { interval: a.interval.map(Duration::from_secs_f64) };
+    let outcome = tokio::select! {
+        r = watch(&store, connect, &opts, &pace, &progress) => outcome(&r?),
+        // Stopping mid-poll is safe: every step is recorded before the next.
+        _ = tokio::signal::ctrl_c() => {
+            Outcome::data(json!({"stopped": true})).note("stopped (Ctrl-C); run `clawdtalk poll` again to continue")
+        }
+    };
+    progress.finish();
+    Ok(outcome)
+}
+
+/// Human lines and the JSON document for one or more polls.
+fn outcome(reports: &[PollReport]) -> Outcome {
+    let last = reports.last().cloned().unwrap_or_default();
+    let data = if reports.len() == 1 { json!(last) } else { json!({"polls": reports.len(), "reports": reports}) };
+    let mut o = Outcome::data(data);
+    if last.skipped_locked {
+        return o.note("another poll is running; nothing done (it will pick everything up)");
+    }
+    let mut any = false;
+    for r in reports {
+        for m in &r.missions {
+            if m.pending_before == 0 && m.error.is_none() && m.changes.is_empty() {
+                continue;
+            }
+            any = true;
+            let mut lines = vec![format!(
+                "{}: {} events pending, {} fetched{}",
+                m.slug,
+                m.pending_before,
+                m.fetched,
+                if m.retries_scheduled > 0 {
+                    format!(", {} retries scheduled", m.retries_scheduled)
+                } else {
+                    String::new()
+                }
+            )];
+            lines.extend(m.changes.iter().map(|c| format!("  {c}")));
+            if let Some(status) = &m.ended {
+                lines.push(format!("  mission ended: {status} (archived; `clawdtalk mission status {}`)", m.slug));
+            }
+            for n in &m.notes {
+                lines.push(format!("  {n}"));
+            }
+            if let Some(e) = &m.error {
+                lines.push(format!("  error: {e} (nothing lost: the next poll tries again)"));
+            }
+            o = o.block(Block::Line(lines.join("\n")));
+        }
+    }
+    if !any {
+        o = o.note("nothing pending");
+    }
+    if let Some(code) =
+        reports.iter().rev().flat_map(|r| r.missions.iter()).find_map(|m| m.error.as_ref().map(|_| m.exit_code))
+    {
+        // Only the last poll's errors count: an earlier one may have been retried.
+        if last.first_error().is_some() {
+            o = o.with_exit_code(code.max(1));
+        }
+    }
+    o
+}
+
+/// `poll --cron-line`: a crontab entry with absolute paths.
+fn cron_line(ctx: &Context, a: &PollArgs) -> Result<Outcome> {
+    let exe =
+        std::env::current_exe().map_err(|e| Error::failed(format!("cannot find the clawdtalk binary's path: {e}")))?;
+    let state = ctx.state_location()?.path;
+    let state = if state.is_absolute() { state } else { ctx.cwd.join(state) };
+    let log = state.with_file_name("poll.log");
+    let mut cmd = format!(
+        "{} poll --state {}",
+        shell_quote(&exe.display().to_string()),
+        shell_quote(&state.display().to_string())
+    );
+    if let Some(cfg) = &ctx.config.file {
+        let cfg = if cfg.is_absolute() { cfg.clone() } else { ctx.cwd.join(cfg) };
+        cmd.push_str(&format!(" --config {}", shell_quote(&cfg.display().to_string())));
+    }
+    if let Some(m) = &a.mission {
+        cmd.push_str(&format!(" --mission {}", shell_quote(m)));
+    }
+    if a.max_retries != 2 {
+        cmd.push_str(&format!(" --max-retries {}", a.max_retries));
+    }
+    let line = format!("* * * * * {cmd} >> {} 2>&1", shell_quote(&log.display().to_string()));
+    let mut o = Outcome::data(json!({"cron_line": line, "state": state, "log": log})).line(line);
+    if ctx.config.file.is_none() {
+        o = o.note(
+            "cron starts with an almost empty environment: put the API key in a config file \
+             (skill-config.json or the user config dir), not only in your shell",
+        );
+    }
+    Ok(o.note("add it with `crontab -e`; poll takes a lock, so overlapping runs are harmless"))
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}

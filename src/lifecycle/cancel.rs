@@ -1,0 +1,153 @@
+//! `mission cancel`: stop a mission's remaining scheduled events (early
+//! termination when the goal is met) and, unless only the pending events are
+//! cancelled, the run itself.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::executor::{records_of, PollLock};
+use super::record::{AttemptOutcome, TrackedEvent, RESULT, SCHEDULED_EVENTS};
+use super::service::{RunRef, Service};
+use crate::error::{Error, Result};
+use crate::state::StateStore;
+
+/// What `mission cancel` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CancelReport {
+    pub slug: String,
+    /// Scheduled events cancelled on the service.
+    pub cancelled: Vec<String>,
+    /// Retries that had been decided but not yet scheduled, dropped.
+    pub dropped_retries: usize,
+    /// The run was set `cancelled` and the mission archived.
+    pub run_cancelled: bool,
+}
+
+/// The records `cancel` stops: not ended on the service and not already cancelled.
+fn cancellable(r: &TrackedEvent) -> bool {
+    !r.settled && !r.is_terminal() && r.outcome != Some(AttemptOutcome::Cancelled)
+}
+
+/// Cancel the mission `key` (slug or mission id). Holds the poll lock so a
+/// running poll cannot schedule a retry behind its back. With `pending_only`
+/// the run stays open: the next poll finishes its steps from what was
+/// reached (a step with a success completes).
+pub async fn cancel_mission<S: Service>(
+    svc: &S,
+    store: &StateStore,
+    key: &str,
+    pending_only: bool,
+) -> Result<CancelReport> {
+    let _lock = PollLock::acquire(store.path(), Duration::from_secs(60)).await?;
+    let state = store.read_async().await?;
+    let slug = state.active_slug(key)?;
+    let m = state.mission(&slug).ok_or_else(|| state.unknown(key))?;
+    let default_assistant = m.assistant_id();
+    let records = records_of(m);
+    let mut report = CancelReport { slug: slug.clone(), ..Default::default() };
+    for r in records.iter().filter(|r| cancellable(r)) {
+        let aid = r.assistant_id.clone().or_else(|| default_assistant.clone()).unwrap_or_default();
+        // An event that already ran (or is ringing now) is left to poll,
+        // which records how it ended: only what has not started is stopped.
+        if let Ok(now) = svc.get_event(&aid, &r.event_id).await {
+            if now.status.as_deref().is_some_and(|s| s != "pending") || now.call_status.is_some() {
+                continue;
+            }
+        }
+        svc.cancel_event(&aid, &r.event_id).await?;
+        report.cancelled.push(r.event_id.clone());
+    }
+    let run = match (m.mission_id(), m.run_id()) {
+        (Some(mission_id), Some(run_id)) => Some(RunRef { mission_id, run_id }),
+        _ => None,
+    };
+    let summary = format!("cancelled by the owner; {} scheduled events cancelled", report.cancelled.len());
+    if !pending_only {
+        if let Some(run) = &run {
+            svc.set_run(run, "cancelled", &summary, &Value::Null).await?;
+            report.run_cancelled = true;
+        }
+    }
+    let (cancelled, all) = (report.cancelled.clone(), !pending_only);
+    let slug2 = slug.clone();
+    report.dropped_retries = store
+        .update_async(move |st| {
+            let now = Utc::now();
+            let m = st.mission_mut(&slug2).ok_or_else(|| Error::state(format!("mission {slug2} is gone")))?;
+            let mut dropped = 0;
+            let mut recs = records_of(m);
+            for r in recs.iter_mut() {
+                if cancelled.contains(&r.event_id) {
+                    r.status = "cancelled".into();
+                    r.outcome = Some(AttemptOutcome::Cancelled);
+                    r.settled = all;
+                }
+                if r.outcome == Some(AttemptOutcome::Retrying) && r.retry.as_ref().is_some_and(|i| i.event_id.is_none())
+                {
+                    r.outcome = Some(AttemptOutcome::Cancelled);
+                    r.retry = None;
+                    dropped += 1;
+                }
+                if all {
+                    r.settled = true;
+                }
+            }
+            // Entries poll does not understand are kept as they are.
+            let merged = super::record::merge_records(m.memory_get(SCHEDULED_EVENTS).cloned(), &recs);
+            m.memory_save(SCHEDULED_EVENTS, merged, now)?;
+            if all {
+                let result = json!({"status": "cancelled", "reason": "cancelled by the owner (mission cancel)",
+                    "cancelled_events": cancelled, "finished_at": crate::state::timestamp(now)});
+                m.memory_save(RESULT, result, now)?;
+                let mut fields = Map::new();
+                fields.insert("status".into(), json!("cancelled"));
+                st.archive(&slug2, fields, now);
+            }
+            Ok(dropped)
+        })
+        .await?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::executor::{poll_once, PollOptions};
+    use super::super::testing::{setup, Fake};
+    use super::*;
+
+    #[tokio::test]
+    async fn cancel_stops_pending_events_sets_the_run_cancelled_and_archives() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "c", &fake, &[("e1", "+15005550006"), ("e2", "+15005550006")]);
+        let r = cancel_mission(&fake, &store, "c", false).await.unwrap();
+        assert_eq!(r.cancelled, vec!["e1".to_string(), "e2".to_string()]);
+        assert!(r.run_cancelled);
+        assert_eq!(*fake.run.lock().unwrap(), "cancelled");
+        assert!(fake.events.lock().unwrap().iter().all(|(_, e)| e.status == "cancelled"));
+        let st = store.read().unwrap();
+        assert!(st.mission("c").is_none());
+        assert_eq!(st.archived_mission("m-c").unwrap().memory_get(RESULT).unwrap()["status"], "cancelled");
+    }
+
+    #[tokio::test]
+    async fn pending_only_keeps_the_run_and_poll_completes_the_step_from_what_was_reached() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "early", &fake, &[("e1", "+15005550006"), ("e2", "+15005550006")]);
+        // e1 has been answered; e2 is still pending on the service.
+        fake.events.lock().unwrap()[0].1.status = "completed".into();
+        fake.events.lock().unwrap()[0].1.call_status = Some("completed".into());
+        fake.events.lock().unwrap()[1].1.scheduled_at = "2026-01-02T00:00:00Z".into();
+        let r = cancel_mission(&fake, &store, "early", true).await.unwrap();
+        assert_eq!(r.cancelled, vec!["e2".to_string()], "the answered call is left for poll to record");
+        assert!(!r.run_cancelled);
+        assert_eq!(*fake.run.lock().unwrap(), "running");
+        poll_once(&store, || Ok(&fake), &PollOptions::default()).await.unwrap();
+        assert_eq!(fake.plan.lock().unwrap()[0].status, "completed");
+        assert_eq!(*fake.run.lock().unwrap(), "succeeded");
+    }
+}
