@@ -425,3 +425,175 @@ fn sandbox_wrong_key_is_401_naming_the_variable() {
         .code(1)
         .stderr(contains("401").and(contains("AGENTPHONE_API_KEY")));
 }
+
+/// A state file holding one mission with a run, in the test's work dir.
+fn mission_state(t: &Sandboxed) -> std::path::PathBuf {
+    let p = t.work().join("state.json");
+    let s = json!({"find-a-table": {"mission_name": "Find a table", "mission_id": "mis_1", "run_id": "run_1",
+        "created_at": "2026-01-01T00:00:00", "memory": {"note": "keep me"}}});
+    std::fs::write(&p, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
+    p
+}
+
+fn calls_in_memory(p: &std::path::Path) -> Vec<Value> {
+    let s: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+    assert_eq!(s["find-a-table"]["memory"]["note"], "keep me");
+    s["find-a-table"]["memory"]["agentphone_calls"].as_array().cloned().unwrap_or_default()
+}
+
+fn run_events(srv: &Recorder) -> Vec<Value> {
+    srv.requests()
+        .iter()
+        .filter(|r| r.path == "/v1/missions/mis_1/runs/run_1/events")
+        .map(|r| {
+            assert_eq!(r.method, "POST");
+            r.json()
+        })
+        .collect()
+}
+
+#[test]
+fn mission_records_the_call_and_its_result_and_logs_run_events() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![placed("c1")]);
+    srv.on("GET", &format!("{CALLS}/c1"), vec![done("c1", json!({"summary": "Booked", "transcript": "T"}))]);
+    let t = Sandboxed::new();
+    let state = mission_state(&t);
+    ap(&t, &srv)
+        .env("CLAWDTALK_API_URL", srv.api_url())
+        .env("CLAWDTALK_API_KEY", common::TEST_KEY)
+        .env("CLAWDTALK_STATE_FILE", &state)
+        .args([
+            "agentphone",
+            "call",
+            "--to",
+            "+15005550006",
+            "--objective",
+            "Book",
+            "--wait",
+            "--mission",
+            "find-a-table",
+        ])
+        .assert()
+        .success()
+        .stderr(
+            contains("Recorded AgentPhone call c1 (queued) in mission 'find-a-table'")
+                .and(contains("Updated AgentPhone call c1 (completed) in mission 'find-a-table'")),
+        );
+    let calls = calls_in_memory(&state);
+    assert_eq!(calls.len(), 1);
+    let c = &calls[0];
+    assert_eq!(
+        (c["call_id"].as_str(), c["to"].as_str(), c["objective"].as_str()),
+        (Some("c1"), Some("+15005550006"), Some("Book"))
+    );
+    assert_eq!(
+        (c["status"].as_str(), c["outcome"].as_str(), c["summary"].as_str()),
+        (Some("completed"), Some("achieved"), Some("Booked"))
+    );
+    assert_eq!(c["transcript"], "T");
+    assert_eq!((c["placed_logged"].as_bool(), c["result_logged"].as_bool()), (Some(true), Some(true)));
+    let ev = run_events(&srv);
+    assert_eq!(ev.len(), 2, "{ev:#?}");
+    assert_eq!(ev[0]["type"], "custom");
+    assert_eq!(ev[0]["summary"], "AgentPhone call placed call_id=c1");
+    assert_eq!(ev[0]["payload"]["to"], "+15005550006");
+    assert_eq!(ev[1]["summary"], "AgentPhone call call_id=c1 completed: achieved");
+    assert_eq!(ev[1]["payload"]["summary"], "Booked");
+}
+
+#[test]
+fn unknown_mission_is_refused_before_the_call_is_placed() {
+    let srv = Recorder::start();
+    let t = Sandboxed::new();
+    let state = mission_state(&t);
+    ap(&t, &srv)
+        .env("CLAWDTALK_API_KEY", common::TEST_KEY)
+        .env("CLAWDTALK_STATE_FILE", &state)
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--mission", "find-a-tabel"])
+        .assert()
+        .code(2)
+        .stderr(contains("find-a-table"));
+    assert!(srv.requests().is_empty());
+}
+
+#[test]
+fn a_run_event_that_failed_is_kept_and_logged_by_the_next_get() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![placed("c1")]);
+    srv.on("POST", "/v1/missions/mis_1/runs/run_1/events", vec![Reply::json(500, json!({"message": "down"}))]);
+    let t = Sandboxed::new();
+    let state = mission_state(&t);
+    let env = |c: &mut assert_cmd::Command| {
+        c.env("CLAWDTALK_API_URL", srv.api_url())
+            .env("CLAWDTALK_API_KEY", common::TEST_KEY)
+            .env("CLAWDTALK_STATE_FILE", &state);
+    };
+    let mut c = ap(&t, &srv);
+    env(&mut c);
+    c.args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--mission", "mis_1"])
+        .assert()
+        .code(1)
+        .stdout("Call placed: c1 (queued)\n")
+        .stderr(contains("warning: could not log the run event"));
+    assert_eq!(calls_in_memory(&state)[0]["placed_logged"], false);
+
+    srv.on("POST", "/v1/missions/mis_1/runs/run_1/events", vec![Reply::json(201, json!({"data": {}}))]);
+    srv.on("GET", &format!("{CALLS}/c1"), vec![done("c1", json!({"summary": "S", "transcript": "T"}))]);
+    let mut c = ap(&t, &srv);
+    env(&mut c);
+    c.args(["agentphone", "get", "c1", "--mission", "find-a-table"]).assert().success();
+    let rec = &calls_in_memory(&state)[0];
+    assert_eq!((rec["placed_logged"].as_bool(), rec["result_logged"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(rec["objective"], "Book", "a later read keeps what was asked");
+    let summaries: Vec<Value> = run_events(&srv).iter().map(|e| e["summary"].clone()).collect();
+    // One failed attempt, then the retry, then the result.
+    assert_eq!(
+        summaries,
+        vec![
+            json!("AgentPhone call placed call_id=c1"),
+            json!("AgentPhone call placed call_id=c1"),
+            json!("AgentPhone call call_id=c1 completed: achieved")
+        ]
+    );
+}
+
+#[test]
+fn sandbox_mission_bookkeeping_records_memory_and_logs_run_events() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    let m = sb.call("POST", "/v1/missions", Some(json!({"name": "Find a table", "instructions": "Call restaurants"})));
+    let mid = m.json.get("mission").or(m.json.get("data")).unwrap_or(&m.json)["id"].as_str().unwrap().to_string();
+    let r = sb.call("POST", &format!("/v1/missions/{mid}/runs"), Some(json!({"input": {}})));
+    let run = r.json.get("data").unwrap_or(&r.json);
+    let rid = run.get("run_id").or(run.get("id")).and_then(Value::as_str).unwrap().to_string();
+    let state = t.work().join("state.json");
+    std::fs::write(
+        &state,
+        serde_json::to_vec(&json!({"find-a-table": {"mission_name": "Find a table", "mission_id": mid, "run_id": rid,
+            "created_at": "2026-01-01T00:00:00", "memory": {}}}))
+        .unwrap(),
+    )
+    .unwrap();
+    ap_sb(&t, &sb)
+        .env("CLAWDTALK_STATE_FILE", &state)
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book a table", "--wait"])
+        .args(["--mission", "find-a-table"])
+        .assert()
+        .success();
+    let s: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let rec = &s["find-a-table"]["memory"]["agentphone_calls"][0];
+    assert_eq!((rec["status"].as_str(), rec["outcome"].as_str()), (Some("completed"), Some("achieved")));
+    assert!(rec["transcript"].is_string() && rec["summary"].is_string());
+    let ev = sb.call("GET", &format!("/v1/missions/{mid}/runs/{rid}/events"), None);
+    let list = ev.json.get("data").or(ev.json.get("events")).unwrap_or(&ev.json).as_array().cloned().unwrap();
+    let summaries: Vec<&str> = list.iter().filter_map(|e| e["summary"].as_str()).collect();
+    let id = rec["call_id"].as_str().unwrap();
+    assert_eq!(
+        summaries,
+        vec![
+            format!("AgentPhone call placed call_id={id}"),
+            format!("AgentPhone call call_id={id} completed: achieved")
+        ]
+    );
+}

@@ -39,7 +39,7 @@ pub struct Call {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_seconds: Option<f64>,
+    pub duration_seconds: Option<serde_json::Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(flatten)]

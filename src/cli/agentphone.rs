@@ -29,6 +29,9 @@ pub struct AgentPhoneCallArgs {
     /// Follow the call until it ends, then print outcome, summary and transcript.
     #[arg(long)]
     pub wait: bool,
+    /// Record the call (and, with --wait, its result) in this mission's memory and log events to its run.
+    #[arg(long, value_name = "SLUG")]
+    pub mission: Option<String>,
     /// With --wait: give up waiting after this many seconds (the call goes on).
     #[arg(long, value_name = "SECS", default_value = "300", value_parser = seconds)]
     pub timeout: Duration,
@@ -40,6 +43,9 @@ pub struct AgentPhoneCallArgs {
 pub struct AgentPhoneGetArgs {
     /// The call id printed by `agentphone call`.
     pub call_id: String,
+    /// Update the call's record in this mission's memory (and log its result to the run once it ended).
+    #[arg(long, value_name = "SLUG")]
+    pub mission: Option<String>,
     #[command(flatten)]
     pub tuning: AgentPhoneTuning,
 }
