@@ -597,3 +597,19 @@ fn sandbox_mission_bookkeeping_records_memory_and_logs_run_events() {
         ]
     );
 }
+
+#[test]
+fn the_first_poll_waits_one_interval_after_placing() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![placed("c1")]);
+    srv.on("GET", &format!("{CALLS}/c1"), vec![done("c1", json!({"summary": "S", "transcript": "T"}))]);
+    let t = Sandboxed::new();
+    let start = Instant::now();
+    ap(&t, &srv)
+        .env("CLAWDTALK_AGENTPHONE_POLL_INTERVAL", "0.5")
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--wait"])
+        .assert()
+        .success();
+    assert!(start.elapsed() >= Duration::from_millis(500), "polled before the interval");
+    assert_eq!(srv.requests().iter().filter(|r| r.method == "GET").count(), 1);
+}

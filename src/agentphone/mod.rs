@@ -170,13 +170,16 @@ pub struct Waited {
     pub timed_out: bool,
 }
 
-/// Poll `GET /calls/{id}` until a terminal status or the timeout, showing
-/// the lifecycle stage on `progress`. A completed call missing its transcript
-/// or summary is polled `enrich_polls` more times, `enrich_interval` apart
-/// (AgentPhone writes them a moment after the call ends).
-pub async fn wait(ap: &AgentPhone, call_id: &str, opts: &WaitOptions, progress: &Progress) -> Result<Waited> {
+/// Poll `GET /calls/{id}` every `interval`, starting from `first` (the call
+/// as just placed, so the first poll comes one interval later: requests count
+/// against AgentPhone's per-minute limit), until a terminal status or the
+/// timeout, showing the lifecycle stage on `progress`. A completed call
+/// missing its transcript or summary is polled `enrich_polls` more times,
+/// `enrich_interval` apart (AgentPhone writes them a moment after the end).
+pub async fn wait(ap: &AgentPhone, first: &Call, opts: &WaitOptions, progress: &Progress) -> Result<Waited> {
+    let call_id = first.call_id.as_str();
     let deadline = tokio::time::Instant::now() + opts.timeout;
-    let mut call = ap.get_call(call_id).await?;
+    let mut call = first.clone();
     loop {
         progress.set(format!("AgentPhone call {call_id}: {}", call.stage()));
         if call.is_terminal() {

@@ -84,8 +84,7 @@ pub async fn call(ctx: &Context, a: AgentPhoneCallArgs) -> Result<Outcome> {
         ..WaitOptions::default()
     };
     let progress = ctx.progress();
-    progress.set(format!("AgentPhone call {id}: {}", placed.call.stage()));
-    let waited = agentphone::wait(&ap, &id, &opts, &progress).await.map_err(|e| placed_hint(e, &id))?;
+    let waited = agentphone::wait(&ap, &placed.call, &opts, &progress).await.map_err(|e| placed_hint(e, &id))?;
     drop(progress);
     if let Some(b) = &booking {
         notes.extend(b.record(ctx, &waited.call, None).await);
