@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         }
     };
     let printer = Printer::new(cli.global.json);
-    init_logging(cli.global.verbose);
+    init_logging(cli.global.verbose, commands::log_setup(&cli.command));
     let ctx = match Context::from_cli(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -49,14 +49,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, setup: commands::LogSetup) {
     let level = match verbose {
-        0 => "warn",
+        0 => setup.default_level,
         1 => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLAWDTALK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("clawdtalk={level}")));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = match setup
+        .file
+        .map(|f| clawdtalk::connect::daemon::RotatingLog::open(&f, clawdtalk::connect::daemon::LOG_MAX_BYTES))
+    {
+        Some(Ok(log)) => builder.with_ansi(false).with_writer(log).try_init(),
+        Some(Err(e)) => {
+            eprintln!("warning: cannot open the log file ({e}); logging to stderr");
+            builder.with_writer(std::io::stderr).try_init()
+        }
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
 }

@@ -10,6 +10,7 @@ pub mod agentphone;
 pub mod approval;
 pub mod assistant;
 pub mod call;
+pub mod connect;
 pub mod event;
 pub mod insights;
 pub mod legacy;
@@ -126,6 +127,9 @@ pub enum Command {
     CheckKey(CheckKeyArgs),
     /// Run a local ClawdTalk emulator (test keys, magic numbers, fast clock) until Ctrl-C.
     Sandbox(sandbox::SandboxArgs),
+    /// Voice routing: the WebSocket client that relays calls, SMS and push-to-talk to your agent.
+    #[command(subcommand)]
+    Connect(connect::ConnectCommand),
     /// The telnyx_api.py command words.
     #[command(flatten)]
     Legacy(LegacyCommand),

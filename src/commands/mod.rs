@@ -18,6 +18,7 @@ pub mod approval;
 pub mod assistant;
 pub mod call;
 pub mod check_key;
+pub mod connect;
 pub mod docs;
 pub mod event;
 pub mod insights;
@@ -112,6 +113,8 @@ impl Context {
     }
 }
 
+pub use connect::{log_setup, LogSetup};
+
 /// Run one parsed command.
 pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
     match command {
@@ -136,6 +139,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Insights(c) => insights::run(ctx, c).await,
         Command::Agent(c) => agent::run(ctx, c).await,
         Command::CheckKey(a) => check_key::run(ctx, a).await,
+        Command::Connect(c) => connect::run(ctx, c).await,
         Command::Legacy(c) => legacy::run(ctx, c).await,
         Command::Sandbox(a) => sandbox::run(ctx, a).await,
     }

@@ -1,0 +1,449 @@
+//! Running `connect` as a background service: one runtime directory per
+//! configuration holding the instance lock, pid file, status file and log.
+//!
+//! Single instance is guaranteed by an exclusive `flock` on `connect.lock`,
+//! held for the life of the process (the kernel drops it when the process
+//! dies, even on SIGKILL). The pid file is only information: when the lock
+//! is free, any pid file left behind is stale and is removed.
+//!
+//! Everything here is blocking (files, signals, short sleeps); async callers
+//! run it under `spawn_blocking`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::config::{Config, Env};
+use crate::error::{Error, Result};
+
+/// Overrides the base of runtime directories (tests, containers).
+pub const RUNTIME_DIR_ENV: &str = "CLAWDTALK_RUNTIME_DIR";
+/// The log is rotated (to `connect.log.1`) when it reaches this size.
+pub const LOG_MAX_BYTES: u64 = 1024 * 1024;
+/// `stop` waits this long after SIGTERM before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// The runtime directory of one configuration.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub dir: PathBuf,
+}
+
+impl Runtime {
+    /// `$CLAWDTALK_RUNTIME_DIR` or the user data directory, then
+    /// `connect-<hash>` where the hash names the config file and API URL, so
+    /// two configurations can each run one client.
+    pub fn for_config(cfg: &Config, env: &dyn Env) -> Result<Runtime> {
+        let base = match env.var(RUNTIME_DIR_ENV) {
+            Some(d) => PathBuf::from(d),
+            None => directories::ProjectDirs::from("com", "clawdtalk", "clawdtalk")
+                .map(|d| d.data_local_dir().join("connect"))
+                .ok_or_else(|| {
+                    Error::config(format!("cannot find a home directory for runtime files; set ${RUNTIME_DIR_ENV}"))
+                })?,
+        };
+        let file = cfg.file.as_ref().map(|f| fs::canonicalize(f).unwrap_or_else(|_| f.clone()));
+        let identity =
+            format!("{}\n{}", file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(), cfg.api_url);
+        Ok(Runtime { dir: base.join(format!("connect-{:016x}", fnv1a(identity.as_bytes()))) })
+    }
+
+    pub fn lock_file(&self) -> PathBuf {
+        self.dir.join("connect.lock")
+    }
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.join("connect.pid")
+    }
+    pub fn status_file(&self) -> PathBuf {
+        self.dir.join("status.json")
+    }
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("connect.log")
+    }
+
+    fn ensure_dir(&self) -> Result<()> {
+        fs::create_dir_all(&self.dir)
+            .map_err(|e| Error::state(format!("cannot create the runtime directory {}: {e}", self.dir.display())))
+    }
+
+    fn open_lock(&self) -> Result<File> {
+        self.ensure_dir()?;
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.lock_file())
+            .map_err(|e| Error::state(format!("cannot open {}: {e}", self.lock_file().display())))
+    }
+
+    /// Take the instance lock and write the pid file; `Err` when another
+    /// instance holds it.
+    pub fn acquire(&self) -> Result<InstanceLock> {
+        let file = self.open_lock()?;
+        match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+            Ok(true) => {}
+            Ok(false) => {
+                let pid = self.read_pid().map(|p| format!(" (pid {p})")).unwrap_or_default();
+                return Err(Error::failed(format!(
+                    "clawdtalk connect is already running for this configuration{pid}; stop it with \
+                     `clawdtalk connect stop`"
+                )));
+            }
+            Err(e) => return Err(Error::state(format!("cannot lock {}: {e}", self.lock_file().display()))),
+        }
+        let pid = std::process::id();
+        fs::write(self.pid_file(), format!("{pid}\n"))
+            .map_err(|e| Error::state(format!("cannot write {}: {e}", self.pid_file().display())))?;
+        Ok(InstanceLock { _file: file, pid_file: self.pid_file(), pid })
+    }
+
+    /// The pid of the running instance, if one holds the lock. A pid file
+    /// without a lock holder is stale and is removed.
+    pub fn running(&self) -> Result<Option<u32>> {
+        if !self.lock_file().exists() {
+            self.remove_stale_pid();
+            return Ok(None);
+        }
+        let file = self.open_lock()?;
+        match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+            Ok(true) => {
+                // Nobody holds it: release at once (dropping the file does) and clean up.
+                drop(file);
+                self.remove_stale_pid();
+                Ok(None)
+            }
+            // Held: the holder writes its pid right after locking; 0 while it has not yet.
+            Ok(false) => Ok(Some(self.read_pid().unwrap_or(0))),
+            Err(e) => Err(Error::state(format!("cannot check {}: {e}", self.lock_file().display()))),
+        }
+    }
+
+    fn remove_stale_pid(&self) {
+        if self.pid_file().exists() {
+            tracing::debug!("removing a stale pid file");
+            let _ = fs::remove_file(self.pid_file());
+        }
+    }
+
+    pub fn read_pid(&self) -> Option<u32> {
+        fs::read_to_string(self.pid_file()).ok()?.trim().parse().ok().filter(|p| *p > 0)
+    }
+
+    /// The status the running client last wrote.
+    pub fn read_status(&self) -> Option<Value> {
+        serde_json::from_str(&fs::read_to_string(self.status_file()).ok()?).ok()
+    }
+
+    /// Write the status file atomically (temp file + rename).
+    pub fn write_status(&self, status: &Value) -> Result<()> {
+        self.ensure_dir()?;
+        let tmp = self.dir.join("status.json.tmp");
+        fs::write(&tmp, status.to_string())
+            .and_then(|_| fs::rename(&tmp, self.status_file()))
+            .map_err(|e| Error::state(format!("cannot write {}: {e}", self.status_file().display())))
+    }
+
+    /// The last `n` lines of the log.
+    pub fn log_tail(&self, n: usize) -> Vec<String> {
+        let text = fs::read_to_string(self.log_file()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].iter().map(|l| l.to_string()).collect()
+    }
+
+    /// Start `exe args` detached: new session (setsid), stdin from
+    /// /dev/null, stdout and stderr appended to the log (panics land there).
+    pub fn spawn_detached(
+        &self,
+        exe: &Path,
+        args: &[String],
+        env: &[(&str, String)],
+        cwd: &Path,
+    ) -> Result<std::process::Child> {
+        use std::os::unix::process::CommandExt;
+        self.ensure_dir()?;
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_file())
+            .map_err(|e| Error::state(format!("cannot open {}: {e}", self.log_file().display())))?;
+        let log2 = log.try_clone().map_err(|e| Error::state(format!("cannot open the log: {e}")))?;
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(args).current_dir(cwd).stdin(std::process::Stdio::null()).stdout(log).stderr(log2);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.spawn().map_err(|e| Error::failed(format!("cannot start {}: {e}", exe.display())))
+    }
+
+    /// Stop the running instance: SIGTERM, then SIGKILL after `grace`.
+    pub fn stop(&self, grace: Duration) -> Result<Stopped> {
+        let Some(mut pid) = self.running()? else { return Ok(Stopped::NotRunning) };
+        if pid == 0 {
+            // starting up: the pid file is written right after the lock
+            std::thread::sleep(Duration::from_millis(300));
+            pid = self.read_pid().ok_or_else(|| {
+                Error::failed(format!("a client holds {} but wrote no pid file", self.lock_file().display()))
+            })?;
+        }
+        signal(pid, libc::SIGTERM)?;
+        if self.wait_released(grace) {
+            return Ok(Stopped::Stopped { pid, forced: false });
+        }
+        tracing::warn!(pid, "no exit after SIGTERM; sending SIGKILL");
+        signal(pid, libc::SIGKILL)?;
+        if self.wait_released(Duration::from_secs(3)) {
+            self.remove_stale_pid();
+            Ok(Stopped::Stopped { pid, forced: true })
+        } else {
+            Err(Error::failed(format!("pid {pid} did not exit after SIGKILL")))
+        }
+    }
+
+    fn wait_released(&self, within: Duration) -> bool {
+        let end = Instant::now() + within;
+        loop {
+            if matches!(self.running(), Ok(None)) {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// What `stop` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    NotRunning,
+    Stopped { pid: u32, forced: bool },
+}
+
+fn signal(pid: u32, sig: libc::c_int) -> Result<()> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| Error::failed(format!("bad pid {pid}")))?;
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let r = unsafe { libc::kill(pid, sig) };
+    if r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+        Ok(())
+    } else {
+        Err(Error::failed(format!("cannot signal pid {pid}: {}", io::Error::last_os_error())))
+    }
+}
+
+/// Held for the life of the running client; removes the pid file on drop.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: File,
+    pid_file: PathBuf,
+    pid: u32,
+}
+
+impl Drop for InstanceLock {
+    fn drop(&mut self) {
+        // only our own pid file
+        if fs::read_to_string(&self.pid_file).ok().and_then(|s| s.trim().parse::<u32>().ok()) == Some(self.pid) {
+            let _ = fs::remove_file(&self.pid_file);
+        }
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// A log file rotated at [`LOG_MAX_BYTES`] (one old file kept: `.1`), for
+/// the tracing subscriber of `connect run --log-file`.
+#[derive(Clone)]
+pub struct RotatingLog {
+    inner: Arc<Mutex<LogInner>>,
+}
+
+struct LogInner {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max: u64,
+}
+
+impl RotatingLog {
+    pub fn open(path: &Path, max: u64) -> io::Result<RotatingLog> {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
+        Ok(RotatingLog { inner: Arc::new(Mutex::new(LogInner { path: path.to_path_buf(), file, size, max })) })
+    }
+}
+
+impl Write for RotatingLog {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut l = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if l.size > 0 && l.size + buf.len() as u64 > l.max {
+            let mut old = l.path.clone().into_os_string();
+            old.push(".1");
+            fs::rename(&l.path, &old)?;
+            l.file = OpenOptions::new().create(true).append(true).open(&l.path)?;
+            l.size = 0;
+        }
+        l.file.write_all(buf)?;
+        l.size += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).file.flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RotatingLog {
+    type Writer = RotatingLog;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Whether the agent gateway allows `sessions_send` (contract §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayCheck {
+    /// The gateway config file found (`~/.openclaw/openclaw.json` or `~/.clawdbot/clawdbot.json`).
+    pub file: Option<PathBuf>,
+    /// `Some(true)` allowed, `Some(false)` not listed, `None` unknown (no file, unreadable).
+    pub allowed: Option<bool>,
+    pub detail: String,
+}
+
+/// Read the gateway configuration under `home`.
+pub fn check_gateway(home: &Path) -> GatewayCheck {
+    let candidates = [home.join(".openclaw/openclaw.json"), home.join(".clawdbot/clawdbot.json")];
+    let Some(file) = candidates.iter().find(|p| p.is_file()).cloned() else {
+        return GatewayCheck {
+            file: None,
+            allowed: None,
+            detail: "no ~/.openclaw/openclaw.json or ~/.clawdbot/clawdbot.json found".into(),
+        };
+    };
+    let shown = display_home(&file, home);
+    let text = match fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => return GatewayCheck { file: Some(file), allowed: None, detail: format!("cannot read {shown}: {e}") },
+    };
+    let parsed: Option<Value> =
+        serde_json::from_str(&text).ok().or_else(|| serde_json::from_str(&strip_comments(&text)).ok());
+    let Some(v) = parsed else {
+        return GatewayCheck { file: Some(file), allowed: None, detail: format!("cannot parse {shown} as JSON") };
+    };
+    let allowed = v
+        .pointer("/gateway/tools/allow")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|t| t.as_str() == Some("sessions_send")));
+    let detail = if allowed {
+        format!("{shown} allows sessions_send")
+    } else {
+        format!(
+            "{shown} does not list sessions_send in gateway.tools.allow: add it, e.g. \
+             {{\"gateway\":{{\"tools\":{{\"allow\":[\"sessions_send\"]}}}}}}, then restart the gateway"
+        )
+    };
+    GatewayCheck { file: Some(file), allowed: Some(allowed), detail }
+}
+
+fn display_home(p: &Path, home: &Path) -> String {
+    match p.strip_prefix(home) {
+        Ok(rel) => format!("~/{}", rel.display()),
+        Err(_) => p.display().to_string(),
+    }
+}
+
+/// Drop `//` line comments outside strings (JSON5-style config files).
+fn strip_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut in_str = false;
+        let mut escaped = false;
+        let mut cut = line.len();
+        let bytes = line.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' if in_str => escaped = true,
+                b'"' => in_str = !in_str,
+                b'/' if !in_str && bytes.get(i + 1) == Some(&b'/') => {
+                    cut = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        out.push_str(&line[..cut]);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> (tempfile::TempDir, Runtime) {
+        let d = tempfile::tempdir().unwrap();
+        let r = Runtime { dir: d.path().join("rt") };
+        (d, r)
+    }
+
+    #[test]
+    fn the_lock_allows_one_instance_and_stale_pid_files_are_removed() {
+        let (_d, r) = rt();
+        assert_eq!(r.running().unwrap(), None);
+        let lock = r.acquire().unwrap();
+        assert_eq!(r.running().unwrap(), Some(std::process::id()));
+        let e = r.acquire().unwrap_err();
+        assert!(e.to_string().contains("already running"), "{e}");
+        drop(lock);
+        assert_eq!(r.running().unwrap(), None);
+        assert!(!r.pid_file().exists());
+        // a pid file left by a killed process, with nobody holding the lock
+        fs::write(r.pid_file(), "999999\n").unwrap();
+        assert_eq!(r.running().unwrap(), None);
+        assert!(!r.pid_file().exists(), "stale pid file removed");
+    }
+
+    #[test]
+    fn the_log_rotates_at_the_limit() {
+        let (d, _) = rt();
+        let p = d.path().join("x.log");
+        let mut log = RotatingLog::open(&p, 100).unwrap();
+        for _ in 0..3 {
+            log.write_all(&[b'a'; 60]).unwrap();
+        }
+        assert_eq!(fs::metadata(&p).unwrap().len(), 60);
+        assert_eq!(fs::metadata(d.path().join("x.log.1")).unwrap().len(), 60);
+    }
+
+    #[test]
+    fn gateway_check_reads_the_allow_list_and_says_how_to_fix_it() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(check_gateway(d.path()).allowed, None);
+        fs::create_dir_all(d.path().join(".openclaw")).unwrap();
+        let f = d.path().join(".openclaw/openclaw.json");
+        fs::write(&f, r#"{"gateway":{"tools":{"allow":["exec"]}}}"#).unwrap();
+        let c = check_gateway(d.path());
+        assert_eq!(c.allowed, Some(false));
+        assert!(c.detail.contains("\"allow\":[\"sessions_send\"]"), "{}", c.detail);
+        fs::write(&f, "{\n // comment\n \"gateway\":{\"tools\":{\"allow\":[\"sessions_send\"]}}}").unwrap();
+        assert_eq!(check_gateway(d.path()).allowed, Some(true));
+    }
+}

@@ -1,0 +1,150 @@
+//! The agent: the OpenClaw/Clawdbot gateway's `sessions_send` tool behind
+//! `POST {gateway_url}/tools/invoke` (contract §3).
+//!
+//! [`Gateway::ask`] takes a [`Cleared`] message, never a plain string: the
+//! only way to obtain one for a sensitive request is an approval (see
+//! `approval`), so no code path can hand the agent an unapproved action.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde_json::{json, Value};
+
+use super::approval::Cleared;
+use crate::config::Secret;
+use crate::error::{Error, Result};
+
+/// Gateway timeout for requests made during a call (deep tools, walkie, reports).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+/// Gateway timeout for inbound SMS.
+pub const SMS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Client of the local agent gateway.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    http: reqwest::Client,
+    invoke_url: String,
+    token: Option<Secret>,
+    agent_id: String,
+}
+
+impl Gateway {
+    pub fn new(gateway_url: &str, token: Option<Secret>, agent_id: &str) -> Result<Gateway> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("clawdtalk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::config(format!("cannot build the gateway HTTP client: {e}")))?;
+        Ok(Gateway {
+            http,
+            invoke_url: format!("{}/tools/invoke", gateway_url.trim_end_matches('/')),
+            token,
+            agent_id: agent_id.to_string(),
+        })
+    }
+
+    /// The agent's main session: `agent:{agent_id}:main`.
+    pub fn main_session(&self) -> String {
+        format!("agent:{}:main", self.agent_id)
+    }
+
+    /// Send a cleared message to a session and return the agent's reply text
+    /// (raw: the caller cleans it for speech or SMS). An empty reply or
+    /// `HEARTBEAT_OK` is returned as "Done.".
+    pub async fn ask(&self, message: Cleared, session_key: &str, timeout: Duration) -> Result<String> {
+        let body = json!({
+            "tool": "sessions_send",
+            "args": {"sessionKey": session_key, "message": message.message(), "timeoutSeconds": timeout.as_secs()},
+        });
+        let mut req = self
+            .http
+            .post(&self.invoke_url)
+            .header(CONTENT_TYPE, "application/json")
+            // the gateway waits up to timeoutSeconds for the agent; allow it a little more
+            .timeout(timeout + Duration::from_secs(5))
+            .body(body.to_string());
+        if let Some(t) = &self.token {
+            req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
+        }
+        tracing::debug!(session = session_key, basis = message.basis(), "asking the agent");
+        let resp = req.send().await.map_err(|e| {
+            let what = if e.is_timeout() { "timed out" } else { "is unreachable" };
+            Error::Network(format!("the agent gateway at {} {what}", self.invoke_url))
+        })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| Error::Network(format!("reading the gateway reply: {e}")))?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        if !status.is_success() {
+            let message = error_message(&value).unwrap_or_else(|| format!("HTTP {status}"));
+            return Err(Error::Api { status: status.as_u16(), message, body: None });
+        }
+        if value.get("ok") == Some(&Value::Bool(false)) {
+            return Err(Error::failed(format!(
+                "the gateway refused sessions_send: {}",
+                error_message(&value).unwrap_or_else(|| "no reason given".into())
+            )));
+        }
+        Ok(reply_text(&value))
+    }
+}
+
+fn error_message(v: &Value) -> Option<String> {
+    let e = v.get("error")?;
+    e.get("message").and_then(Value::as_str).or_else(|| e.as_str()).map(str::to_string)
+}
+
+/// The agent's reply in every shape the contract lists:
+/// `.result.details.reply`, `.result.content[0].text` (JSON with `reply`, or
+/// plain text), `.result` or `.response` as a string. Empty or
+/// `HEARTBEAT_OK` → "Done.".
+pub fn reply_text(v: &Value) -> String {
+    let found = v
+        .pointer("/result/details/reply")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            v.pointer("/result/content/0/text").and_then(Value::as_str).map(|t| {
+                match serde_json::from_str::<Value>(t) {
+                    Ok(Value::Object(o)) if o.contains_key("reply") => match &o["reply"] {
+                        Value::String(r) => r.clone(),
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    },
+                    _ => t.to_string(),
+                }
+            })
+        })
+        .or_else(|| v.get("result").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| v.get("response").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let t = found.trim();
+    if t.is_empty() || t == "HEARTBEAT_OK" {
+        super::speech::DONE.to_string()
+    } else {
+        t.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reply_shape_is_understood() {
+        assert_eq!(reply_text(&json!({"result":{"details":{"reply":"A"}}})), "A");
+        assert_eq!(reply_text(&json!({"result":{"content":[{"type":"text","text":"{\"reply\":\"B\"}"}]}})), "B");
+        assert_eq!(reply_text(&json!({"result":{"content":[{"type":"text","text":"plain C"}]}})), "plain C");
+        assert_eq!(reply_text(&json!({"result":"D"})), "D");
+        assert_eq!(reply_text(&json!({"response":"E"})), "E");
+    }
+
+    #[test]
+    fn empty_and_heartbeat_replies_mean_done() {
+        assert_eq!(reply_text(&json!({"result":{"details":{"reply":""}}})), "Done.");
+        assert_eq!(reply_text(&json!({"result":{"details":{"reply":"HEARTBEAT_OK"}}})), "Done.");
+        assert_eq!(reply_text(&json!({"result":{"content":[{"text":"{\"reply\":null}"}]}})), "Done.");
+        assert_eq!(reply_text(&json!({})), "Done.");
+    }
+}

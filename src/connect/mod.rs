@@ -1,0 +1,231 @@
+//! `clawdtalk connect`: the voice-routing WebSocket client (contract §3).
+//!
+//! Inbound calls, SMS and push-to-talk reach the user's own agent through
+//! this client: the ClawdTalk server sends events on a long-lived WebSocket,
+//! the client relays each request to the local OpenClaw/Clawdbot gateway
+//! ([`gateway`]) and answers on the socket (or by SMS).
+//!
+//! - [`protocol`]: the messages, as types.
+//! - [`session`]: the connection loop (auth, keep-alive, reconnection), one
+//!   writer task fed by a channel so no request can block the socket.
+//! - [`handler`]: one task per request; approvals in between ([`approval`]),
+//!   which fail closed by construction.
+//! - [`daemon`]: runtime files, the single-instance lock, background start/stop.
+//! - [`speech`]: text cleaned for the caller's ears.
+
+pub mod approval;
+pub mod daemon;
+pub mod gateway;
+pub mod handler;
+pub mod protocol;
+pub mod session;
+pub mod speech;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::api::ClientOptions;
+use crate::config::{Config, Secret};
+use crate::error::{Error, Result};
+use approval::{ApprovalSettings, NoDevices, Patterns};
+
+pub use session::{run, LinkState};
+
+/// Intervals of the connection loop. Injectable so tests run in milliseconds;
+/// the defaults are the contract's.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    /// A WebSocket ping this often…
+    pub ping_interval: Duration,
+    /// …and the socket is dropped when no pong comes within this.
+    pub pong_timeout: Duration,
+    /// First reconnection delay (jittered), doubling up to `backoff_max`.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// Wait after the server answered 429 to the connection.
+    pub rate_limit_wait: Duration,
+    /// Time allowed to open the socket and receive `auth_ok`.
+    pub connect_timeout: Duration,
+    /// Gateway timeout for call requests (deep tools, walkie, reports).
+    pub call_timeout: Duration,
+    /// Gateway timeout for inbound SMS.
+    pub sms_timeout: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(10),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(180),
+            rate_limit_wait: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(15),
+            call_timeout: gateway::CALL_TIMEOUT,
+            sms_timeout: gateway::SMS_TIMEOUT,
+        }
+    }
+}
+
+/// Everything the connect client needs, resolved from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `ws(s)://server/ws`.
+    pub ws_url: String,
+    pub api_key: Secret,
+    /// The HTTP API (approvals, SMS replies).
+    pub api: ClientOptions,
+    pub owner_name: Option<String>,
+    pub agent_name: Option<String>,
+    /// Spoken at the start of a call.
+    pub greeting: String,
+    /// `context_response.context.system_prompt`.
+    pub system_prompt: String,
+    /// `context_response.context.memory`.
+    pub memory: String,
+    pub gateway_url: String,
+    pub gateway_token: Option<Secret>,
+    pub agent_id: String,
+    pub approvals: ApprovalSettings,
+    pub timings: Timings,
+}
+
+/// The WebSocket URL for a site root: `http`→`ws`, `https`→`wss`, plus `/ws`.
+pub fn ws_url(server: &str) -> Result<String> {
+    let s = server.trim_end_matches('/');
+    let rest = if let Some(r) = s.strip_prefix("https://") {
+        format!("wss://{r}")
+    } else if let Some(r) = s.strip_prefix("http://") {
+        format!("ws://{r}")
+    } else {
+        return Err(Error::config(format!("server {server:?} is not an http(s) URL")));
+    };
+    Ok(format!("{rest}/ws"))
+}
+
+impl Settings {
+    /// Resolve from the configuration (skill-config.json keys documented in README "connect").
+    pub fn from_config(cfg: &Config) -> Result<Settings> {
+        let api = ClientOptions::from_config(cfg)?;
+        let raw = &cfg.raw;
+        let secs = |k: &str, default: Duration| -> Result<Duration> {
+            match raw.get(k) {
+                None | Some(Value::Null) => Ok(default),
+                Some(v) => v
+                    .as_f64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                    .filter(|f| *f > 0.0 && f.is_finite())
+                    .map(Duration::from_secs_f64)
+                    .ok_or_else(|| {
+                        Error::config(format!("{k} in skill-config.json must be a positive number of seconds"))
+                    }),
+            }
+        };
+        let patterns = match raw.get("approval_patterns") {
+            None | Some(Value::Null) => Patterns::defaults(),
+            Some(Value::Array(a)) => {
+                let list: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+                if list.len() != a.len() {
+                    return Err(Error::config("approval_patterns in skill-config.json must be a list of strings"));
+                }
+                Patterns::new(&list)
+            }
+            Some(Value::String(s)) => Patterns::new(&s.split(',').map(str::trim).collect::<Vec<_>>()),
+            Some(_) => return Err(Error::config("approval_patterns in skill-config.json must be a list of strings")),
+        };
+        let no_devices = match raw.get("approval_no_devices").and_then(Value::as_str) {
+            None | Some("confirm_by_voice") | Some("voice") => NoDevices::ConfirmByVoice,
+            Some("deny") => NoDevices::Deny,
+            Some(other) => {
+                return Err(Error::config(format!(
+                    "approval_no_devices in skill-config.json must be \"confirm_by_voice\" or \"deny\", got {other:?}"
+                )))
+            }
+        };
+        let defaults = Timings::default();
+        let approval_defaults = ApprovalSettings::default();
+        let owner = cfg.owner_name.clone();
+        let agent = cfg.agent_name.clone();
+        let greeting = cfg.greeting.clone().unwrap_or_else(|| match &owner {
+            Some(o) => format!("Hi {o}, it's {}. How can I help?", agent.as_deref().unwrap_or("your assistant")),
+            None => "Hello! How can I help?".to_string(),
+        });
+        let system_prompt = cfg.get_str("system_prompt").map(str::to_string).unwrap_or_else(|| {
+            format!(
+                "You are {}, the voice assistant of {}. You are speaking on a phone call: keep answers short and \
+                 conversational, without markdown. For anything that needs tools, files, messages or actions, \
+                 use the deep tool.",
+                agent.as_deref().unwrap_or("an AI assistant"),
+                owner.as_deref().unwrap_or("your owner")
+            )
+        });
+        Ok(Settings {
+            ws_url: ws_url(&cfg.server)?,
+            api_key: api.api_key.clone(),
+            api,
+            owner_name: owner,
+            agent_name: agent,
+            greeting,
+            system_prompt,
+            memory: cfg.get_str("memory").unwrap_or_default().to_string(),
+            gateway_url: cfg.gateway_url.clone(),
+            gateway_token: cfg.gateway_token.clone(),
+            agent_id: cfg.agent_id.clone(),
+            approvals: ApprovalSettings {
+                patterns,
+                timeout: secs("approval_timeout_secs", approval_defaults.timeout)?,
+                poll_interval: secs("approval_poll_secs", approval_defaults.poll_interval)?,
+                no_devices,
+                require_biometric: raw.get("approval_require_biometric").and_then(Value::as_bool).unwrap_or(false),
+            },
+            timings: Timings {
+                ping_interval: secs("ping_interval_secs", defaults.ping_interval)?,
+                pong_timeout: secs("pong_timeout_secs", defaults.pong_timeout)?,
+                backoff_initial: secs("reconnect_initial_secs", defaults.backoff_initial)?,
+                backoff_max: secs("reconnect_max_secs", defaults.backoff_max)?,
+                rate_limit_wait: secs("rate_limit_wait_secs", defaults.rate_limit_wait)?,
+                connect_timeout: cfg.connect_timeout.max(defaults.connect_timeout),
+                call_timeout: defaults.call_timeout,
+                sms_timeout: defaults.sms_timeout,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{MapEnv, Overrides};
+
+    #[test]
+    fn ws_url_follows_the_scheme() {
+        assert_eq!(ws_url("https://clawdtalk.com/").unwrap(), "wss://clawdtalk.com/ws");
+        assert_eq!(ws_url("http://127.0.0.1:9").unwrap(), "ws://127.0.0.1:9/ws");
+        assert!(ws_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn settings_read_approval_keys_and_refuse_bad_values() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("skill-config.json"),
+            r#"{"api_key":"cc_test_x1234567890","approval_patterns":["launch"],"approval_no_devices":"deny",
+               "approval_timeout_secs":2.5,"owner_name":"Ann"}"#,
+        )
+        .unwrap();
+        let cfg = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
+        let s = Settings::from_config(&cfg).unwrap();
+        assert_eq!(s.ws_url, "wss://clawdtalk.com/ws");
+        assert_eq!(s.approvals.no_devices, NoDevices::Deny);
+        assert_eq!(s.approvals.timeout, Duration::from_millis(2500));
+        assert!(s.approvals.patterns.find("launch it").is_some());
+        assert!(s.approvals.patterns.find("delete it").is_none());
+        assert!(s.greeting.contains("Ann"));
+
+        std::fs::write(dir.path().join("skill-config.json"), r#"{"api_key":"k","approval_no_devices":"allow"}"#)
+            .unwrap();
+        let cfg = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
+        assert_eq!(Settings::from_config(&cfg).unwrap_err().exit_code(), 3);
+    }
+}

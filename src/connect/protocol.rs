@@ -1,0 +1,355 @@
+//! The messages of the voice-routing WebSocket (contract §3), as typed values.
+//!
+//! Parsing is lenient where the service is known to vary (ids that arrive as
+//! numbers, events sent with or without the `{"type":"event"}` wrapper, the
+//! event name under `type` or `event`) and strict where a mistake would act
+//! for someone: an approval decision is only "approved" when the service
+//! says exactly that (see `approval::Decision::from_word`).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::config::Secret;
+
+/// What the client sends on the socket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// The first message on a new socket.
+    Auth {
+        #[serde(serialize_with = "expose_secret")]
+        api_key: Secret,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        owner_name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent_name: Option<String>,
+    },
+    /// Answer to `context_request`.
+    ContextResponse { call_id: String, context: CallContext },
+    /// Text the voice assistant speaks on a call (the greeting).
+    Response { call_id: String, text: String },
+    /// An interim line the caller hears while a deep tool request runs.
+    DeepToolProgress { request_id: String, text: String },
+    /// The one and only answer to a deep tool request.
+    DeepToolResult { request_id: String, text: String },
+    /// Answer to a push-to-talk request: `reply` or `error`.
+    WalkieResponse {
+        request_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// Answer to an application-level `{"type":"ping"}`.
+    Pong,
+}
+
+fn expose_secret<S: Serializer>(s: &Secret, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s.expose())
+}
+
+/// The `context` of a `context_response`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallContext {
+    pub memory: String,
+    pub system_prompt: String,
+}
+
+impl ClientMessage {
+    /// The JSON text put on the wire.
+    pub fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail; fall back to an empty object regardless.
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+
+    /// A short name for logs (never the content: it may hold the key).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Auth { .. } => "auth",
+            ClientMessage::ContextResponse { .. } => "context_response",
+            ClientMessage::Response { .. } => "response",
+            ClientMessage::DeepToolProgress { .. } => "deep_tool_progress",
+            ClientMessage::DeepToolResult { .. } => "deep_tool_result",
+            ClientMessage::WalkieResponse { .. } => "walkie_response",
+            ClientMessage::Pong => "pong",
+        }
+    }
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMessage {
+    AuthOk,
+    AuthError {
+        message: String,
+    },
+    Event(Box<Event>),
+    /// Application-level ping (answered with `{"type":"pong"}`).
+    Ping,
+    /// Application-level pong (counts as liveness).
+    Pong,
+    /// Anything else: logged and ignored.
+    Other {
+        kind: String,
+    },
+}
+
+impl ServerMessage {
+    /// Parse one text frame. `Err` carries a reason for the log (never the frame itself).
+    pub fn parse(text: &str) -> Result<ServerMessage, String> {
+        let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+        match kind.as_str() {
+            "auth_ok" => Ok(ServerMessage::AuthOk),
+            "auth_error" => Ok(ServerMessage::AuthError {
+                message: v
+                    .get("message")
+                    .or_else(|| v.get("error"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("the server refused the API key")
+                    .to_string(),
+            }),
+            "ping" => Ok(ServerMessage::Ping),
+            "pong" => Ok(ServerMessage::Pong),
+            "event" => match v.get("event") {
+                Some(e) => Event::parse(e).map(|e| ServerMessage::Event(Box::new(e))),
+                None => Err("event message without an `event` field".to_string()),
+            },
+            // Some servers send events unwrapped.
+            _ => match Event::parse(&v) {
+                Ok(Event::Unknown { .. }) | Err(_) => Ok(ServerMessage::Other { kind }),
+                Ok(e) => Ok(ServerMessage::Event(Box::new(e))),
+            },
+        }
+    }
+}
+
+/// An event of contract §3.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    #[serde(rename = "context_request")]
+    ContextRequest {
+        #[serde(deserialize_with = "id")]
+        call_id: String,
+    },
+    #[serde(rename = "call.started")]
+    CallStarted {
+        #[serde(deserialize_with = "id")]
+        call_id: String,
+        #[serde(default)]
+        direction: Option<String>,
+    },
+    #[serde(rename = "deep_tool_request")]
+    DeepToolRequest {
+        #[serde(default, deserialize_with = "opt_id")]
+        call_id: Option<String>,
+        #[serde(deserialize_with = "id")]
+        request_id: String,
+        query: String,
+        #[serde(default)]
+        context: Option<Value>,
+    },
+    #[serde(rename = "sms.received")]
+    SmsReceived {
+        from: String,
+        #[serde(default)]
+        body: String,
+        #[serde(default, deserialize_with = "opt_id")]
+        message_id: Option<String>,
+    },
+    #[serde(rename = "walkie_request")]
+    WalkieRequest {
+        #[serde(deserialize_with = "id")]
+        request_id: String,
+        #[serde(default)]
+        transcript: String,
+        #[serde(default)]
+        session_key: Option<String>,
+    },
+    #[serde(rename = "approval.responded")]
+    ApprovalResponded {
+        #[serde(deserialize_with = "id")]
+        request_id: String,
+        #[serde(default)]
+        decision: String,
+    },
+    #[serde(rename = "call.ended")]
+    CallEnded(CallEnded),
+    /// An event this client does not know (logged, ignored).
+    #[serde(skip)]
+    Unknown { name: String },
+}
+
+/// The fields of `call.ended`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct CallEnded {
+    #[serde(default, deserialize_with = "opt_id")]
+    pub call_id: Option<String>,
+    #[serde(default)]
+    pub direction: Option<String>,
+    #[serde(default, deserialize_with = "opt_number")]
+    pub duration_seconds: Option<f64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub outcome: Option<String>,
+    #[serde(default)]
+    pub to_number: Option<String>,
+    #[serde(default)]
+    pub from_number: Option<String>,
+    #[serde(default)]
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub greeting: Option<String>,
+    #[serde(default)]
+    pub voicemail_message: Option<String>,
+}
+
+impl Event {
+    /// Parse an event object; its name is under `type` (or `event`, `name`).
+    pub fn parse(v: &Value) -> Result<Event, String> {
+        let Value::Object(map) = v else {
+            return Err("event is not a JSON object".to_string());
+        };
+        let name = ["type", "event", "name"]
+            .iter()
+            .find_map(|k| map.get(*k).and_then(Value::as_str))
+            .ok_or("event without a name")?
+            .to_string();
+        const KNOWN: [&str; 7] = [
+            "context_request",
+            "call.started",
+            "deep_tool_request",
+            "sms.received",
+            "walkie_request",
+            "approval.responded",
+            "call.ended",
+        ];
+        if !KNOWN.contains(&name.as_str()) {
+            return Ok(Event::Unknown { name });
+        }
+        let mut m = map.clone();
+        m.insert("type".to_string(), Value::String(name.clone()));
+        serde_json::from_value(Value::Object(m)).map_err(|e| format!("malformed {name} event: {e}"))
+    }
+
+    /// The event name, for logs.
+    pub fn name(&self) -> &str {
+        match self {
+            Event::ContextRequest { .. } => "context_request",
+            Event::CallStarted { .. } => "call.started",
+            Event::DeepToolRequest { .. } => "deep_tool_request",
+            Event::SmsReceived { .. } => "sms.received",
+            Event::WalkieRequest { .. } => "walkie_request",
+            Event::ApprovalResponded { .. } => "approval.responded",
+            Event::CallEnded(_) => "call.ended",
+            Event::Unknown { name } => name,
+        }
+    }
+}
+
+/// An id that may arrive as a string or a number.
+fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!("expected an id, got {other}"))),
+    }
+}
+
+fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn auth_puts_the_key_on_the_wire_but_not_in_debug() {
+        let m = ClientMessage::Auth {
+            api_key: Secret::new("cc_live_abcdefghijklmnop"),
+            owner_name: Some("Ann".into()),
+            agent_name: None,
+        };
+        let v: Value = serde_json::from_str(&m.to_json()).unwrap();
+        assert_eq!(v, json!({"type":"auth","api_key":"cc_live_abcdefghijklmnop","owner_name":"Ann"}));
+        assert!(!format!("{m:?}").contains("efghijkl"));
+    }
+
+    #[test]
+    fn client_messages_have_the_contract_shapes() {
+        let m = ClientMessage::DeepToolResult { request_id: "r1".into(), text: "ok".into() };
+        assert_eq!(serde_json::to_value(&m).unwrap(), json!({"type":"deep_tool_result","request_id":"r1","text":"ok"}));
+        let m = ClientMessage::WalkieResponse { request_id: "w".into(), reply: None, error: Some("x".into()) };
+        assert_eq!(serde_json::to_value(&m).unwrap(), json!({"type":"walkie_response","request_id":"w","error":"x"}));
+        let m = ClientMessage::ContextResponse {
+            call_id: "c".into(),
+            context: CallContext { memory: "m".into(), system_prompt: "s".into() },
+        };
+        assert_eq!(
+            serde_json::to_value(&m).unwrap(),
+            json!({"type":"context_response","call_id":"c","context":{"memory":"m","system_prompt":"s"}})
+        );
+    }
+
+    #[test]
+    fn events_parse_wrapped_unwrapped_and_with_numeric_ids() {
+        let m = ServerMessage::parse(
+            r#"{"type":"event","event":{"type":"deep_tool_request","call_id":7,"request_id":"r","query":"q"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            ServerMessage::Event(Box::new(Event::DeepToolRequest {
+                call_id: Some("7".into()),
+                request_id: "r".into(),
+                query: "q".into(),
+                context: None
+            }))
+        );
+        let m = ServerMessage::parse(r#"{"type":"event","event":{"event":"call.started","call_id":"c"}}"#).unwrap();
+        assert_eq!(m, ServerMessage::Event(Box::new(Event::CallStarted { call_id: "c".into(), direction: None })));
+        let m = ServerMessage::parse(r#"{"type":"approval.responded","request_id":"a","decision":"denied"}"#).unwrap();
+        assert_eq!(
+            m,
+            ServerMessage::Event(Box::new(Event::ApprovalResponded {
+                request_id: "a".into(),
+                decision: "denied".into()
+            }))
+        );
+        let m =
+            ServerMessage::parse(r#"{"type":"event","event":{"type":"call.ended","duration_seconds":"65"}}"#).unwrap();
+        let ServerMessage::Event(ev) = m else { panic!("{m:?}") };
+        let Event::CallEnded(e) = *ev else { panic!("{ev:?}") };
+        assert_eq!(e.duration_seconds, Some(65.0));
+    }
+
+    #[test]
+    fn unknown_and_malformed_messages_are_reported_not_fatal() {
+        assert_eq!(
+            ServerMessage::parse(r#"{"type":"event","event":{"type":"call.ringing"}}"#).unwrap(),
+            ServerMessage::Event(Box::new(Event::Unknown { name: "call.ringing".into() }))
+        );
+        assert!(ServerMessage::parse(r#"{"type":"event","event":{"type":"deep_tool_request"}}"#).is_err());
+        assert!(ServerMessage::parse("not json").is_err());
+        assert_eq!(
+            ServerMessage::parse(r#"{"type":"auth_error","message":"bad key"}"#).unwrap(),
+            ServerMessage::AuthError { message: "bad key".into() }
+        );
+    }
+}
