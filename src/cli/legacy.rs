@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use super::agent::AgentLinkArgs;
 use super::assistant::{AssistantListArgs, AssistantRef, AssistantUpdateArgs, ConnectionIdArgs};
 use super::insights::InsightsGetArgs;
-use super::mission::{MissionCreateArgs, MissionGetArgs};
+use super::mission::{MissionCreateArgs, MissionGetArgs, MissionInitArgs, MissionSetupAgentArgs};
 use super::phone::PhoneAssignArgs;
 use super::plan::{PlanCreateArgs, PlanUpdateStepArgs};
 use super::run::{RunCreateArgs, RunListArgs, RunRef, RunUpdateArgs};
@@ -94,6 +94,12 @@ pub enum LegacyCommand {
     ListLinkedAgents(RunRef),
     #[command(hide = true)]
     UnlinkAgent(AgentLinkArgs),
+    #[command(hide = true)]
+    Init(MissionInitArgs),
+    #[command(hide = true)]
+    SetupAgent(MissionSetupAgentArgs),
+    #[command(hide = true)]
+    Complete(LegacyCompleteArgs),
 }
 
 /// `log-event MID RID TYPE SUMMARY STEP [PAYLOAD_JSON]` (STEP `-` = none).
@@ -147,4 +153,16 @@ pub struct LegacyScheduleSmsArgs {
     pub mission_id: Option<String>,
     pub run_id: Option<String>,
     pub step_id: Option<String>,
+}
+
+/// `complete SLUG MID RID SUMMARY [PAYLOAD_JSON]`.
+#[derive(Debug, Clone, Args)]
+pub struct LegacyCompleteArgs {
+    /// Mission slug or mission id.
+    pub mission: String,
+    pub mission_id: String,
+    pub run_id: String,
+    #[arg(allow_hyphen_values = true)]
+    pub summary: String,
+    pub payload_json: Option<String>,
 }

@@ -14,6 +14,18 @@ pub enum MissionCommand {
     Status(MissionStatusArgs),
     /// Cancel the remaining scheduled events, and (without --pending-only) the run.
     Cancel(MissionCancelArgs),
+    /// Start a mission: create it, its run (and plan) and set it running; the
+    /// ids go to the state file under the slug it prints. Re-running resumes.
+    #[command(
+        after_help = "Example:\n  clawdtalk mission init \"Find window washers\" \"Call and compare quotes\" \"Need 3 quotes\" \\\n      '[{\"step_id\":\"call_1\",\"description\":\"Call first lead\",\"sequence\":1}]'"
+    )]
+    Init(MissionInitArgs),
+    /// Create the mission's voice assistant, link it to the run and pick the
+    /// caller-id number; reuses what an earlier run already created.
+    SetupAgent(MissionSetupAgentArgs),
+    /// Mark the mission's run succeeded with a summary and archive the
+    /// mission in the state file (its memory stays readable).
+    Complete(MissionCompleteArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -44,4 +56,56 @@ pub struct MissionCreateArgs {
 pub struct MissionGetArgs {
     /// Mission id.
     pub mission_id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MissionInitArgs {
+    /// Mission name; its slug (lowercase, - for other characters) keys the state file.
+    #[arg(allow_hyphen_values = true)]
+    pub name: String,
+    /// Full description of the task.
+    #[arg(allow_hyphen_values = true)]
+    pub instructions: String,
+    /// The user's original request (saved as the run's input).
+    #[arg(allow_hyphen_values = true)]
+    pub request: String,
+    /// Plan steps: [{"step_id","description","sequence"},...].
+    pub steps_json: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MissionSetupAgentArgs {
+    /// Start a state entry when the slug is unknown (without it, an unknown slug is an error).
+    #[arg(long)]
+    pub create: bool,
+    /// Mission slug (as printed by init) or mission id.
+    pub mission: String,
+    /// Assistant name.
+    #[arg(allow_hyphen_values = true)]
+    pub name: String,
+    /// Assistant instructions (its system prompt).
+    #[arg(allow_hyphen_values = true)]
+    pub instructions: String,
+    /// First words on a call ("" lets the callee speak first).
+    #[arg(allow_hyphen_values = true)]
+    pub greeting: Option<String>,
+    /// {"features"|"enabled_features","model","tools","description","voice"}.
+    pub options_json: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MissionCompleteArgs {
+    /// Mission slug or mission id.
+    pub mission: String,
+    /// What the mission achieved (the run's result_summary).
+    #[arg(allow_hyphen_values = true)]
+    pub summary: String,
+    /// Structured result (the run's result_payload), JSON.
+    pub payload_json: Option<String>,
+    /// Mission id (default: from the state file).
+    #[arg(long, value_name = "MID")]
+    pub mission_id: Option<String>,
+    /// Run id (default: from the state file).
+    #[arg(long, value_name = "RID")]
+    pub run_id: Option<String>,
 }

@@ -16,11 +16,23 @@ use crate::output::{Block, Outcome};
 
 use super::run as runs;
 use super::schedule::{self, ScheduleRequest};
-use super::{agent, assistant, event, insights, memory, mission, phone, plan, state, Context};
+use super::{agent, assistant, event, insights, memory, mission, phone, plan, state, workflow, Context};
 
 pub async fn run(ctx: &Context, cmd: LegacyCommand) -> Result<Outcome> {
     use LegacyCommand as L;
     match cmd {
+        L::Init(a) => workflow::init(ctx, a).await,
+        L::SetupAgent(a) => workflow::setup_agent(ctx, a).await,
+        L::Complete(a) => {
+            let r = workflow::CompleteRequest {
+                mission: a.mission,
+                mission_id: Some(a.mission_id),
+                run_id: Some(a.run_id),
+                summary: a.summary,
+                payload_json: a.payload_json,
+            };
+            workflow::complete(ctx, r).await
+        }
         L::ListState => state::list_legacy(ctx).await,
         L::GetState(a) => state::get(ctx, a).await,
         L::RemoveState(a) => state::remove(ctx, a).await,

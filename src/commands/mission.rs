@@ -12,6 +12,9 @@ pub async fn run(ctx: &Context, cmd: MissionCommand) -> Result<Outcome> {
         MissionCommand::Create(a) => create(ctx, a).await,
         MissionCommand::Get(a) => get(ctx, a).await,
         MissionCommand::List => list(ctx).await,
+        MissionCommand::Init(a) => super::workflow::init(ctx, a).await,
+        MissionCommand::SetupAgent(a) => super::workflow::setup_agent(ctx, a).await,
+        MissionCommand::Complete(a) => super::workflow::complete(ctx, a.into()).await,
         MissionCommand::Status(a) => super::mission_status::status(ctx, a).await,
         MissionCommand::Cancel(a) => super::mission_status::cancel(ctx, a).await,
     }

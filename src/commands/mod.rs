@@ -37,6 +37,7 @@ pub mod sms;
 pub mod state;
 pub mod status;
 mod support;
+pub mod workflow;
 
 /// Everything a command needs from its surroundings, resolved once.
 #[derive(Debug, Clone)]

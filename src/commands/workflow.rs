@@ -1,0 +1,440 @@
+//! The high-level workflows of contract §2.2 (`mission init|setup-agent|
+//! complete` and the legacy words `init`, `setup-agent`, `complete`) and the
+//! automatic bookkeeping of scheduled calls and SMS.
+//!
+//! Each workflow is resumable and idempotent: every id is saved to the state
+//! file the moment the service returns it, so when a step fails (network,
+//! service error, crash) re-running the same command continues where it
+//! stopped instead of creating a second mission, run or assistant.
+//! Network requests are never made while the state file is locked.
+
+use serde_json::{json, Map, Value};
+
+use crate::api::assistants;
+use crate::api::events::{self, NewEvent};
+use crate::api::runs::{self, RunUpdate};
+use crate::api::{agents, missions, phones, plan, Client};
+use crate::cli::assistant::AssistantCreateArgs;
+use crate::cli::mission::{MissionCompleteArgs, MissionInitArgs, MissionSetupAgentArgs};
+use crate::error::{Error, Result};
+use crate::output::Outcome;
+use crate::state::{slugify, timestamp, Found, MissionState, ScheduledEvent, StateStore};
+use crate::validate;
+
+use super::Context;
+
+/// Field of a mission entry holding the `init` steps not done yet (the plan
+/// steps to post, and whether the run still has to be set running). Present
+/// only while an `init` is unfinished; telnyx_api.py entries never have it.
+const INIT_PENDING: &str = "init_pending";
+/// Field recording the run the assistant was linked to (so a re-run of
+/// `setup-agent` after a failed link links it, and never twice).
+const LINKED_RUN: &str = "assistant_linked_run_id";
+
+/// The agent id put on the run events clawdtalk logs itself.
+const BOOKKEEPING_AGENT: &str = "clawdtalk";
+
+/// `init NAME INSTRUCTIONS REQUEST [STEPS_JSON]`.
+///
+/// Lines as telnyx_api.py (`Created mission: …`, `Created run: …`,
+/// `Created plan with N steps`, `Updated run …: running`, or `Resuming
+/// existing mission: SLUG`), then `Mission slug: SLUG`.
+pub async fn init(ctx: &Context, a: MissionInitArgs) -> Result<Outcome> {
+    let slug = slugify(&a.name);
+    if slug.is_empty() {
+        return Err(Error::usage(format!(
+            "NAME {:?} has no letters or digits, so it gives no slug; use a descriptive name",
+            a.name
+        )));
+    }
+    let steps = match &a.steps_json {
+        Some(t) => {
+            let v = validate::json_arg("STEPS_JSON", t)?;
+            if !v.is_array() {
+                return Err(Error::usage(
+                    "STEPS_JSON must be a JSON list: [{\"step_id\",\"description\",\"sequence\"},...]",
+                ));
+            }
+            Some(v)
+        }
+        None => None,
+    };
+    let store = ctx.state()?;
+    let state = store.read_async().await?;
+    let existing = state.mission(&slug).cloned().unwrap_or_default();
+    let mut o = Outcome::default();
+
+    let mission_id = existing.mission_id();
+    let run_id = existing.run_id();
+    let pending = existing.fields().get(INIT_PENDING).cloned();
+    if let (Some(mid), Some(rid), None) = (&mission_id, &run_id, &pending) {
+        let data = json!({"slug": slug, "mission_id": mid, "run_id": rid, "resumed": true});
+        return Ok(Outcome::data(data)
+            .line(format!("Resuming existing mission: {slug}"))
+            .line(format!("Mission slug: {slug}")));
+    }
+
+    let client = ctx.client()?;
+    let now = ctx.now();
+    let mid = match mission_id {
+        Some(mid) => mid,
+        None => {
+            let m = missions::create(&client, &a.name, &a.instructions).await?;
+            o = o.line(format!("Created mission: {}", m.id));
+            let (name, id) = (a.name.clone(), m.id.clone());
+            save(&store, &slug, move |e| {
+                e.set("mission_name", name);
+                e.set("mission_id", id);
+                e.set("created_at", timestamp(now));
+            })
+            .await?;
+            m.id
+        }
+    };
+    let (rid, pending) = match (run_id, pending) {
+        (Some(rid), Some(p)) => (rid, p),
+        (Some(rid), None) => (rid, json!({"running": true})),
+        (None, _) => {
+            let run = runs::create(&client, &mid, &json!({"original_request": a.request})).await?;
+            o = o.line(format!("Created run: {}", run.id));
+            let mut p = json!({"running": true});
+            if let Some(s) = &steps {
+                p["steps"] = s.clone();
+            }
+            let (id, marker) = (run.id.clone(), p.clone());
+            save(&store, &slug, move |e| {
+                e.set("run_id", id);
+                e.set(INIT_PENDING, marker);
+            })
+            .await?;
+            (run.id, p)
+        }
+    };
+    // A re-run may bring the steps the first attempt did not have.
+    let plan_steps = pending.get("steps").cloned().or(steps).filter(|s| s.as_array().is_some_and(|l| !l.is_empty()));
+    if let Some(steps) = plan_steps {
+        plan::create(&client, &mid, &rid, &json!(steps)).await?;
+        let n = steps.as_array().map_or(0, Vec::len);
+        o = o.line(format!("Created plan with {n} steps"));
+        save(&store, &slug, |e| {
+            if let Some(Value::Object(p)) = e.fields().get(INIT_PENDING).cloned() {
+                let mut p = p;
+                p.remove("steps");
+                e.set(INIT_PENDING, Value::Object(p));
+            }
+        })
+        .await?;
+    }
+    runs::update(&client, &mid, &rid, &RunUpdate { status: Some("running".into()), ..Default::default() }).await?;
+    o = o.line(format!("Updated run {rid}: running"));
+    save(&store, &slug, move |e| {
+        e.remove(INIT_PENDING);
+        e.set("status", "running");
+        e.touch(now);
+    })
+    .await?;
+    o.data = json!({"slug": slug, "mission_id": mid, "run_id": rid, "resumed": false});
+    Ok(o.line(format!("Mission slug: {slug}")))
+}
+
+/// Apply `f` to the active entry `slug`, creating it when absent (callers
+/// only get here for a slug they decided to create or already resolved).
+async fn save(store: &StateStore, slug: &str, f: impl FnOnce(&mut MissionState) + Send + 'static) -> Result<()> {
+    let slug = slug.to_string();
+    store
+        .update_async(move |s| {
+            f(s.mission_or_create(&slug));
+            Ok(())
+        })
+        .await
+}
+
+/// `setup-agent SLUG NAME INSTRUCTIONS [GREETING] [OPTIONS_JSON]`.
+///
+/// Reuses the assistant and number the state already has; otherwise creates
+/// the assistant (saved at once), links it to the mission's run, and takes
+/// the first available account number as the caller id (contract §2.2: the
+/// number is not assigned to the assistant).
+pub async fn setup_agent(ctx: &Context, a: MissionSetupAgentArgs) -> Result<Outcome> {
+    // Everything is checked before anything is sent.
+    let new = super::assistant::new_assistant(&AssistantCreateArgs {
+        name: a.name.clone(),
+        instructions: a.instructions.clone(),
+        greeting: a.greeting.clone(),
+        model: None,
+        voice: None,
+        features: None,
+        tools: None,
+        description: None,
+        options: a.options_json.clone(),
+    })?;
+    let store = ctx.state()?;
+    let state = store.read_async().await?;
+    let slug = match state.find(&a.mission) {
+        Some(Found::Active(slug)) => slug,
+        Some(Found::Archived(_)) => return Err(state.active_slug(&a.mission).unwrap_err()),
+        None if a.create => {
+            let slug = slugify(&a.mission);
+            if slug != a.mission || slug.is_empty() {
+                return Err(Error::usage(format!(
+                    "--create needs a slug (lowercase letters, digits and -): use '{slug}' instead of '{}'",
+                    a.mission
+                )));
+            }
+            slug
+        }
+        None => {
+            return Err(Error::usage(format!(
+                "{}. Run `clawdtalk init NAME INSTRUCTIONS REQUEST` first, or pass --create to set up an agent \
+                 without a mission",
+                state.unknown(&a.mission)
+            )))
+        }
+    };
+    let entry = state.mission(&slug).cloned().unwrap_or_default();
+    if let (Some(aid), Some(phone)) = (entry.assistant_id(), entry.agent_phone()) {
+        let data = json!({"slug": slug, "assistant_id": aid, "agent_phone": phone, "reused": true});
+        return Ok(Outcome::data(data).line(format!("Using existing assistant: {aid}")));
+    }
+    let client = ctx.client()?;
+    let mut o = Outcome::default();
+    let aid = match entry.assistant_id() {
+        Some(aid) => {
+            o = o.line(format!("Using existing assistant: {aid}"));
+            aid
+        }
+        None => {
+            let created = assistants::create(&client, &new).await?;
+            o = o.line(format!("Created assistant: {}", created.id));
+            let id = created.id.clone();
+            save(&store, &slug, move |e| e.set("assistant_id", id)).await?;
+            created.id
+        }
+    };
+    if let (Some(mid), Some(rid)) = (entry.mission_id(), entry.run_id()) {
+        if entry.get_str(LINKED_RUN).as_deref() != Some(rid.as_str()) {
+            match agents::link(&client, &mid, &rid, &aid).await {
+                Ok(_) => o = o.line(format!("Linked agent {aid} to run {rid}")),
+                // Already linked (an earlier attempt got through but its reply was lost).
+                Err(Error::Api { status: 409, .. }) => {
+                    o = o.note(format!("agent {aid} was already linked to run {rid}"))
+                }
+                Err(e) => return Err(e),
+            }
+            save(&store, &slug, move |e| e.set(LINKED_RUN, rid)).await?;
+        }
+    }
+    let Some(phone) = phones::available(&client).await? else {
+        return Err(Error::failed(format!(
+            "no available phone number on the account: buy a dedicated number in the ClawdTalk dashboard, then \
+             re-run setup-agent (assistant {aid} is saved and will be reused)"
+        )));
+    };
+    o = o.line(format!("Found available: {}", phone.phone_number));
+    let (num, pid) = (phone.phone_number.clone(), phone.id.clone());
+    let now = ctx.now();
+    save(&store, &slug, move |e| {
+        e.set("agent_phone", num);
+        e.set("phone_number_id", pid);
+        e.touch(now);
+    })
+    .await?;
+    o.data = json!({"slug": slug, "assistant_id": aid, "agent_phone": phone.phone_number,
+        "phone_number_id": phone.id, "reused": false});
+    Ok(o)
+}
+
+/// What `complete` needs, from either form.
+#[derive(Debug, Clone)]
+pub struct CompleteRequest {
+    /// Slug or mission id.
+    pub mission: String,
+    pub mission_id: Option<String>,
+    pub run_id: Option<String>,
+    pub summary: String,
+    pub payload_json: Option<String>,
+}
+
+impl From<MissionCompleteArgs> for CompleteRequest {
+    fn from(a: MissionCompleteArgs) -> Self {
+        CompleteRequest {
+            mission: a.mission,
+            mission_id: a.mission_id,
+            run_id: a.run_id,
+            summary: a.summary,
+            payload_json: a.payload_json,
+        }
+    }
+}
+
+/// `complete SLUG MID RID SUMMARY [PAYLOAD_JSON]` / `mission complete SLUG
+/// SUMMARY [PAYLOAD_JSON] [--mission-id] [--run-id]`.
+///
+/// PATCHes the run `succeeded` with `result_summary` (+ `result_payload`),
+/// then moves the mission to the archive (its memory stays readable). With
+/// explicit ids it completes the run even when the slug is not in this
+/// state file (a warning: the file may have been lost or be another one).
+pub async fn complete(ctx: &Context, r: CompleteRequest) -> Result<Outcome> {
+    let payload = r.payload_json.as_deref().map(|t| validate::json_arg("PAYLOAD_JSON", t)).transpose()?;
+    for (arg, v) in [("MISSION_ID", &r.mission_id), ("RUN_ID", &r.run_id)] {
+        if let Some(v) = v {
+            validate::plain_id(arg, v)?;
+        }
+    }
+    let store = ctx.state()?;
+    let state = store.read_async().await?;
+    let mut o = Outcome::default();
+    let (found, entry) = match state.lookup(&r.mission) {
+        Ok((f, m)) => (Some(f), Some(m.clone())),
+        Err(_) if r.mission_id.is_some() && r.run_id.is_some() => {
+            o = o.note(format!(
+                "warning: mission '{}' is not in the state file {}; completing run {} anyway",
+                r.mission,
+                store.path().display(),
+                r.run_id.as_deref().unwrap_or_default()
+            ));
+            (None, None)
+        }
+        Err(e) => return Err(e),
+    };
+    let from_state = |k: &str| entry.as_ref().and_then(|m| m.get_str(k));
+    let mid = r.mission_id.clone().or_else(|| from_state("mission_id"));
+    let rid = r.run_id.clone().or_else(|| from_state("run_id"));
+    let (Some(mid), Some(rid)) = (mid, rid) else {
+        return Err(Error::usage(format!(
+            "mission '{}' has no mission id and run id in the state file; pass them: --mission-id MID --run-id RID",
+            r.mission
+        )));
+    };
+    if let Some(m) = &entry {
+        if m.mission_id().is_some_and(|s| s != mid) {
+            o = o.note(format!(
+                "warning: mission '{}' has mission id {} in the state file, not {mid}",
+                r.mission,
+                m.mission_id().unwrap_or_default()
+            ));
+        }
+    }
+    let client = ctx.client()?;
+    if let Some(Found::Active(slug)) = &found {
+        // A run event that could not be logged earlier is logged before the run ends.
+        o.notes.extend(retry_unlogged(&client, &store, slug, ctx).await);
+    }
+    let update = RunUpdate {
+        status: Some("succeeded".into()),
+        result_summary: Some(r.summary.clone()),
+        result_payload: payload.clone(),
+    };
+    runs::update(&client, &mid, &rid, &update).await?;
+    o = o.line(format!("Updated run {rid}: succeeded"));
+    let now = ctx.now();
+    let label = match &found {
+        Some(Found::Active(slug)) => {
+            let mut fields = Map::new();
+            fields.insert("status".into(), json!("succeeded"));
+            fields.insert("result_summary".into(), json!(r.summary));
+            if let Some(p) = &payload {
+                fields.insert("result_payload".into(), p.clone());
+            }
+            fields.insert("completed_at".into(), json!(timestamp(now)));
+            let s = slug.clone();
+            store.update_async(move |st| Ok(st.archive(&s, fields, now))).await?;
+            slug.clone()
+        }
+        Some(Found::Archived(_)) => {
+            o = o.note(format!("mission '{}' was already archived", r.mission));
+            entry.as_ref().and_then(|m| m.get_str("slug")).unwrap_or_else(|| r.mission.clone())
+        }
+        None => r.mission.clone(),
+    };
+    o.data = json!({"slug": label, "mission_id": mid, "run_id": rid, "status": "succeeded",
+        "archived": found.is_some()});
+    Ok(o.line(format!("Mission '{label}' completed successfully")))
+}
+
+/// Log the run event for each of the mission's scheduled events whose
+/// logging failed before (`logged: false`). Returns warnings for those that
+/// fail again (they stay pending for the next command).
+pub async fn retry_unlogged(client: &Client, store: &StateStore, slug: &str, ctx: &Context) -> Vec<String> {
+    let Ok(state) = store.read_async().await else { return Vec::new() };
+    let Some(m) = state.mission(slug) else { return Vec::new() };
+    let (Some(mid), Some(rid)) = (m.mission_id(), m.run_id()) else { return Vec::new() };
+    let mut notes = Vec::new();
+    for ev in m.scheduled_events().into_iter().filter(|e| !e.logged) {
+        if let Err(e) = log_scheduled(client, store, slug, &mid, &rid, &ev, ctx).await {
+            notes.push(e);
+        }
+    }
+    notes
+}
+
+/// The run event summary for a scheduled event: `Scheduled call event_id=…`.
+pub fn scheduled_summary(ev: &ScheduledEvent) -> String {
+    let what = if ev.channel == "sms" { "SMS" } else { "call" };
+    format!("Scheduled {what} event_id={}", ev.event_id)
+}
+
+/// Log the `custom` run event for `ev` and mark it logged. On failure the
+/// record stays `logged: false`; the returned message says so.
+async fn log_scheduled(
+    client: &Client,
+    store: &StateStore,
+    slug: &str,
+    mid: &str,
+    rid: &str,
+    ev: &ScheduledEvent,
+    ctx: &Context,
+) -> std::result::Result<(), String> {
+    let event = NewEvent {
+        kind: "custom".into(),
+        summary: scheduled_summary(ev),
+        agent_id: Some(BOOKKEEPING_AGENT.into()),
+        step_id: ev.step_id.clone(),
+        payload: Some(json!({"event_id": ev.event_id, "channel": ev.channel, "to": ev.to,
+            "scheduled_at": ev.scheduled_at, "assistant_id": ev.assistant_id})),
+    };
+    if let Err(e) = events::log(client, mid, rid, &event).await {
+        return Err(format!(
+            "warning: could not log \"{}\" to run {rid} ({e}); it is kept in the state file and retried by the \
+             next schedule or complete for this mission",
+            event.summary
+        ));
+    }
+    let (slug, id, now) = (slug.to_string(), ev.event_id.clone(), ctx.now());
+    store
+        .update_async(move |s| {
+            if let Some(m) = s.mission_mut(&slug) {
+                m.update_scheduled_event(&id, now, |e| e.logged = true)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| format!("warning: logged the event but could not mark it in the state file: {e}"))
+}
+
+/// Record a scheduled call or SMS in the mission's memory (first, so it is
+/// never lost), then log the run event; a failed log is kept for a retry.
+/// Returns notes for stderr.
+pub async fn track_scheduled(ctx: &Context, slug: &str, ev: ScheduledEvent) -> Result<Vec<String>> {
+    let store = ctx.state()?;
+    let now = ctx.now();
+    let (s, rec) = (slug.to_string(), ev.clone());
+    let (mid, rid) = store
+        .update_async(move |st| {
+            if st.mission(&s).is_none() {
+                return Err(st.unknown(&s));
+            }
+            let Some(m) = st.mission_mut(&s) else { return Ok((None, None)) };
+            m.upsert_scheduled_event(&rec, now)?;
+            Ok((m.mission_id(), m.run_id()))
+        })
+        .await?;
+    let mut notes = vec![format!("Recorded {} in mission '{slug}' memory (scheduled_events)", ev.event_id)];
+    if mid.is_some() && rid.is_some() {
+        // Logs this event and any earlier one whose logging failed.
+        notes.extend(retry_unlogged(&ctx.client()?, &store, slug, ctx).await);
+    } else {
+        notes.push(format!("mission '{slug}' has no run id in the state file: no run event was logged"));
+    }
+    Ok(notes)
+}

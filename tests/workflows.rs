@@ -1,0 +1,275 @@
+//! `init`, `setup-agent`, `complete` (contract §2.2) and the scheduling
+//! bookkeeping, through the built binary against a recording server.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Recorded, Recorder, Reply, Sandboxed};
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+use serde_json::{json, Value};
+
+const STEPS: &str = r#"[{"step_id":"call_1","description":"Call the first lead","sequence":1}]"#;
+
+struct World {
+    srv: Recorder,
+    t: Sandboxed,
+    state: PathBuf,
+}
+
+impl World {
+    fn new() -> World {
+        let t = Sandboxed::new();
+        let state = t.path().join("state.json");
+        World { srv: Recorder::start(), t, state }
+    }
+    fn with_state(body: Value) -> World {
+        let w = World::new();
+        std::fs::write(&w.state, serde_json::to_string_pretty(&body).unwrap()).unwrap();
+        w
+    }
+    fn run(&self, args: &[&str]) -> assert_cmd::assert::Assert {
+        self.t.api(&self.srv.api_url()).env("CLAWDTALK_STATE_FILE", &self.state).args(args).assert()
+    }
+    fn state(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(&self.state).unwrap()).unwrap()
+    }
+    /// `METHOD path` of every request so far.
+    fn calls(&self) -> Vec<String> {
+        self.srv.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect()
+    }
+    fn request(&self, method: &str, path: &str) -> Recorded {
+        self.srv
+            .requests()
+            .into_iter()
+            .find(|r| r.method == method && r.path == path)
+            .unwrap_or_else(|| panic!("no {method} {path} in {:?}", self.calls()))
+    }
+    fn script_init(&self) {
+        self.srv.on("POST", "/v1/missions", vec![Reply::json(201, json!({"mission": {"id": "mis_1"}}))]);
+        self.srv.on("POST", "/v1/missions/mis_1/runs", vec![Reply::json(201, json!({"data": {"run_id": "run_1"}}))]);
+        self.srv.on("POST", "/v1/missions/mis_1/runs/run_1/plan", vec![Reply::json(201, json!({"data": {}}))]);
+        self.srv.on("PATCH", "/v1/missions/mis_1/runs/run_1", vec![Reply::json(200, json!({"data": {}}))]);
+    }
+    fn script_agent(&self) {
+        self.srv.on("POST", "/v1/assistants", vec![Reply::json(201, json!({"assistant": {"id": "ast_1"}}))]);
+        self.srv.on("POST", "/v1/missions/mis_1/runs/run_1/agents", vec![Reply::json(201, json!({"data": {}}))]);
+        self.srv.on(
+            "GET",
+            "/v1/numbers/account-phones/available",
+            vec![Reply::json(200, json!({"phone": {"id": "pn_1", "phone_number": "+15559876543"}}))],
+        );
+    }
+}
+
+fn ready_mission() -> Value {
+    json!({"find-window-washers": {
+        "mission_name": "Find Window Washers", "mission_id": "mis_1", "created_at": "2026-01-01T00:00:00Z",
+        "run_id": "run_1", "memory": {"leads": ["a"]}, "owner_note": "keep me"
+    }})
+}
+
+#[test]
+fn init_creates_mission_run_and_plan_sets_it_running_and_prints_the_slug() {
+    let w = World::new();
+    w.script_init();
+    w.run(&["init", "Find Window Washers!", "Call and compare", "Need 3 quotes", STEPS]).success().stdout(
+        "Created mission: mis_1\nCreated run: run_1\nCreated plan with 1 steps\nUpdated run run_1: running\n\
+         Mission slug: find-window-washers\n",
+    );
+    assert_eq!(
+        w.calls(),
+        vec![
+            "POST /v1/missions",
+            "POST /v1/missions/mis_1/runs",
+            "POST /v1/missions/mis_1/runs/run_1/plan",
+            "PATCH /v1/missions/mis_1/runs/run_1"
+        ]
+    );
+    assert_eq!(
+        w.request("POST", "/v1/missions").json(),
+        json!({"name": "Find Window Washers!", "instructions": "Call and compare"})
+    );
+    assert_eq!(
+        w.request("POST", "/v1/missions/mis_1/runs").json(),
+        json!({"input": {"original_request": "Need 3 quotes"}})
+    );
+    assert_eq!(
+        w.request("POST", "/v1/missions/mis_1/runs/run_1/plan").json(),
+        json!({"steps": serde_json::from_str::<Value>(STEPS).unwrap()})
+    );
+    assert_eq!(w.request("PATCH", "/v1/missions/mis_1/runs/run_1").json(), json!({"status": "running"}));
+    let e = &w.state()["find-window-washers"];
+    assert_eq!(e["mission_name"], "Find Window Washers!");
+    assert_eq!(e["mission_id"], "mis_1");
+    assert_eq!(e["run_id"], "run_1");
+    assert_eq!(e["status"], "running");
+    assert!(e["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(e.get("init_pending").is_none());
+}
+
+#[test]
+fn init_again_with_the_same_name_resumes_without_any_request() {
+    let w = World::with_state(ready_mission());
+    w.run(&["init", "Find window washers", "x", "y"])
+        .success()
+        .stdout("Resuming existing mission: find-window-washers\nMission slug: find-window-washers\n");
+    w.run(&["mission", "init", "FIND WINDOW WASHERS", "x", "y", STEPS]).success();
+    assert!(w.srv.requests().is_empty(), "{:?}", w.calls());
+}
+
+#[test]
+fn init_that_failed_halfway_continues_where_it_stopped() {
+    let w = World::new();
+    w.script_init();
+    // The run cannot be created the first time: the mission id is already saved.
+    w.srv.on(
+        "POST",
+        "/v1/missions/mis_1/runs",
+        vec![Reply::json(500, json!({"message": "boom"})), Reply::json(201, json!({"data": {"run_id": "run_1"}}))],
+    );
+    w.srv.on(
+        "POST",
+        "/v1/missions/mis_1/runs/run_1/plan",
+        vec![Reply::json(503, json!({"message": "later"})), Reply::json(201, json!({"data": {}}))],
+    );
+    w.run(&["init", "Find Window Washers", "i", "r", STEPS]).code(1).stderr(contains("boom"));
+    assert_eq!(w.state()["find-window-washers"]["mission_id"], "mis_1");
+    // Second attempt: no second mission; the plan fails; the run id is saved.
+    w.run(&["init", "Find Window Washers", "i", "r", STEPS]).code(1);
+    assert_eq!(w.state()["find-window-washers"]["run_id"], "run_1");
+    // Third attempt (even without the steps): only the plan and the status.
+    w.run(&["init", "Find Window Washers", "i", "r"]).success().stdout(contains("Created plan with 1 steps"));
+    let calls = w.calls();
+    assert_eq!(calls.iter().filter(|c| *c == "POST /v1/missions").count(), 1, "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| *c == "POST /v1/missions/mis_1/runs").count(), 2, "{calls:?}");
+    assert_eq!(calls.last().unwrap(), "PATCH /v1/missions/mis_1/runs/run_1");
+    assert_eq!(w.state()["find-window-washers"]["status"], "running");
+    assert!(w.state()["find-window-washers"].get("init_pending").is_none());
+}
+
+#[test]
+fn init_refuses_bad_steps_before_sending_anything() {
+    let w = World::new();
+    w.run(&["init", "A", "b", "c", "{\"not\": \"a list\"}"]).code(2).stderr(contains("STEPS_JSON"));
+    w.run(&["init", "!!!", "b", "c"]).code(2);
+    assert!(w.srv.requests().is_empty());
+}
+
+#[test]
+fn setup_agent_creates_links_and_picks_the_number_then_reuses_it() {
+    let w = World::with_state(ready_mission());
+    w.script_agent();
+    w.run(&["setup-agent", "find-window-washers", "Washer Agent", "Get quotes", "Hi!"])
+        .success()
+        .stdout("Created assistant: ast_1\nLinked agent ast_1 to run run_1\nFound available: +15559876543\n");
+    let body = w.request("POST", "/v1/assistants").json();
+    assert_eq!(body["name"], "Washer Agent");
+    assert_eq!(body["greeting"], "Hi!");
+    assert_eq!(body["enabled_features"], json!(["telephony", "messaging"]));
+    assert_eq!(w.request("POST", "/v1/missions/mis_1/runs/run_1/agents").json(), json!({"telnyx_agent_id": "ast_1"}));
+    // The number is the caller id: it is not assigned to the assistant.
+    assert!(w.calls().iter().all(|c| !c.starts_with("PATCH /v1/numbers")), "{:?}", w.calls());
+    let e = &w.state()["find-window-washers"];
+    assert_eq!((e["assistant_id"].as_str(), e["agent_phone"].as_str()), (Some("ast_1"), Some("+15559876543")));
+    assert_eq!(e["phone_number_id"], "pn_1");
+    assert_eq!(e["owner_note"], "keep me");
+    let before = w.srv.requests().len();
+    w.run(&["mission", "setup-agent", "mis_1", "Washer Agent", "Get quotes"])
+        .success()
+        .stdout("Using existing assistant: ast_1\n");
+    assert_eq!(w.srv.requests().len(), before);
+}
+
+#[test]
+fn setup_agent_without_a_free_number_keeps_the_assistant_for_the_next_try() {
+    let w = World::with_state(ready_mission());
+    w.script_agent();
+    w.srv.on(
+        "GET",
+        "/v1/numbers/account-phones/available",
+        vec![
+            Reply::json(200, json!({})),
+            Reply::json(200, json!({"phone": {"id": "pn_2", "phone_number": "+15550001111"}})),
+        ],
+    );
+    w.run(&["setup-agent", "find-window-washers", "A", "I"])
+        .code(1)
+        .stderr(contains("no available phone number").and(contains("ast_1")));
+    assert_eq!(w.state()["find-window-washers"]["assistant_id"], "ast_1");
+    w.run(&["setup-agent", "find-window-washers", "A", "I"])
+        .success()
+        .stdout("Using existing assistant: ast_1\nFound available: +15550001111\n");
+    let calls = w.calls();
+    assert_eq!(calls.iter().filter(|c| *c == "POST /v1/assistants").count(), 1, "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| c.ends_with("/agents")).count(), 1, "{calls:?}");
+    assert_eq!(w.state()["find-window-washers"]["agent_phone"], "+15550001111");
+}
+
+#[test]
+fn setup_agent_for_an_unknown_slug_sends_nothing_and_suggests() {
+    let w = World::with_state(ready_mission());
+    w.run(&["setup-agent", "find-windows-washers", "A", "I"])
+        .code(2)
+        .stderr(contains("Did you mean 'find-window-washers'?").and(contains("init")));
+    w.run(&["setup-agent", "find-window-washers", "A", "I", "", "{\"bogus\": 1}"]).code(2).stderr(contains("bogus"));
+    assert!(w.srv.requests().is_empty());
+}
+
+#[test]
+fn complete_marks_the_run_succeeded_and_archives_the_mission_with_its_memory() {
+    let w = World::with_state(ready_mission());
+    w.srv.on("PATCH", "/v1/missions/mis_1/runs/run_1", vec![Reply::json(200, json!({"data": {}}))]);
+    w.run(&["complete", "find-window-washers", "mis_1", "run_1", "Booked Crystal Clear", "{\"price\": 350}"])
+        .success()
+        .stdout("Updated run run_1: succeeded\nMission 'find-window-washers' completed successfully\n");
+    assert_eq!(
+        w.request("PATCH", "/v1/missions/mis_1/runs/run_1").json(),
+        json!({"status": "succeeded", "result_summary": "Booked Crystal Clear", "result_payload": {"price": 350}})
+    );
+    let s = w.state();
+    assert!(s.get("find-window-washers").is_none());
+    let a = &s["_archive"]["mis_1"];
+    assert_eq!(a["slug"], "find-window-washers");
+    assert_eq!(a["status"], "succeeded");
+    assert_eq!(a["memory"]["leads"], json!(["a"]));
+    assert_eq!(a["owner_note"], "keep me");
+    // Still readable, listed with --all, not with plain list-state.
+    w.run(&["get-memory", "find-window-washers", "leads"]).success().stdout("[\n  \"a\"\n]\n");
+    w.run(&["state", "get", "mis_1"]).success().stdout(contains("Booked Crystal Clear"));
+    w.run(&["list-state"]).success().stdout("");
+    w.run(&["state", "list", "--all"]).success().stdout(contains("find-window-washers").and(contains("archived")));
+    // Writes to a completed mission are refused.
+    w.run(&["append-memory", "find-window-washers", "leads", "b"]).code(2).stderr(contains("archived"));
+}
+
+#[test]
+fn complete_with_explicit_ids_works_even_when_the_slug_is_unknown() {
+    let w = World::new();
+    w.run(&["complete", "lost-mission", "mis_9", "run_9", "Done"])
+        .success()
+        .stdout(contains("Mission 'lost-mission' completed successfully"))
+        .stderr(contains("warning").and(contains("not in the state file")));
+    assert_eq!(
+        w.request("PATCH", "/v1/missions/mis_9/runs/run_9").json(),
+        json!({"status": "succeeded", "result_summary": "Done"})
+    );
+}
+
+#[test]
+fn mission_complete_takes_the_ids_from_the_state_file() {
+    let w = World::with_state(ready_mission());
+    w.run(&["mission", "complete", "find-window-washers", "All done"]).success();
+    assert_eq!(w.request("PATCH", "/v1/missions/mis_1/runs/run_1").json()["status"], "succeeded");
+    w.run(&["mission", "complete", "nothing-here", "x"]).code(2).stderr(contains("no mission 'nothing-here'"));
+}
+
+#[test]
+fn a_failed_complete_keeps_the_mission_active_for_a_retry() {
+    let w = World::with_state(ready_mission());
+    w.srv.on("PATCH", "/v1/missions/mis_1/runs/run_1", vec![Reply::json(500, json!({"message": "down"}))]);
+    w.run(&["mission", "complete", "find-window-washers", "x"]).code(1);
+    assert!(w.state().get("find-window-washers").is_some());
+    assert!(w.state().get("_archive").is_none());
+}
