@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use clawdtalk::config::{Config, MapEnv, Overrides};
 use clawdtalk::connect::{self, LinkState, Settings};
-use common::{Recorder, Reply, TEST_KEY};
+use common::sandbox::TestSandbox;
+use common::{Recorder, Reply, Sandboxed, TEST_KEY};
 use serde_json::{json, Value};
 use standins::{wait_for, GatewayStandIn, WsStandIn};
 use tokio::sync::watch;
@@ -471,4 +472,277 @@ fn a_429_on_connect_waits_before_retrying() {
     let t0 = Instant::now();
     h.ws.wait_auths(1);
     assert!(t0.elapsed() >= Duration::from_millis(550), "reconnected after {:?}", t0.elapsed());
+}
+
+// ---------------------------------------------------------------- against the sandbox
+
+/// The client in-process against the sandbox (`/ws` and `/v1` on one server).
+struct OnSandbox {
+    sb: TestSandbox,
+    gw: GatewayStandIn,
+    rt: tokio::runtime::Runtime,
+    stop: watch::Sender<bool>,
+    state: watch::Receiver<LinkState>,
+    _dir: tempfile::TempDir,
+}
+
+impl OnSandbox {
+    fn start() -> OnSandbox {
+        let sb = TestSandbox::start();
+        let gw = GatewayStandIn::start();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = json!({"api_key": TEST_KEY, "server": sb.root, "gateway_url": gw.url(), "owner_name": "Ann",
+            "reconnect_initial_secs": 0.05, "approval_poll_secs": 0.1});
+        std::fs::write(dir.path().join("skill-config.json"), cfg.to_string()).unwrap();
+        let c = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
+        let settings = Settings::from_config(&c).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let (state_tx, state) = watch::channel(LinkState::default());
+        let (stop, stop_rx) = watch::channel(false);
+        rt.spawn(connect::run(settings, state_tx, stop_rx));
+        let me = OnSandbox { sb, gw, rt, stop, state, _dir: dir };
+        wait_for("the client to connect to the sandbox", Duration::from_secs(10), || {
+            me.state.borrow().connected.then_some(())
+        });
+        me
+    }
+
+    fn received(&self) -> Vec<Value> {
+        self.sb.control_get("ws/received")["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn wait_received(&self, pred: impl Fn(&Value) -> bool) -> Value {
+        wait_for("a message at the sandbox", Duration::from_secs(10), || self.received().into_iter().find(|m| pred(m)))
+    }
+}
+
+impl Drop for OnSandbox {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        std::thread::sleep(Duration::from_millis(50));
+        let _ = &self.rt;
+    }
+}
+
+#[test]
+fn sandbox_call_in_is_greeted_and_answered_by_the_agent() {
+    let s = OnSandbox::start();
+    let out = s.sb.control_post("call-in", json!({"question": "what is on my calendar", "timeout_seconds": 10}));
+    let text = out.to_string();
+    assert!(text.contains("Echo: what is on my calendar"), "{out}");
+    s.wait_received(|m| m["type"] == "context_response");
+    s.wait_received(|m| m["type"] == "response" && m["text"].as_str().unwrap_or("").contains("Ann"));
+}
+
+#[test]
+fn sandbox_sms_is_answered_through_the_sms_api() {
+    let s = OnSandbox::start();
+    s.sb.control_post("sms/inject", json!({"from": "+15557654321", "body": "are you there"}));
+    let sent = wait_for("the SMS reply", Duration::from_secs(10), || {
+        let v = s.sb.control_get("messages/sent");
+        let list = v.get("messages").or(v.get("data")).and_then(Value::as_array).cloned().unwrap_or_default();
+        list.into_iter().find(|m| m.to_string().contains("Echo: [SMS from +15557654321] are you there"))
+    });
+    assert!(sent.to_string().contains("+15557654321"), "{sent}");
+}
+
+#[test]
+fn sandbox_denied_approval_never_reaches_the_agent_and_approved_does() {
+    let s = OnSandbox::start();
+    for (rid, decision) in [("deny1", "denied"), ("ok1", "approved")] {
+        let before = s.gw.calls().len();
+        s.sb.control_post(
+            "ws/inject",
+            json!({"event": {"event": "deep_tool_request", "call_id": "c1",
+            "request_id": rid, "query": "delete the repository prod-db"}}),
+        );
+        s.wait_received(|m| m["type"] == "deep_tool_progress" && m["request_id"] == rid);
+        let id = wait_for("the pending approval", Duration::from_secs(5), || {
+            let st = s.sb.control_get("state");
+            let list = st["approvals"]
+                .as_array()
+                .cloned()
+                .or_else(|| st["approvals"].as_object().map(|o| o.values().cloned().collect()))
+                .unwrap_or_default();
+            list.into_iter()
+                .filter(|a| a["status"] == "pending")
+                .find_map(|a| a.get("request_id").or(a.get("id")).and_then(Value::as_str).map(str::to_string))
+        });
+        s.sb.control_post(&format!("approvals/{id}/decide"), json!({"decision": decision}));
+        let r = s.wait_received(|m| m["type"] == "deep_tool_result" && m["request_id"] == rid);
+        std::thread::sleep(Duration::from_millis(200));
+        if decision == "denied" {
+            assert!(r["text"].as_str().unwrap().contains("declined"), "{r}");
+            assert_eq!(s.gw.calls().len(), before, "a denied request reached the agent");
+        } else {
+            assert_eq!(r["text"], "Echo: delete the repository prod-db");
+            assert_eq!(s.gw.calls().len(), before + 1);
+        }
+    }
+}
+
+#[test]
+fn sandbox_drop_is_followed_by_a_new_authenticated_connection() {
+    let s = OnSandbox::start();
+    s.sb.control_post("ws/drop", json!({"code": 1012}));
+    wait_for("re-authentication", Duration::from_secs(10), || (s.state.borrow().authentications >= 2).then_some(()));
+}
+
+// ---------------------------------------------------------------- the binary
+
+const SECRET_KEY: &str = "cc_test_SECRETKEY_9f8e7d6c5b4a";
+
+fn binary_config(home: &Sandboxed, server: &str, gw: &GatewayStandIn, key: &str) -> std::path::PathBuf {
+    let cfg = json!({"api_key": key, "server": server, "gateway_url": gw.url(), "gateway_token": GATEWAY_TOKEN,
+        "reconnect_initial_secs": 0.05});
+    let p = home.path().join("skill-config.json");
+    std::fs::write(&p, cfg.to_string()).unwrap();
+    p
+}
+
+#[test]
+fn connect_run_stops_with_exit_3_on_auth_error() {
+    let sb = TestSandbox::start();
+    let gw = GatewayStandIn::start();
+    let home = Sandboxed::new();
+    let cfg = binary_config(&home, &sb.root, &gw, "not_a_valid_key_000000");
+    let out = home
+        .cmd()
+        .env("CLAWDTALK_CONFIG", &cfg)
+        .args(["connect", "run"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused the API key"));
+}
+
+#[test]
+fn the_log_never_holds_the_key_the_token_or_full_phone_numbers() {
+    let sb = TestSandbox::start();
+    let gw = GatewayStandIn::start();
+    let home = Sandboxed::new();
+    let cfg = binary_config(&home, &sb.root, &gw, SECRET_KEY);
+    let log = home.path().join("connect.log");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("clawdtalk"))
+        .env_clear()
+        .env("HOME", home.home())
+        .env("XDG_DATA_HOME", home.home().join(".local/share"))
+        .env("CLAWDTALK_CONFIG", &cfg)
+        .args(["-v", "connect", "run", "--log-file"])
+        .arg(&log)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the client to connect", Duration::from_secs(15), || {
+        (sb.control_get("ws/received")["clients"].as_u64() == Some(1)).then_some(())
+    });
+    sb.control_post("sms/inject", json!({"from": "+15551234567", "body": "hello there"}));
+    sb.control_post(
+        "ws/inject",
+        json!({"event": {"event": "call.ended", "call_id": "c1", "direction": "outbound",
+        "to_number": "+15559876543", "outcome": "no_answer"}}),
+    );
+    gw.wait_call(|c| c.message().contains("not answered"));
+    wait_for("the SMS reply", Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).ok().filter(|l| l.contains("SMS reply")).map(|_| ())
+    });
+    // SAFETY-free: SIGTERM through kill(1) for a graceful stop
+    let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful stop exits 0: {status:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("+15551***"), "masked number expected in:\n{text}");
+    for secret in [SECRET_KEY, GATEWAY_TOKEN, "+15551234567", "SECRETKEY"] {
+        assert!(!text.contains(secret), "{secret} leaked into the log:\n{text}");
+    }
+    assert!(text.contains("DEBUG"), "-v logs at debug level");
+}
+
+/// Stops a background client when a test ends, even on failure.
+struct StopOnDrop<'a>(&'a Sandboxed, std::path::PathBuf);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .cmd()
+            .env("CLAWDTALK_CONFIG", &self.1)
+            .args(["connect", "stop"])
+            .timeout(Duration::from_secs(15))
+            .output();
+    }
+}
+
+fn status_json(home: &Sandboxed, cfg: &std::path::Path) -> (i32, Value) {
+    let out = home.cmd().env("CLAWDTALK_CONFIG", cfg).args(["--json", "connect", "status"]).output().unwrap();
+    (out.status.code().unwrap_or(-1), serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[test]
+fn start_status_watchdog_and_stop_manage_one_background_client() {
+    let sb = TestSandbox::start();
+    let gw = GatewayStandIn::start();
+    let home = Sandboxed::new();
+    let cfg = binary_config(&home, &sb.root, &gw, TEST_KEY);
+    std::fs::create_dir_all(home.home().join(".openclaw")).unwrap();
+    std::fs::write(home.home().join(".openclaw/openclaw.json"), r#"{"gateway":{"tools":{"allow":["exec"]}}}"#).unwrap();
+    let _guard = StopOnDrop(&home, cfg.clone());
+    let cmd = |args: &[&str]| {
+        let mut c = home.cmd();
+        c.env("CLAWDTALK_CONFIG", &cfg).args(args).timeout(Duration::from_secs(20));
+        c
+    };
+
+    let (code, st) = status_json(&home, &cfg);
+    assert_eq!((code, st["running"].clone()), (1, json!(false)));
+
+    let out = cmd(&["connect", "start"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("clawdtalk connect started (pid") && stdout.contains("connected"), "{stdout}");
+
+    let (code, st) = status_json(&home, &cfg);
+    assert_eq!(code, 0, "{st}");
+    assert_eq!(st["running"], true);
+    assert_eq!(st["connected"], true);
+    let pid = st["pid"].as_u64().unwrap();
+    assert_eq!(st["gateway"]["sessions_send_allowed"], false);
+    assert!(st["gateway"]["detail"].as_str().unwrap().contains("\"allow\":[\"sessions_send\"]"));
+    let human = String::from_utf8_lossy(&cmd(&["connect", "status"]).output().unwrap().stdout).to_string();
+    assert!(human.contains(&format!("yes (pid {pid})")) && human.contains("NOT allowed"), "{human}");
+    assert!(human.contains("connected and authenticated"), "last log lines shown: {human}");
+
+    // a second start does not start a second client
+    let out = cmd(&["connect", "start"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("already running (pid {pid})")));
+    // nor does a second `run` in the foreground: the lock refuses it
+    let out = cmd(&["connect", "run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
+
+    // the client crashes: its pid file stays behind, the lock does not
+    let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+    wait_for("the killed client to be gone", Duration::from_secs(5), || {
+        (status_json(&home, &cfg).0 == 1).then_some(())
+    });
+    let out = cmd(&["connect", "watchdog"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "watchdog is silent: {}", String::from_utf8_lossy(&out.stdout));
+    let (code, st) = status_json(&home, &cfg);
+    assert_eq!(code, 0);
+    let new_pid = st["pid"].as_u64().unwrap();
+    assert_ne!(new_pid, pid);
+    // watchdog leaves a running client alone
+    cmd(&["connect", "watchdog"]).assert().success();
+    assert_eq!(status_json(&home, &cfg).1["pid"].as_u64(), Some(new_pid));
+
+    let out = cmd(&["connect", "stop"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("stopped (pid {new_pid})")));
+    let (code, st) = status_json(&home, &cfg);
+    assert_eq!((code, st["running"].clone()), (1, json!(false)));
+    assert!(!std::path::Path::new(st["runtime_dir"].as_str().unwrap()).join("connect.pid").exists());
+    let out = cmd(&["connect", "stop"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not running"));
 }

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::config::{Config, Env};
 use crate::error::{Error, Result};
+use crate::openclaw;
 
 /// Overrides the base of runtime directories (tests, containers).
 pub const RUNTIME_DIR_ENV: &str = "CLAWDTALK_RUNTIME_DIR";
@@ -326,72 +327,33 @@ pub struct GatewayCheck {
     pub detail: String,
 }
 
-/// Read the gateway configuration under `home`.
+/// Read the gateway configuration under `home` (through [`crate::openclaw`]).
 pub fn check_gateway(home: &Path) -> GatewayCheck {
-    let candidates = [home.join(".openclaw/openclaw.json"), home.join(".clawdbot/clawdbot.json")];
-    let Some(file) = candidates.iter().find(|p| p.is_file()).cloned() else {
+    let Some(file) = openclaw::find_gateway_config(home) else {
         return GatewayCheck {
             file: None,
             allowed: None,
             detail: "no ~/.openclaw/openclaw.json or ~/.clawdbot/clawdbot.json found".into(),
         };
     };
-    let shown = display_home(&file, home);
-    let text = match fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) => return GatewayCheck { file: Some(file), allowed: None, detail: format!("cannot read {shown}: {e}") },
-    };
-    let parsed: Option<Value> =
-        serde_json::from_str(&text).ok().or_else(|| serde_json::from_str(&strip_comments(&text)).ok());
-    let Some(v) = parsed else {
-        return GatewayCheck { file: Some(file), allowed: None, detail: format!("cannot parse {shown} as JSON") };
-    };
-    let allowed = v
-        .pointer("/gateway/tools/allow")
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|t| t.as_str() == Some("sessions_send")));
-    let detail = if allowed {
-        format!("{shown} allows sessions_send")
-    } else {
-        format!(
-            "{shown} does not list sessions_send in gateway.tools.allow: add it, e.g. \
-             {{\"gateway\":{{\"tools\":{{\"allow\":[\"sessions_send\"]}}}}}}, then restart the gateway"
-        )
-    };
-    GatewayCheck { file: Some(file), allowed: Some(allowed), detail }
-}
-
-fn display_home(p: &Path, home: &Path) -> String {
-    match p.strip_prefix(home) {
+    let shown = match file.strip_prefix(home) {
         Ok(rel) => format!("~/{}", rel.display()),
-        Err(_) => p.display().to_string(),
-    }
-}
-
-/// Drop `//` line comments outside strings (JSON5-style config files).
-fn strip_comments(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        let mut in_str = false;
-        let mut escaped = false;
-        let mut cut = line.len();
-        let bytes = line.as_bytes();
-        for (i, &b) in bytes.iter().enumerate() {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' if in_str => escaped = true,
-                b'"' => in_str = !in_str,
-                b'/' if !in_str && bytes.get(i + 1) == Some(&b'/') => {
-                    cut = i;
-                    break;
-                }
-                _ => {}
-            }
+        Err(_) => file.display().to_string(),
+    };
+    match openclaw::GatewayConfig::load(&file) {
+        Err(e) => GatewayCheck { file: Some(file), allowed: None, detail: e.to_string() },
+        Ok(g) if g.allows_sessions_send() => {
+            GatewayCheck { file: Some(file), allowed: Some(true), detail: format!("{shown} allows sessions_send") }
         }
-        out.push_str(&line[..cut]);
-        out.push('\n');
+        Ok(_) => GatewayCheck {
+            file: Some(file),
+            allowed: Some(false),
+            detail: format!(
+                "{shown} does not list sessions_send in gateway.tools.allow: run `clawdtalk setup` or add it by \
+                 hand, e.g. {{\"gateway\":{{\"tools\":{{\"allow\":[\"sessions_send\"]}}}}}}, then restart the gateway"
+            ),
+        },
     }
-    out
 }
 
 #[cfg(test)]

@@ -112,8 +112,15 @@ impl ServerMessage {
             "ping" => Ok(ServerMessage::Ping),
             "pong" => Ok(ServerMessage::Pong),
             "event" => match v.get("event") {
-                Some(e) => Event::parse(e).map(|e| ServerMessage::Event(Box::new(e))),
-                None => Err("event message without an `event` field".to_string()),
+                // `{"type":"event","event":{"type":NAME,…}}`
+                Some(e @ Value::Object(_)) => Event::parse(e).map(|e| ServerMessage::Event(Box::new(e))),
+                // flat: `{"type":"event","event":NAME,…fields}`
+                Some(Value::String(name)) => {
+                    let mut flat = v.as_object().cloned().unwrap_or_default();
+                    flat.insert("type".to_string(), Value::String(name.clone()));
+                    Event::parse(&Value::Object(flat)).map(|e| ServerMessage::Event(Box::new(e)))
+                }
+                _ => Err("event message without an `event` field".to_string()),
             },
             // Some servers send events unwrapped.
             _ => match Event::parse(&v) {
@@ -323,6 +330,8 @@ mod tests {
             }))
         );
         let m = ServerMessage::parse(r#"{"type":"event","event":{"event":"call.started","call_id":"c"}}"#).unwrap();
+        assert_eq!(m, ServerMessage::Event(Box::new(Event::CallStarted { call_id: "c".into(), direction: None })));
+        let m = ServerMessage::parse(r#"{"type":"event","event":"call.started","call_id":"c"}"#).unwrap();
         assert_eq!(m, ServerMessage::Event(Box::new(Event::CallStarted { call_id: "c".into(), direction: None })));
         let m = ServerMessage::parse(r#"{"type":"approval.responded","request_id":"a","decision":"denied"}"#).unwrap();
         assert_eq!(
