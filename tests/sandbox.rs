@@ -335,8 +335,8 @@ fn fast_clock_still_accepts_what_real_clients_send() {
     let sb = TestSandbox::with(SandboxOptions { speed: 1000.0, ..Default::default() });
     std::thread::sleep(std::time::Duration::from_millis(300)); // the sandbox clock is now ~5 min ahead
     let aid = assistant(&sb);
+    // 61 s ahead on the real clock is already behind the sandbox clock: accepted, and played at once.
     let e = schedule_call(&sb, &aid, "+15005550006", json!({}));
-    assert_eq!(e["status"], "pending");
     let eid = e["id"].as_str().unwrap().to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {

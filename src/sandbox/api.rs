@@ -499,11 +499,7 @@ async fn schedule_event(State(s): State<Shared>, Path(aid): Path<String>, body: 
     let mission_id = opt_str(&b, "mission_id")?;
     let run_id = opt_str(&b, "run_id")?;
     let step_id = opt_str(&b, "step_id")?;
-    // The delay the client asked for is played out on the sandbox clock:
-    // an event 61 s ahead starts 61 sandbox seconds from now, however far
-    // a fast or advanced sandbox clock has run ahead of real time.
     let now = s.clock.now();
-    let starts_at = now + (at - real_now).max(Duration::zero());
     let mut d = s.write();
     if !d.assistants.contains_key(&aid) {
         return Err(ApiError::not_found("assistant", &aid));
@@ -524,7 +520,6 @@ async fn schedule_event(State(s): State<Shared>, Path(aid): Path<String>, body: 
         to,
         from,
         scheduled_at: at,
-        starts_at,
         text_body,
         mission_id,
         run_id,

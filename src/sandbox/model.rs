@@ -106,11 +106,9 @@ pub struct ScheduledEvent {
     pub channel: Channel,
     pub to: String,
     pub from: String,
-    /// `scheduled_at` as the client sent it (shown as is).
+    /// When the event starts, on the sandbox clock (a sandbox running fast
+    /// plays an event scheduled by a real-clock client at once).
     pub scheduled_at: DateTime<Utc>,
-    /// When the event starts on the sandbox clock: creation time plus the
-    /// delay the client asked for (see `schedule_event`).
-    pub starts_at: DateTime<Utc>,
     pub text_body: Option<String>,
     pub mission_id: Option<String>,
     pub run_id: Option<String>,
@@ -137,7 +135,7 @@ impl ScheduledEvent {
             Channel::Call => self.fate.call_length(),
             Channel::Sms => SMS_SECONDS,
         };
-        self.starts_at + Duration::seconds(secs)
+        self.scheduled_at + Duration::seconds(secs)
     }
 
     /// The terminal state was a success (`completed`).
@@ -146,13 +144,15 @@ impl ScheduledEvent {
     }
 
     pub fn view(&self, now: DateTime<Utc>) -> EventView {
-        if now < self.starts_at {
+        if now < self.scheduled_at {
             return EventView { status: "pending", call_status: None, finished: false };
         }
         if now < self.ends_at() {
             let call_status = match self.channel {
                 Channel::Sms => None,
-                Channel::Call if now < self.starts_at + Duration::seconds(RING_SECONDS) || !self.fate.connected() => {
+                Channel::Call
+                    if now < self.scheduled_at + Duration::seconds(RING_SECONDS) || !self.fate.connected() =>
+                {
                     Some("ringing")
                 }
                 Channel::Call => Some("in-progress"),
@@ -561,7 +561,6 @@ mod tests {
             to: to.into(),
             from: "+15550100002".into(),
             scheduled_at: t0(),
-            starts_at: t0(),
             text_body: None,
             mission_id: None,
             run_id: None,
