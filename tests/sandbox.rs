@@ -688,3 +688,30 @@ fn sandbox_command_prints_the_exports_and_stops_cleanly_on_ctrl_c() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn demo_runs_a_whole_mission_offline_and_exits_0() {
+    let t = Sandboxed::new();
+    let started = std::time::Instant::now();
+    let out = t.cmd().arg("demo").assert().success().get_output().clone();
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("Run status: succeeded (3 of 3 roofers reached)"), "{stdout}");
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("+1500555000")).collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    assert!(rows[0].starts_with("+15005550006  completed ") && rows[0].contains("Spoke with +15005550006"));
+    assert!(
+        rows[1].starts_with("+15005550005  completed ") && rows[1].contains(" 2 "),
+        "the busy number is retried once: {}",
+        rows[1]
+    );
+    assert!(rows[2].contains("completed (voicemail)") && rows[2].contains("voicemail of +15005550004"));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("calls: "), "progress is shown while waiting: {stderr}");
+
+    let json = t.cmd().args(["demo", "--json"]).assert().success().get_output().stdout.clone();
+    let v: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(v["run_status"], "succeeded");
+    assert_eq!(v["targets"].as_array().unwrap().len(), 3);
+    assert!(v["targets"].as_array().unwrap().iter().all(|x| x["insights"].as_array().is_some_and(|i| !i.is_empty())));
+}

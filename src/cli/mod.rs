@@ -130,6 +130,8 @@ pub enum Command {
     /// Voice routing: the WebSocket client that relays calls, SMS and push-to-talk to your agent.
     #[command(subcommand)]
     Connect(connect::ConnectCommand),
+    /// A whole calling mission, offline, against an in-process sandbox (no configuration needed).
+    Demo(sandbox::DemoArgs),
     /// The telnyx_api.py command words.
     #[command(flatten)]
     Legacy(LegacyCommand),

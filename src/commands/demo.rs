@@ -26,8 +26,10 @@ use crate::sandbox::{self, SandboxHandle, SandboxOptions};
 use super::Context;
 
 const NAME: &str = "Roof repair quotes";
-const INSTRUCTIONS: &str = "Call three roofers in parallel, ask each for a quote to repair a leaking roof, and compare.";
-const AGENT_INSTRUCTIONS: &str = "Ask for a quote to repair a leaking roof this week, and the earliest date they can start.";
+const INSTRUCTIONS: &str =
+    "Call three roofers in parallel, ask each for a quote to repair a leaking roof, and compare.";
+const AGENT_INSTRUCTIONS: &str =
+    "Ask for a quote to repair a leaking roof this week, and the earliest date they can start.";
 const STEP: &str = "call_roofers";
 const TARGETS: [&str; 3] = ["+15005550006", "+15005550005", "+15005550004"];
 /// Retries per number for busy / no-answer / failed calls.
@@ -160,7 +162,8 @@ async fn mission(client: &Client, sb: &SandboxHandle, progress: &Progress) -> Re
 /// `init`: mission, run (input = the original request), plan, run `running`.
 async fn init(client: &Client) -> Result<(String, String)> {
     let m = missions::create(client, NAME, INSTRUCTIONS).await?;
-    let r = runs::create(client, &m.id, &json!({"original_request": "Get me three quotes for fixing the roof"})).await?;
+    let r =
+        runs::create(client, &m.id, &json!({"original_request": "Get me three quotes for fixing the roof"})).await?;
     let steps = json!([
         {"step_id": "find_roofers", "description": "Find three local roofers", "sequence": 1},
         {"step_id": STEP, "description": "Call them in parallel and ask for a quote", "sequence": 2},
@@ -242,7 +245,9 @@ async fn follow(
                     (s, None) => s.to_string(),
                 };
                 let retry = if t.attempts > 1 { format!(" (attempt {})", t.attempts) } else { String::new() };
-                format!("{} {state}{retry}", crate::config::mask_phone(&t.to))
+                // Only the last four digits: enough to tell the three apart.
+                let tail: String = t.to.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+                format!("…{tail} {state}{retry}")
             })
             .collect();
         progress.set(format!("calls: {}", line.join(", ")));
@@ -258,7 +263,8 @@ async fn finish(client: &Client, ids: &Ids, targets: &[Target]) -> Result<(Strin
     plan::update_step(client, &ids.mission_id, &ids.run_id, STEP, step_status).await?;
     let run_status = if reached > 0 { "succeeded" } else { "failed" };
     let summary = format!("{reached} of {} roofers reached", targets.len());
-    let payload = json!({ "quotes": targets.iter().map(|t| json!({"to": t.to, "insights": t.insights})).collect::<Vec<_>>() });
+    let payload =
+        json!({ "quotes": targets.iter().map(|t| json!({"to": t.to, "insights": t.insights})).collect::<Vec<_>>() });
     let u = RunUpdate {
         status: Some(run_status.into()),
         result_summary: Some(summary.clone()),

@@ -19,6 +19,7 @@ pub mod assistant;
 pub mod call;
 pub mod check_key;
 pub mod connect;
+pub mod demo;
 pub mod docs;
 pub mod event;
 pub mod insights;
@@ -143,11 +144,12 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Connect(c) => connect::run(ctx, c).await,
         Command::Legacy(c) => legacy::run(ctx, c).await,
         Command::Sandbox(a) => sandbox::run(ctx, a).await,
+        Command::Demo(a) => demo::run(ctx, a).await,
     }
 }
 
 /// Commands that serve many connections at once (the sandbox) get a
 /// multi-thread runtime; everything else runs on one thread.
 pub fn needs_multi_thread(command: &Command) -> bool {
-    matches!(command, Command::Sandbox(_))
+    matches!(command, Command::Sandbox(_) | Command::Demo(_))
 }
