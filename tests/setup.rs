@@ -371,37 +371,64 @@ fn interactive_setup_declining_the_gateway_edit_leaves_it_untouched() {
 
 // ─── status ──────────────────────────────────────────────────────────────────
 
-/// A home where everything checkable is fine: config with a key, the API
-/// answering, a gateway answering HTTP, and the allow list set.
-fn healthy(t: &Sandboxed, api: &Recorder, gateway: &Recorder) {
+/// A home where the files are fine: config with a key pointing at `api`,
+/// `gateway_url` at `gateway`, and the allow list set.
+fn healthy(t: &Sandboxed, api: &str, gateway: &Recorder) {
     let mut doc = gateway_doc();
     doc["gateway"]["tools"]["allow"] = json!(["sessions_send"]);
     prepare_home(t, &doc);
     std::fs::write(
         t.work().join("skill-config.json"),
-        json!({"api_key": KEY, "server": server_of(api), "gateway_url": server_of(gateway)}).to_string(),
+        json!({"api_key": KEY, "server": api, "gateway_url": server_of(gateway)}).to_string(),
     )
     .unwrap();
 }
 
+/// A `clawdtalk connect` daemon for one test home, stopped when dropped
+/// (even when the test fails).
+struct Daemon<'a>(&'a Sandboxed);
+
+impl<'a> Daemon<'a> {
+    fn start(t: &'a Sandboxed) -> Daemon<'a> {
+        t.cmd().args(["connect", "start"]).timeout(std::time::Duration::from_secs(30)).assert().success();
+        Daemon(t)
+    }
+}
+
+impl Drop for Daemon<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.cmd().args(["connect", "stop"]).timeout(std::time::Duration::from_secs(30)).output();
+    }
+}
+
 #[test]
-fn status_passes_when_every_check_passes_and_marks_unknowns() {
-    let (api, gw) = (api_ok(), Recorder::start());
+fn status_passes_when_every_check_passes_with_a_connected_daemon() {
+    let sb = common::sandbox::TestSandbox::start();
+    let gw = Recorder::start();
     let t = Sandboxed::new();
-    healthy(&t, &api, &gw);
+    healthy(&t, &sb.root, &gw);
+    let daemon = Daemon::start(&t);
     let out = t.cmd().arg("status").assert().success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    for name in ["config", "api key", "service", "gateway", "gateway tools"] {
+    for name in ["config", "api key", "service", "connect", "gateway", "gateway tools", "state"] {
         assert!(stdout.lines().any(|l| l.starts_with(&format!("✓ {name} "))), "{name}: {stdout}");
     }
+    assert!(stdout.contains("connected since"), "{stdout}");
     assert!(stdout.contains("cc_test_...6789") && !stdout.contains(KEY), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("? connect")), "{stdout}");
     assert_eq!(gw.requests().len(), 1, "the gateway was probed once");
 
     let out = t.cmd().args(["--json", "status"]).assert().success();
     let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(doc["ok"], true);
-    assert!(doc["checks"].as_array().unwrap().iter().any(|c| c["name"] == "service" && c["status"] == "ok"));
+    assert!(doc["checks"].as_array().unwrap().iter().all(|c| c["status"] == "ok"), "{doc}");
+
+    // Once the daemon stops, the connect check fails with the fix.
+    drop(daemon);
+    t.cmd()
+        .arg("status")
+        .assert()
+        .code(1)
+        .stdout(contains("✗ connect").and(contains("not running")).and(contains("clawdtalk connect start")));
 }
 
 #[test]
@@ -410,26 +437,26 @@ fn status_fails_with_the_fix_when_the_key_is_rejected_or_sessions_send_missing()
     api.on("GET", "/v1/missions", vec![Reply::json(401, json!({"message": "bad key"}))]);
     let gw = Recorder::start();
     let t = Sandboxed::new();
-    healthy(&t, &api, &gw);
+    healthy(&t, &server_of(&api), &gw);
     std::fs::write(t.home().join(".openclaw/openclaw.json"), r#"{"gateway": {"tools": {"allow": []}}}"#).unwrap();
     let out = t.cmd().arg("status").assert().code(1);
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.contains("✗ service") && stdout.contains("rejected the key"), "{stdout}");
     assert!(stdout.contains("✗ gateway tools") && stdout.contains("fix: run `clawdtalk setup`"), "{stdout}");
-    assert!(stdout.contains("2 check(s) failed."), "{stdout}");
+    assert!(stdout.contains("✗ connect") && stdout.contains("not running"), "{stdout}");
+    assert!(stdout.contains("3 check(s) failed."), "{stdout}");
 }
 
 #[test]
 fn status_reports_the_state_file_and_its_active_missions() {
     let (api, gw) = (api_ok(), Recorder::start());
     let t = Sandboxed::new();
-    healthy(&t, &api, &gw);
+    healthy(&t, &server_of(&api), &gw);
     let state = t.work().join(".missions_state.json");
     std::fs::write(&state, r#"{"find-cleaners": {"mission_id": "m1"}, "call-dentist": {"mission_id": "m2"}}"#).unwrap();
     t.cmd()
-        .arg("status")
+        .args(["status", "--offline"])
         .assert()
-        .success()
         .stdout(contains("✓ state").and(contains("2 active: find-cleaners, call-dentist")));
     std::fs::write(&state, "{oops").unwrap();
     t.cmd().arg("status").assert().code(1).stdout(contains("✗ state"));
@@ -480,9 +507,6 @@ fn sandbox_setup_accepts_a_test_key_refuses_another_and_status_agrees() {
         .assert()
         .success()
         .stdout(contains(format!("accepted by {}", sb.api)));
-    let out = t.cmd().args(["--json", "status", "--offline"]).assert().success();
-    let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    assert_eq!(doc["ok"], true);
     let out = t.cmd().args(["--json", "status"]).assert();
     let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let service = doc["checks"].as_array().unwrap().iter().find(|c| c["name"] == "service").unwrap().clone();

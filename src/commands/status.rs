@@ -6,6 +6,8 @@ use serde_json::json;
 
 use crate::api::missions;
 use crate::cli::setup::StatusArgs;
+use crate::config::ProcessEnv;
+use crate::connect::daemon::Runtime;
 use crate::error::{Error, Result};
 use crate::openclaw::{self, GatewayConfig};
 use crate::output::Outcome;
@@ -112,10 +114,8 @@ pub async fn run(ctx: &Context, a: StatusArgs) -> Result<Outcome> {
         checks.push(Check::unknown("service", "not checked (no API key)"));
     }
 
-    // The connect daemon.
-    // TODO(issue 7 ↔ connect): use the connect daemon's status API once it is on
-    // main (runtime dir, pid, status.json); until then this check cannot be made.
-    checks.push(Check::unknown("connect", "not checked: this build has no connect daemon status to read"));
+    // The connect daemon: running (it holds its instance lock) and connected.
+    checks.push(connect_check(ctx).await);
 
     // The gateway: reachable, and allowing sessions_send.
     if a.offline {
@@ -168,6 +168,45 @@ pub async fn run(ctx: &Context, a: StatusArgs) -> Result<Outcome> {
         o = o.line(String::new()).line(format!("{failed} check(s) failed.")).with_exit_code(1);
     }
     Ok(o)
+}
+
+async fn connect_check(ctx: &Context) -> Check {
+    let fix_start = "start it: `clawdtalk connect start` (voice calls and SMS replies need it)";
+    let rt = match Runtime::for_config(&ctx.config, &ProcessEnv) {
+        Ok(rt) => rt,
+        Err(e) => return Check::fail("connect", e.to_string(), "set $CLAWDTALK_RUNTIME_DIR"),
+    };
+    let probe = rt.clone();
+    let found = tokio::task::spawn_blocking(move || probe.running().map(|pid| (pid, probe.read_status())))
+        .await
+        .map_err(|e| Error::failed(format!("checking the connect daemon failed: {e}")))
+        .and_then(|r| r);
+    match found {
+        Err(e) => Check::fail("connect", e.to_string(), "see `clawdtalk connect status`"),
+        Ok((None, _)) => Check::fail("connect", "not running", fix_start),
+        Ok((Some(pid), status)) => {
+            let field = |k: &str| status.as_ref().and_then(|s| s.get(k)).and_then(|v| v.as_str()).map(str::to_string);
+            let connected = status.as_ref().and_then(|s| s.get("connected")).and_then(|v| v.as_bool()) == Some(true);
+            if connected {
+                Check::ok(
+                    "connect",
+                    format!("running (pid {pid}), connected since {}", field("since").unwrap_or("?".into())),
+                )
+            } else {
+                let why = match (field("state"), field("last_error")) {
+                    (Some(st), Some(err)) => format!("{st}: {err}"),
+                    (Some(st), None) => st,
+                    (None, Some(err)) => err,
+                    (None, None) => "no status yet".into(),
+                };
+                Check::fail(
+                    "connect",
+                    format!("running (pid {pid}) but not connected ({why})"),
+                    format!("read its log ({}), or `clawdtalk connect restart`", rt.log_file().display()),
+                )
+            }
+        }
+    }
 }
 
 async fn state_check(ctx: &Context) -> Check {
