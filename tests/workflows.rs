@@ -273,3 +273,140 @@ fn a_failed_complete_keeps_the_mission_active_for_a_retry() {
     assert!(w.state().get("find-window-washers").is_some());
     assert!(w.state().get("_archive").is_none());
 }
+
+fn mission_with_agent() -> Value {
+    let mut v = ready_mission();
+    v["find-window-washers"]["assistant_id"] = json!("ast_1");
+    v["find-window-washers"]["agent_phone"] = json!("+15559876543");
+    v
+}
+
+fn scheduled_events(w: &World) -> Vec<Value> {
+    w.state()["find-window-washers"]["memory"]["scheduled_events"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn schedule_call_for_a_mission_fills_ids_from_state_records_the_event_and_logs_it() {
+    let w = World::with_state(mission_with_agent());
+    w.srv.on(
+        "POST",
+        "/v1/assistants/ast_1/events",
+        vec![Reply::json(201, json!({"event": {"id": "ev_1", "status": "pending"}}))],
+    );
+    w.run(&[
+        "schedule",
+        "call",
+        "--mission",
+        "find-window-washers",
+        "--to",
+        "+15551234567",
+        "--at",
+        "+5m",
+        "--step",
+        "call_1",
+    ])
+    .success()
+    .stdout("Scheduled call: ev_1\n")
+    .stderr(contains("Recorded ev_1"));
+    let sent = w.request("POST", "/v1/assistants/ast_1/events").json();
+    assert_eq!(sent["from"], "+15559876543");
+    assert_eq!((sent["mission_id"].as_str(), sent["run_id"].as_str()), (Some("mis_1"), Some("run_1")));
+    assert_eq!(sent["step_id"], "call_1");
+    let logged = w.request("POST", "/v1/missions/mis_1/runs/run_1/events").json();
+    assert_eq!(logged["type"], "custom");
+    assert_eq!(logged["summary"], "Scheduled call event_id=ev_1");
+    assert_eq!(logged["step_id"], "call_1");
+    let evs = scheduled_events(&w);
+    assert_eq!(evs.len(), 1);
+    let e = &evs[0];
+    assert_eq!(e["event_id"], "ev_1");
+    assert_eq!(e["assistant_id"], "ast_1");
+    assert_eq!(e["channel"], "call");
+    assert_eq!(e["to"], "+15551234567");
+    assert_eq!(e["scheduled_at"], sent["scheduled_at"]);
+    assert_eq!(e["step_id"], "call_1");
+    assert_eq!(e["status"], "pending");
+    assert_eq!(e["logged"], true);
+}
+
+#[test]
+fn legacy_schedule_sms_with_mission_and_run_ids_is_recorded_in_that_mission() {
+    let w = World::with_state(mission_with_agent());
+    w.srv.on("POST", "/v1/assistants/ast_1/events", vec![Reply::json(201, json!({"id": "ev_s"}))]);
+    w.run(&["schedule-sms", "ast_1", "+15551234567", "+15559876543", "+3m", "On my way", "mis_1", "run_1"])
+        .success()
+        .stdout("Scheduled SMS: ev_s\n");
+    let e = &scheduled_events(&w)[0];
+    assert_eq!((e["channel"].as_str(), e["text"].as_str()), (Some("sms"), Some("On my way")));
+    assert_eq!(
+        w.request("POST", "/v1/missions/mis_1/runs/run_1/events").json()["summary"],
+        "Scheduled SMS event_id=ev_s"
+    );
+}
+
+#[test]
+fn a_failed_run_event_log_keeps_the_record_and_is_retried_by_the_next_schedule() {
+    let w = World::with_state(mission_with_agent());
+    w.srv.on(
+        "POST",
+        "/v1/assistants/ast_1/events",
+        vec![Reply::json(201, json!({"event": {"id": "ev_1"}})), Reply::json(201, json!({"event": {"id": "ev_2"}}))],
+    );
+    w.srv.on(
+        "POST",
+        "/v1/missions/mis_1/runs/run_1/events",
+        vec![Reply::json(500, json!({"message": "events down"})), Reply::json(201, json!({"data": {}}))],
+    );
+    let args = ["schedule-call", "ast_1", "+15551234567", "+15559876543", "+5m", "mis_1", "run_1"];
+    w.run(&args).success().stdout("Scheduled call: ev_1\n").stderr(contains("events down").and(contains("retried")));
+    let evs = scheduled_events(&w);
+    assert_eq!((evs[0]["event_id"].as_str(), evs[0]["logged"].as_bool()), (Some("ev_1"), Some(false)));
+    w.run(&args).success().stdout("Scheduled call: ev_2\n");
+    let evs = scheduled_events(&w);
+    assert_eq!(evs.len(), 2);
+    assert!(evs.iter().all(|e| e["logged"] == true), "{evs:?}");
+    let summaries: Vec<String> = w
+        .srv
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/missions/mis_1/runs/run_1/events")
+        .map(|r| r.json()["summary"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        summaries,
+        ["Scheduled call event_id=ev_1", "Scheduled call event_id=ev_1", "Scheduled call event_id=ev_2"]
+    );
+}
+
+#[test]
+fn no_track_leaves_the_state_and_the_run_alone() {
+    let w = World::with_state(mission_with_agent());
+    let before = std::fs::read(&w.state).unwrap();
+    w.srv.on("POST", "/v1/assistants/ast_1/events", vec![Reply::json(201, json!({"id": "ev_1"}))]);
+    w.run(&["schedule-call", "--no-track", "ast_1", "+15551234567", "+15559876543", "+5m", "mis_1", "run_1"]).success();
+    w.run(&["schedule", "call", "--no-track", "--mission", "mis_1", "--to", "+15551234567", "--at", "+5m"]).success();
+    assert_eq!(std::fs::read(&w.state).unwrap(), before);
+    assert!(w.calls().iter().all(|c| !c.ends_with("/runs/run_1/events")), "{:?}", w.calls());
+}
+
+#[test]
+fn schedule_for_an_unknown_mission_slug_sends_nothing() {
+    let w = World::with_state(mission_with_agent());
+    w.run(&["schedule", "call", "--mission", "find-windows", "--to", "+15551234567", "--at", "+5m"])
+        .code(2)
+        .stderr(contains("Did you mean 'find-window-washers'?"));
+    w.run(&["schedule", "call", "--to", "+15551234567", "--at", "+5m"]).code(2).stderr(contains("--assistant"));
+    assert!(w.srv.requests().is_empty());
+}
+
+#[test]
+fn schedule_by_ids_of_a_mission_not_in_the_state_file_records_nothing() {
+    let w = World::with_state(mission_with_agent());
+    let before = std::fs::read(&w.state).unwrap();
+    w.srv.on("POST", "/v1/assistants/ast_9/events", vec![Reply::json(201, json!({"id": "ev_9"}))]);
+    w.run(&["schedule-call", "ast_9", "+15551234567", "+15559876543", "+5m", "mis_other", "run_other"])
+        .success()
+        .stdout("Scheduled call: ev_9\n");
+    assert_eq!(std::fs::read(&w.state).unwrap(), before);
+    assert_eq!(w.calls(), vec!["POST /v1/assistants/ast_9/events"]);
+}

@@ -139,6 +139,9 @@ pub struct LegacyScheduleCallArgs {
     pub mission_id: String,
     pub run_id: String,
     pub step_id: Option<String>,
+    /// Do not record the event in the mission's memory nor log it to the run.
+    #[arg(long)]
+    pub no_track: bool,
 }
 
 /// `schedule-sms AID TO FROM AT TEXT [MID] [RID] [STEP]`.
@@ -153,6 +156,9 @@ pub struct LegacyScheduleSmsArgs {
     pub mission_id: Option<String>,
     pub run_id: Option<String>,
     pub step_id: Option<String>,
+    /// Do not record the event in the mission's memory nor log it to the run.
+    #[arg(long)]
+    pub no_track: bool,
 }
 
 /// `complete SLUG MID RID SUMMARY [PAYLOAD_JSON]`.

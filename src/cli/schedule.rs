@@ -28,15 +28,15 @@ pub enum ScheduleCommand {
 /// Who calls whom, and when.
 #[derive(Debug, Clone, Args)]
 pub struct ScheduleTarget {
-    /// Assistant that makes the call or sends the SMS.
+    /// Assistant that makes the call or sends the SMS (default with --mission: the mission's assistant).
     #[arg(long, value_name = "ASSISTANT_ID")]
-    pub assistant: String,
+    pub assistant: Option<String>,
     /// Number to reach (E.164, e.g. +15551234567).
     #[arg(long, value_name = "E164")]
     pub to: String,
-    /// Caller id: the agent's number (E.164).
+    /// Caller id: the agent's number (E.164; default with --mission: the mission's agent_phone).
     #[arg(long, value_name = "E164")]
-    pub from: String,
+    pub from: Option<String>,
     #[arg(long, value_name = "TIME", help = AT_HELP)]
     pub at: String,
     /// Mission id (lets the service sync the plan and run).
@@ -48,6 +48,14 @@ pub struct ScheduleTarget {
     /// Plan step completed by this call or SMS.
     #[arg(long, value_name = "STEP_ID")]
     pub step: Option<String>,
+    /// Mission slug (or mission id) in the state file: fills --assistant, --from, --mission-id and
+    /// --run-id when not given. The event is recorded in the mission's memory (scheduled_events)
+    /// and logged to its run, also when the mission is given by --mission-id/--run-id.
+    #[arg(long, value_name = "SLUG")]
+    pub mission: Option<String>,
+    /// Do not record the event in the state file nor log it to the run.
+    #[arg(long)]
+    pub no_track: bool,
 }
 
 #[derive(Debug, Clone, Args)]

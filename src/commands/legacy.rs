@@ -154,9 +154,10 @@ async fn schedule_call(ctx: &Context, a: LegacyScheduleCallArgs) -> Result<Outco
         mission_id: Some(a.mission_id),
         run_id: Some(a.run_id),
         step_id: a.step_id.filter(|s| !s.is_empty()),
+        mission: None,
+        track: !a.no_track,
     };
-    let e = schedule::schedule(ctx, &req).await?;
-    Ok(schedule::scheduled_outcome(&e, &req.channel))
+    schedule::schedule_and_report(ctx, req).await
 }
 
 /// `schedule-sms AID TO FROM AT TEXT [MID] [RID] [STEP]`.
@@ -170,9 +171,10 @@ async fn schedule_sms(ctx: &Context, a: LegacyScheduleSmsArgs) -> Result<Outcome
         mission_id: a.mission_id.filter(|s| !s.is_empty()),
         run_id: a.run_id.filter(|s| !s.is_empty()),
         step_id: a.step_id.filter(|s| !s.is_empty()),
+        mission: None,
+        track: !a.no_track,
     };
-    let e = schedule::schedule(ctx, &req).await?;
-    Ok(schedule::scheduled_outcome(&e, &req.channel))
+    schedule::schedule_and_report(ctx, req).await
 }
 
 /// Replace the human output of a list outcome by one line per item (the

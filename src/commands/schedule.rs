@@ -41,20 +41,28 @@ pub struct ScheduleRequest {
     pub mission_id: Option<String>,
     pub run_id: Option<String>,
     pub step_id: Option<String>,
+    /// Mission slug or id in the state file (`--mission`): fills the empty
+    /// assistant and caller id and the absent mission and run ids.
+    pub mission: Option<String>,
+    /// Record the event in the mission's memory and log it to the run
+    /// (off with `--no-track`); see [`super::workflow::resolve_schedule`].
+    pub track: bool,
 }
 
 impl ScheduleRequest {
     /// A request from the noun-verb flags.
     pub fn from_target(t: ScheduleTarget, channel: Channel) -> Self {
         ScheduleRequest {
-            assistant_id: t.assistant,
+            assistant_id: t.assistant.unwrap_or_default(),
             channel,
             to: t.to,
-            from: t.from,
+            from: t.from.unwrap_or_default(),
             at: t.at,
             mission_id: t.mission_id,
             run_id: t.run_id,
             step_id: t.step,
+            mission: t.mission,
+            track: !t.no_track,
         }
     }
 
@@ -97,10 +105,36 @@ impl ScheduleRequest {
     }
 }
 
-/// Validate and schedule one call or SMS; returns the created event.
-pub async fn schedule(ctx: &Context, req: &ScheduleRequest) -> Result<ScheduledEvent> {
+/// Validate and schedule one call or SMS; returns the created event and
+/// notes for stderr. A request for a mission known to the state file is
+/// completed from it (`--mission`) and, unless `track` is off, recorded in
+/// the mission's memory and logged to its run (a failure there is a note:
+/// the event is scheduled either way).
+pub async fn schedule(ctx: &Context, req: &ScheduleRequest) -> Result<(ScheduledEvent, Vec<String>)> {
+    let mut req = req.clone();
+    let tracked = super::workflow::resolve_schedule(ctx, &mut req).await?;
+    for (arg, v) in [("--assistant", &req.assistant_id), ("--from", &req.from)] {
+        if v.is_empty() {
+            return Err(Error::usage(format!(
+                "{arg} is required (or --mission SLUG to take it from the mission in the state file)"
+            )));
+        }
+    }
     let event = req.prepare(ctx.now())?;
-    scheduled::create(&ctx.client()?, &req.assistant_id, &event).await
+    let created = scheduled::create(&ctx.client()?, &req.assistant_id, &event).await?;
+    let notes = match tracked {
+        Some(slug) => super::workflow::track_scheduled(ctx, &slug, &req.assistant_id, &event, &created).await,
+        None => Vec::new(),
+    };
+    Ok((created, notes))
+}
+
+/// [`schedule`], then its outcome (`Scheduled call: <id>`) with the notes.
+pub async fn schedule_and_report(ctx: &Context, req: ScheduleRequest) -> Result<Outcome> {
+    let (e, notes) = schedule(ctx, &req).await?;
+    let mut o = scheduled_outcome(&e, &req.channel);
+    o.notes.extend(notes);
+    Ok(o)
 }
 
 /// The outcome of a scheduling: `Scheduled call: <id>` / `Scheduled SMS: <id>`.
@@ -114,16 +148,12 @@ pub fn scheduled_outcome(e: &ScheduledEvent, channel: &Channel) -> Outcome {
 
 /// `schedule call --assistant --to --from --at [--mission-id --run-id] [--step]`.
 pub async fn call(ctx: &Context, a: ScheduleCallArgs) -> Result<Outcome> {
-    let req = ScheduleRequest::from_target(a.target, Channel::Call);
-    let e = schedule(ctx, &req).await?;
-    Ok(scheduled_outcome(&e, &req.channel))
+    schedule_and_report(ctx, ScheduleRequest::from_target(a.target, Channel::Call)).await
 }
 
 /// `schedule sms --assistant --to --from --at --text [--mission-id --run-id] [--step]`.
 pub async fn sms(ctx: &Context, a: ScheduleSmsArgs) -> Result<Outcome> {
-    let req = ScheduleRequest::from_target(a.target, Channel::Sms(a.text));
-    let e = schedule(ctx, &req).await?;
-    Ok(scheduled_outcome(&e, &req.channel))
+    schedule_and_report(ctx, ScheduleRequest::from_target(a.target, Channel::Sms(a.text))).await
 }
 
 /// One line as telnyx_api.py printed it:

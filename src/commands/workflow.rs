@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::api::assistants;
 use crate::api::events::{self, NewEvent};
 use crate::api::runs::{self, RunUpdate};
+use crate::api::scheduled::{Channel, NewScheduledEvent};
 use crate::api::{agents, missions, phones, plan, Client};
 use crate::cli::assistant::AssistantCreateArgs;
 use crate::cli::mission::{MissionCompleteArgs, MissionInitArgs, MissionSetupAgentArgs};
@@ -21,6 +22,7 @@ use crate::output::Outcome;
 use crate::state::{slugify, timestamp, Found, MissionState, ScheduledEvent, StateStore};
 use crate::validate;
 
+use super::schedule::ScheduleRequest;
 use super::Context;
 
 /// Field of a mission entry holding the `init` steps not done yet (the plan
@@ -412,10 +414,82 @@ async fn log_scheduled(
         .map_err(|e| format!("warning: logged the event but could not mark it in the state file: {e}"))
 }
 
+/// Complete a schedule request from the state file and decide where the
+/// event is recorded. With `--mission KEY` (slug or mission id; an unknown
+/// one is an error before anything is sent) the empty assistant and caller
+/// id and the absent mission and run ids come from that mission. Without
+/// it, a request carrying a mission id and run id is recorded in the active
+/// mission with that mission id, when the state file has one (a state file
+/// that cannot be read only means nothing is recorded). Returns the slug to
+/// record in, or `None` (also always with `--no-track`).
+pub async fn resolve_schedule(ctx: &Context, req: &mut ScheduleRequest) -> Result<Option<String>> {
+    if let Some(key) = req.mission.clone() {
+        let state = ctx.state()?.read_async().await?;
+        let slug = state.active_slug(&key)?;
+        let Some(m) = state.mission(&slug) else { return Err(state.unknown(&key)) };
+        let missing = |what: &str, flag: &str| {
+            Error::usage(format!(
+                "mission '{slug}' has no {what} in the state file: pass {flag}, or run \
+                 `clawdtalk setup-agent {slug} NAME INSTRUCTIONS` first"
+            ))
+        };
+        if req.assistant_id.is_empty() {
+            req.assistant_id = m.assistant_id().ok_or_else(|| missing("assistant_id", "--assistant"))?;
+        }
+        if req.from.is_empty() {
+            req.from = m.agent_phone().ok_or_else(|| missing("agent_phone", "--from"))?;
+        }
+        if req.mission_id.is_none() && req.run_id.is_none() {
+            req.mission_id = m.mission_id();
+            req.run_id = m.run_id();
+        }
+        return Ok(req.track.then_some(slug));
+    }
+    let (true, Some(mid), Some(_)) = (req.track, &req.mission_id, &req.run_id) else { return Ok(None) };
+    let Ok(store) = ctx.state() else { return Ok(None) };
+    let Ok(state) = store.read_async().await else { return Ok(None) };
+    let found = state.missions().find(|(_, m)| m.mission_id().as_deref() == Some(mid.as_str()));
+    Ok(found.map(|(slug, _)| slug.to_string()))
+}
+
 /// Record a scheduled call or SMS in the mission's memory (first, so it is
-/// never lost), then log the run event; a failed log is kept for a retry.
-/// Returns notes for stderr.
-pub async fn track_scheduled(ctx: &Context, slug: &str, ev: ScheduledEvent) -> Result<Vec<String>> {
+/// never lost), then log the `custom` run event "Scheduled call
+/// event_id=…"; a failed log is kept (`logged: false`) and retried by the
+/// next schedule or complete. Never fails: the event is scheduled either
+/// way, so problems are returned as notes for stderr.
+pub async fn track_scheduled(
+    ctx: &Context,
+    slug: &str,
+    assistant_id: &str,
+    sent: &NewScheduledEvent,
+    created: &crate::api::models::ScheduledEvent,
+) -> Vec<String> {
+    let (channel, text) = match &sent.channel {
+        Channel::Call => ("call", None),
+        Channel::Sms(t) => ("sms", Some(t.clone())),
+    };
+    let ev = ScheduledEvent {
+        event_id: created.id.clone(),
+        assistant_id: assistant_id.to_string(),
+        channel: channel.into(),
+        to: sent.to.clone(),
+        scheduled_at: sent.scheduled_at.clone(),
+        step_id: sent.step_id.clone(),
+        text,
+        status: created.status.clone().unwrap_or_else(|| "pending".into()),
+        from: Some(sent.from.clone()),
+        mission_id: sent.mission_id.clone(),
+        run_id: sent.run_id.clone(),
+        logged: false,
+        extra: Map::new(),
+    };
+    match record_and_log(ctx, slug, ev).await {
+        Ok(notes) => notes,
+        Err(e) => vec![format!("warning: the event is scheduled but could not be recorded in the state file: {e}")],
+    }
+}
+
+async fn record_and_log(ctx: &Context, slug: &str, ev: ScheduledEvent) -> Result<Vec<String>> {
     let store = ctx.state()?;
     let now = ctx.now();
     let (s, rec) = (slug.to_string(), ev.clone());

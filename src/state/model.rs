@@ -240,6 +240,13 @@ pub struct ScheduledEvent {
     pub text: Option<String>,
     /// Scheduled event status: `pending, in_progress, completed, failed`.
     pub status: String,
+    /// The caller id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mission_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     /// False while the run event "Scheduled … event_id=…" still has to be
     /// logged to the service (a failed log is retried by later commands).
     /// Records without the field were logged.
