@@ -153,14 +153,96 @@ impl PollLock {
     }
 }
 
+/// What poll keeps of a mission while it works on it (not the whole entry:
+/// a mission's memory can be large, and a poll over thousands of events
+/// should hold each thing once).
+#[derive(Debug, Clone)]
+struct Work {
+    slug: String,
+    mission_id: Option<String>,
+    run_id: Option<String>,
+    assistant_id: Option<String>,
+    agent_phone: Option<String>,
+    outbox: Vec<Value>,
+    records: Vec<TrackedEvent>,
+}
+
+impl Work {
+    fn of(slug: &str, m: &MissionState) -> Work {
+        Work {
+            slug: slug.to_string(),
+            mission_id: m.mission_id(),
+            run_id: m.run_id(),
+            assistant_id: m.assistant_id(),
+            agent_phone: m.agent_phone(),
+            outbox: m.fields().get(OUTBOX).and_then(Value::as_array).cloned().unwrap_or_default(),
+            records: records_of(m),
+        }
+    }
+}
+
+/// A quick look at the raw state file: does any active mission have an
+/// unsettled tracked event? The file is read as borrowed raw slices, so a
+/// large archive costs one scan, not a tree of values. `Some(false)` is
+/// exact (nothing pending); `Some(true)` or `None` (an unusual file) mean:
+/// take the general path.
+fn quick_pending(bytes: &[u8]) -> Option<bool> {
+    use serde_json::value::RawValue;
+    #[derive(serde::Deserialize)]
+    struct Entry<'a> {
+        #[serde(borrow, default)]
+        memory: Option<Memory<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Memory<'a> {
+        #[serde(borrow, default)]
+        scheduled_events: Option<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        #[serde(default)]
+        event_id: Option<Value>,
+        #[serde(default)]
+        id: Option<Value>,
+        #[serde(default)]
+        settled: Option<Value>,
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    if text.trim().is_empty() {
+        return Some(false);
+    }
+    let top: Vec<(String, &RawValue)> =
+        serde_json::from_str::<std::collections::BTreeMap<String, &RawValue>>(text).ok()?.into_iter().collect();
+    for (key, raw) in top {
+        if key.starts_with('_') || !raw.get().trim_start().starts_with('{') {
+            continue; // the archive, reserved keys, non-missions
+        }
+        let entry: Entry = serde_json::from_str(raw.get()).ok()?;
+        let Some(list) = entry.memory.and_then(|m| m.scheduled_events) else { continue };
+        if !list.get().trim_start().starts_with('[') {
+            return None;
+        }
+        let items: Vec<&RawValue> = serde_json::from_str(list.get()).ok()?;
+        for it in items {
+            let Ok(item) = serde_json::from_str::<Item>(it.get()) else { continue };
+            let has_id =
+                [&item.event_id, &item.id].iter().any(|v| matches!(v, Some(Value::String(s)) if !s.is_empty()));
+            if has_id && item.settled != Some(Value::Bool(true)) {
+                return Some(true);
+            }
+        }
+    }
+    Some(false)
+}
+
 /// The missions to look at: all active ones, or the one asked for.
-fn selected(state: &State, only: Option<&str>) -> Result<Vec<(String, MissionState)>> {
+fn selected<'a>(state: &'a State, only: Option<&str>) -> Result<Vec<(String, &'a MissionState)>> {
     match only {
         Some(key) => {
             let slug = state.active_slug(key)?;
-            Ok(state.mission(&slug).map(|m| vec![(slug, m.clone())]).unwrap_or_default())
+            Ok(state.mission(&slug).map(|m| vec![(slug, m)]).unwrap_or_default())
         }
-        None => Ok(state.missions().map(|(k, m)| (k.to_string(), m.clone())).collect()),
+        None => Ok(state.missions().map(|(k, m)| (k.to_string(), m)).collect()),
     }
 }
 
@@ -183,7 +265,15 @@ where
     F: FnOnce() -> Result<S>,
 {
     let mut report = PollReport::default();
-    // Nothing to do at all: answer without even taking the lock.
+    // Nothing to do at all (the common case under cron): answer from a raw
+    // scan of the file, without building the state tree or taking the lock.
+    if opts.mission.is_none() {
+        match tokio::fs::read(store.path()).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
+            Ok(bytes) if quick_pending(&bytes) == Some(false) => return Ok(report),
+            _ => {}
+        }
+    }
     let state = store.read_async().await?;
     if let Some(key) = opts.mission.as_deref() {
         if let Some(crate::state::Found::Archived(_)) = state.find(key) {
@@ -196,35 +286,38 @@ where
             return Ok(report);
         }
     }
-    let missions = selected(&state, opts.mission.as_deref())?;
-    if !missions.iter().any(|(_, m)| engine::has_pending(&records_of(m))) {
-        report.missions = missions.into_iter().map(|(slug, _)| MissionReport { slug, ..Default::default() }).collect();
+    if !selected(&state, opts.mission.as_deref())?.iter().any(|(_, m)| engine::has_pending(&records_of(m))) {
         return Ok(report);
     }
+    drop(state);
     let Some(_lock) = PollLock::try_acquire(store.path())? else {
         report.skipped_locked = true;
         return Ok(report);
     };
     // Re-read under the lock: the poll that held it may have changed things.
-    let state = store.read_async().await?;
-    let missions = selected(&state, opts.mission.as_deref())?;
-    let work: Vec<(String, MissionState)> =
-        missions.into_iter().filter(|(_, m)| engine::has_pending(&records_of(m))).collect();
+    let work: Vec<Work> = {
+        let state = store.read_async().await?;
+        selected(&state, opts.mission.as_deref())?
+            .iter()
+            .map(|(slug, m)| Work::of(slug, m))
+            .filter(|w| engine::has_pending(&w.records))
+            .collect()
+    };
     if work.is_empty() {
         return Ok(report);
     }
     let service = connect()?;
     let now = service.now().await?;
     report.now = Some(now);
-    for (slug, m) in work {
-        let mut mr = MissionReport { slug: slug.clone(), ..Default::default() };
-        if let Err(e) = poll_mission(&service, store, &slug, &m, now, opts, &mut mr).await {
-            mr.error = Some(e.to_string());
-            mr.exit_code = e.exit_code();
-        }
-        if let Ok(st) = store.read_async().await {
-            mr.pending_after =
-                st.mission(&slug).map(|m| records_of(m).iter().filter(|r| !r.settled).count()).unwrap_or(0);
+    for w in work {
+        let mut mr = MissionReport { slug: w.slug.clone(), ..Default::default() };
+        match poll_mission(&service, store, w, now, opts, &mut mr).await {
+            Ok(left) => mr.pending_after = left,
+            Err(e) => {
+                mr.error = Some(e.to_string());
+                mr.exit_code = e.exit_code();
+                mr.pending_after = mr.pending_before;
+            }
         }
         report.missions.push(mr);
     }
@@ -296,22 +389,23 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// Fetch, decide and apply for one mission.
+/// Fetch, decide and apply for one mission. Returns how many of its events
+/// are still unsettled.
 async fn poll_mission<S: Service>(
     svc: &S,
     store: &StateStore,
-    slug: &str,
-    m: &MissionState,
+    w: Work,
     now: DateTime<Utc>,
     opts: &PollOptions,
     mr: &mut MissionReport,
-) -> Result<()> {
+) -> Result<usize> {
+    let slug = w.slug.as_str();
     let run = RunRef {
-        mission_id: m.mission_id().ok_or_else(|| Error::state(format!("mission {slug} has no mission_id")))?,
-        run_id: m.run_id().ok_or_else(|| Error::state(format!("mission {slug} has no run_id")))?,
+        mission_id: w.mission_id.clone().ok_or_else(|| Error::state(format!("mission {slug} has no mission_id")))?,
+        run_id: w.run_id.clone().ok_or_else(|| Error::state(format!("mission {slug} has no run_id")))?,
     };
-    let default_assistant = m.assistant_id();
-    let records = records_of(m);
+    let default_assistant = w.assistant_id.clone();
+    let records = &w.records;
     mr.pending_before = records.iter().filter(|r| !r.settled).count();
     let conc = opts.concurrency.max(1);
 
@@ -374,7 +468,7 @@ async fn poll_mission<S: Service>(
 
     // 2. Decide.
     let view = MissionView {
-        records: &records,
+        records,
         snapshots: &snapshots,
         insights: &insights,
         plan: Some(&plan),
@@ -384,7 +478,9 @@ async fn poll_mission<S: Service>(
     let d = reconcile(&view, &opts.policy);
     mr.notes.extend(d.notes.iter().cloned());
     describe(&d, mr);
-    apply(svc, store, slug, m, &run, &records, d, default_assistant, opts, mr).await
+    drop(snapshots);
+    drop(insights);
+    apply(svc, store, &w, &run, d, opts, mr).await
 }
 
 /// Human lines for a decision.
@@ -456,27 +552,25 @@ fn put_records(m: &mut MissionState, changed: &[TrackedEvent], now: DateTime<Utc
     m.memory_save(SCHEDULED_EVENTS, merge_records(cur, changed), now)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn apply<S: Service>(
     svc: &S,
     store: &StateStore,
-    slug: &str,
-    m: &MissionState,
+    w: &Work,
     run: &RunRef,
-    records: &[TrackedEvent],
-    d: Decision,
-    default_assistant: Option<String>,
+    mut d: Decision,
     opts: &PollOptions,
     mr: &mut MissionReport,
-) -> Result<()> {
+) -> Result<usize> {
+    let (slug, records, default_assistant) = (w.slug.as_str(), &w.records, &w.assistant_id);
     let conc = opts.concurrency.max(1);
     // Run events left over from an earlier poll go first.
-    let mut logs: Vec<Value> = m.fields().get(OUTBOX).and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut logs: Vec<Value> = w.outbox.clone();
     let had_outbox = !logs.is_empty();
 
     // 2. Records, insights, failed targets, retry intents.
     if !(d.records.is_empty() && d.insights.is_empty() && d.failed_targets.is_empty()) {
-        let (recs, ins, failed) = (d.records.clone(), d.insights.clone(), d.failed_targets.clone());
+        let (recs, ins, failed) =
+            (std::mem::take(&mut d.records), std::mem::take(&mut d.insights), std::mem::take(&mut d.failed_targets));
         update_mission(store, slug, move |m, now| {
             put_records(m, &recs, now)?;
             if !ins.is_empty() {
@@ -500,9 +594,9 @@ async fn apply<S: Service>(
     }
 
     // 3. The service.
-    for a in &d.remote {
+    for a in d.remote.iter_mut() {
         if let Remote::Log { kind, summary, step_id, payload } = a {
-            logs.push(log_entry(kind, summary, step_id.as_deref(), payload.clone()));
+            logs.push(log_entry(kind, summary, step_id.as_deref(), std::mem::take(payload)));
         }
     }
     let mut unsent = send_logs(svc, run, logs, conc).await;
@@ -523,7 +617,7 @@ async fn apply<S: Service>(
                 }
                 let mut req = req.clone();
                 req.assistant_id = req.assistant_id.or_else(|| default_assistant.clone());
-                req.from = req.from.or_else(|| m.agent_phone());
+                req.from = req.from.or_else(|| w.agent_phone.clone());
                 let now = retry_now.unwrap_or_else(Utc::now);
                 match retry(svc, store, slug, run, records, &req, now, opts).await {
                     Ok(line) => {
@@ -555,6 +649,8 @@ async fn apply<S: Service>(
     let settle: HashSet<String> = if complete { d.settle.iter().cloned().collect() } else { HashSet::new() };
     let finish = if complete { d.finish.clone() } else { None };
     let outbox_changed = had_outbox || !unsent.is_empty();
+    // Unsettled events after this poll (the retries just scheduled included).
+    let mut left = records.iter().filter(|r| !r.settled).count() + mr.retries_scheduled;
     if !settle.is_empty() || !cancelled.is_empty() || finish.is_some() || outbox_changed {
         let slug_s = slug.to_string();
         let (settle, cancelled, unsent) = (settle, cancelled, unsent);
@@ -602,19 +698,21 @@ async fn apply<S: Service>(
                     if let Some(r) = f.result.get("reason") {
                         fields.insert("result_summary".into(), r.clone());
                     }
-                    return Ok(st.archive(&slug_s, fields, now).map(|_| f.result["status"].clone()));
+                    return Ok((st.archive(&slug_s, fields, now).map(|_| f.result["status"].clone()), 0));
                 }
-                Ok(None)
+                let left = recs.iter().filter(|r| !r.settled).count();
+                Ok((None, left))
             })
             .await?;
-        if let Some(status) = arch {
+        if let Some(status) = arch.0 {
             mr.archived = true;
             mr.ended = status.as_str().map(String::from);
         }
+        left = arch.1;
     }
     match step_error {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => Ok(left),
     }
 }
 
@@ -708,6 +806,22 @@ mod tests {
     fn archived_result(store: &StateStore, mission_id: &str) -> Value {
         let st = store.read().unwrap();
         st.archived_mission(mission_id).and_then(|m| m.memory_get(RESULT).cloned()).unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn quick_scan_is_exact_about_nothing_pending() {
+        let settled = br#"{"a": {"memory": {"scheduled_events": [{"event_id": "e1", "settled": true}, "a note"]}},
+            "_archive": {"m": {"memory": {"scheduled_events": [{"event_id": "old"}]}}}, "b": {"memory": {}}}"#;
+        assert_eq!(quick_pending(settled), Some(false), "archived and settled events are not pending");
+        let pending = br#"{"a": {"memory": {"scheduled_events": [{"event_id": "e1"}]}}}"#;
+        assert_eq!(quick_pending(pending), Some(true));
+        assert_eq!(
+            quick_pending(br#"{"a": {"memory": {"scheduled_events": [{"id": "e1", "settled": false}]}}}"#),
+            Some(true)
+        );
+        assert_eq!(quick_pending(b""), Some(false));
+        assert_eq!(quick_pending(b"{broken"), None, "the general path reports a broken file");
+        assert_eq!(quick_pending(br#"{"a": {"memory": "text"}}"#), None);
     }
 
     #[tokio::test]
