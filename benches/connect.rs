@@ -53,7 +53,11 @@ fn main() {
     let pid = child.id();
     ws.wait_auths(1);
     std::thread::sleep(Duration::from_secs(3));
-    println!("connected, idle 3 s:        VmHWM {}  VmRSS {}", mib(proc_kib(pid, "VmHWM:")), mib(proc_kib(pid, "VmRSS:")));
+    println!(
+        "connected, idle 3 s:        VmHWM {}  VmRSS {}",
+        mib(proc_kib(pid, "VmHWM:")),
+        mib(proc_kib(pid, "VmRSS:"))
+    );
 
     let t0 = Instant::now();
     let total = 1000;
