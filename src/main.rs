@@ -6,6 +6,8 @@ use clap::Parser;
 use clawdtalk::cli::Cli;
 use clawdtalk::commands::{self, Context};
 use clawdtalk::output::Printer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -49,24 +51,33 @@ fn main() -> ExitCode {
     }
 }
 
+fn level_of(name: &str) -> tracing::Level {
+    name.parse().unwrap_or(tracing::Level::INFO)
+}
+
 fn init_logging(verbose: u8, setup: commands::LogSetup) {
     let level = match verbose {
         0 => setup.default_level,
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CLAWDTALK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("clawdtalk={level}")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    // `Targets` reads the same `target=level` directives as an env filter
+    // without a regex engine in the binary (smaller, and less to page in).
+    let filter = std::env::var("CLAWDTALK_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing_subscriber::filter::Targets>().ok())
+        .unwrap_or_else(|| tracing_subscriber::filter::Targets::new().with_target("clawdtalk", level_of(level)));
+    // The builder alone would stop at INFO; `filter` decides.
+    let builder = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_target(false);
     let _ = match setup
         .file
         .map(|f| clawdtalk::connect::daemon::RotatingLog::open(&f, clawdtalk::connect::daemon::LOG_MAX_BYTES))
     {
-        Some(Ok(log)) => builder.with_ansi(false).with_writer(log).try_init(),
+        Some(Ok(log)) => builder.with_ansi(false).with_writer(log).finish().with(filter).try_init(),
         Some(Err(e)) => {
             eprintln!("warning: cannot open the log file ({e}); logging to stderr");
-            builder.with_writer(std::io::stderr).try_init()
+            builder.with_writer(std::io::stderr).finish().with(filter).try_init()
         }
-        None => builder.with_writer(std::io::stderr).try_init(),
+        None => builder.with_writer(std::io::stderr).finish().with(filter).try_init(),
     };
 }
