@@ -198,6 +198,40 @@ fn setup_refuses_a_rejected_key_unless_forced() {
 }
 
 #[test]
+fn setup_yes_does_not_save_a_rejected_key_only_force_does() {
+    let srv = Recorder::start();
+    srv.on("GET", "/v1/missions", vec![Reply::json(403, json!({"error": {"message": "Key revoked"}}))]);
+    let t = Sandboxed::new();
+    let home = prepare_home(&t, &gateway_doc());
+    let gateway_before = std::fs::read(home.join(".openclaw/openclaw.json")).unwrap();
+    // An existing configuration, so `--yes` has a reconfigure question to answer.
+    let local = t.work().join("skill-config.json");
+    let old = r#"{"api_key": "cc_live_oldoldoldold1", "server": "https://clawdtalk.com"}"#;
+    std::fs::write(&local, old).unwrap();
+
+    t.cmd()
+        .args(["setup", "--api-key", KEY, "--server", &server_of(&srv), "--yes"])
+        .assert()
+        .code(1)
+        .stderr(contains("rejected the API key").and(contains("Key revoked")).and(contains("--force")))
+        .stderr(contains("nothing was saved"));
+    assert_eq!(std::fs::read_to_string(&local).unwrap(), old, "--yes must not save a rejected key");
+    assert_eq!(
+        std::fs::read(home.join(".openclaw/openclaw.json")).unwrap(),
+        gateway_before,
+        "nothing is edited when setup stops"
+    );
+    assert!(!user_config(&t).exists());
+
+    t.cmd()
+        .args(["setup", "--api-key", KEY, "--server", &server_of(&srv), "--yes", "--force"])
+        .assert()
+        .success()
+        .stderr(contains("rejected the API key (Key revoked); saved anyway"));
+    assert_eq!(read_json(&local)["api_key"], KEY);
+}
+
+#[test]
 fn setup_saves_with_a_warning_when_the_service_cannot_be_reached() {
     let t = Sandboxed::new();
     t.cmd()
@@ -206,6 +240,7 @@ fn setup_saves_with_a_warning_when_the_service_cannot_be_reached() {
         .success()
         .stderr(contains("could not check the API key").and(contains("no gateway config found")));
     let cfg = read_json(&user_config(&t));
+    assert_eq!(cfg["api_key"], KEY, "an unverified key is saved");
     assert_eq!(cfg["server"], "http://127.0.0.1:9");
     assert!(cfg.get("gateway_url").is_none(), "nothing invented without a gateway config");
 }

@@ -10,13 +10,14 @@ pub struct SetupArgs {
     /// ClawdTalk site root to save as `server` (default: the current one, else https://clawdtalk.com).
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
-    /// Answer yes to every question (reconfigure, edit the gateway config) and never prompt.
+    /// Answer yes to reconfiguring and to editing the gateway config, and never prompt
+    /// (a key the service rejects is still not saved: that needs --force).
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Never change the gateway config (only report whether it allows sessions_send).
     #[arg(long)]
     pub no_gateway_edit: bool,
-    /// Save the key even when the service rejects it.
+    /// Save the key even when the service rejects it (401/403).
     #[arg(long)]
     pub force: bool,
     /// Workspace holding USER.md and IDENTITY.md (default: the gateway's default agent workspace).

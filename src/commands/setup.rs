@@ -266,7 +266,9 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
     let key_line = match &check {
         KeyCheck::Accepted => format!("✓ API key {masked} accepted by {api_url}"),
         KeyCheck::Rejected(why) => {
-            let save_anyway = if a.force || a.yes {
+            // `--yes` answers the reconfigure and gateway questions; only
+            // `--force` saves a key the service has refused.
+            let save_anyway = if a.force {
                 true
             } else if interactive {
                 let why = why.clone();
