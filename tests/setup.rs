@@ -507,6 +507,47 @@ fn status_without_any_configuration_says_to_run_setup() {
         .stdout(contains("✗ config").and(contains("clawdtalk setup")));
 }
 
+fn check<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{name}: {doc}"))
+}
+
+#[test]
+fn status_json_with_a_key_the_sandbox_rejects_says_not_ok_with_the_fix_and_exits_1() {
+    let sb = common::sandbox::TestSandbox::start();
+    let gw = Recorder::start();
+    let t = Sandboxed::new();
+    healthy(&t, &sb.root, &gw);
+    std::fs::write(
+        t.work().join("skill-config.json"),
+        json!({"api_key": "cc_live_notatestkey0000", "server": sb.root, "gateway_url": server_of(&gw)}).to_string(),
+    )
+    .unwrap();
+    let out = t.cmd().args(["--json", "status"]).assert().code(1);
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).expect("one JSON document on stdout");
+    assert_eq!(doc["ok"], false, "{doc}");
+    let service = check(&doc, "service");
+    assert_eq!(service["status"], "fail", "{doc}");
+    assert!(service["detail"].as_str().unwrap().contains("rejected the key"), "{doc}");
+    assert!(service["fix"].as_str().unwrap().contains("clawdtalk setup --api-key KEY"), "{doc}");
+    assert_eq!(check(&doc, "api key")["status"], "ok", "the key is present, only refused: {doc}");
+    assert!(!doc.to_string().contains("cc_live_notatestkey0000"), "the key is masked: {doc}");
+}
+
+#[test]
+fn status_json_without_any_configuration_says_not_ok_with_the_fix_and_exits_1() {
+    let t = Sandboxed::new();
+    let out = t.cmd().args(["--json", "status", "--offline"]).assert().code(1);
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).expect("one JSON document on stdout");
+    assert_eq!(doc["ok"], false, "{doc}");
+    let config = check(&doc, "config");
+    assert_eq!(config["status"], "fail", "{doc}");
+    assert_eq!(config["fix"], "run `clawdtalk setup`", "{doc}");
+    let key = check(&doc, "api key");
+    assert_eq!((key["status"].as_str(), key["detail"].as_str()), (Some("fail"), Some("not set")), "{doc}");
+    assert!(key["fix"].as_str().unwrap().contains("clawdtalk setup --api-key KEY"), "{doc}");
+    assert_eq!(check(&doc, "service")["status"], "unknown", "--offline does not check the service: {doc}");
+}
+
 // ─── completions and man ─────────────────────────────────────────────────────
 
 #[test]
