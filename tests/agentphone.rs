@@ -167,7 +167,9 @@ fn credits_exhausted_stops_at_once_with_exit_1() {
 #[test]
 fn rate_limit_waits_then_retries_once_and_succeeds() {
     let srv = Recorder::start();
-    srv.on("POST", CALLS, vec![Reply::json(429, json!({"error": "Rate limit exceeded"})), placed("c1")]);
+    // A shorter Retry-After does not shorten the contract's wait.
+    let limited = Reply::json(429, json!({"error": "Rate limit exceeded"})).header("Retry-After", "0");
+    srv.on("POST", CALLS, vec![limited, placed("c1")]);
     let t = Sandboxed::new();
     let start = Instant::now();
     ap(&t, &srv)
@@ -190,6 +192,46 @@ fn rate_limit_twice_stops_after_one_retry() {
         .code(1)
         .stderr(contains("rate limit").and(contains("retrying once")));
     assert_eq!(srv.requests().len(), 2);
+}
+
+#[test]
+fn get_rate_limited_twice_stops_after_one_retry() {
+    let srv = Recorder::start();
+    srv.on("GET", &format!("{CALLS}/c1"), vec![Reply::json(429, json!({"error": "Rate limit exceeded"}))]);
+    let t = Sandboxed::new();
+    ap(&t, &srv).args(["agentphone", "get", "c1"]).assert().code(1).stderr(contains("rate limit"));
+    assert_eq!(srv.requests().len(), 2, "one retry after a 429, then stop");
+}
+
+#[test]
+fn get_retries_server_errors_with_the_normal_backoff_up_to_three_attempts() {
+    let srv = Recorder::start();
+    let down = Reply::json(503, json!({"error": "Service unavailable"}));
+    srv.on("GET", &format!("{CALLS}/c1"), vec![down.clone(), down, done("c1", json!({"summary": "S"}))]);
+    let t = Sandboxed::new();
+    // The rate-limit window is long here: a 5xx retry must not wait it
+    // (the timeout only guards against a hang).
+    ap(&t, &srv)
+        .env("CLAWDTALK_AGENTPHONE_RATE_LIMIT_WAIT", "600")
+        .timeout(Duration::from_secs(120))
+        .args(["agentphone", "get", "c1"])
+        .assert()
+        .success()
+        .stdout(contains("achieved"));
+    assert_eq!(srv.requests().len(), 3);
+}
+
+#[test]
+fn post_calls_is_never_retried_on_a_server_error() {
+    let srv = Recorder::start();
+    srv.on("POST", CALLS, vec![Reply::json(503, json!({"error": "Service unavailable"})), placed("c1")]);
+    let t = Sandboxed::new();
+    ap(&t, &srv)
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book"])
+        .assert()
+        .code(1)
+        .stderr(contains("Service unavailable"));
+    assert_eq!(srv.requests().len(), 1, "a call is never placed twice");
 }
 
 #[test]

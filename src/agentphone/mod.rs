@@ -3,7 +3,7 @@
 //! It reuses the shared HTTP client ([`crate::api::Client`]) with AgentPhone's
 //! `x-api-key` header and base URL, and with a retry policy of exactly one
 //! retry 60 s after a 429 (AgentPhone allows 10 calls a minute; a second 429
-//! stops). Error replies are reworded so each guard rail of §5 says what
+//! stops) and the normal short backoff for a GET's 5xx or transport failure. Error replies are reworded so each guard rail of §5 says what
 //! happened and what to do: 401 names the key setting, 402 says the credits
 //! are exhausted, a second 429 says the rate limit still holds.
 
@@ -106,13 +106,14 @@ impl AgentPhone {
     }
 }
 
-/// Exactly one retry, `wait` after the first 429 (or, for GET, a 5xx or a
-/// transport failure; for POST only a connection that failed before the
-/// request was sent, so a call is never placed twice). Base and cap are both
-/// `wait`, so there is no jitter; a `Retry-After` from the service is capped
-/// to `wait` (and honoured when shorter: the service knows its window).
+/// AgentPhone's retries: a 429 is retried once, exactly `wait` (the
+/// contract's 60 s) after it, whatever `Retry-After` says (the limit is per
+/// minute), and a second 429 stops; a GET's 5xx or transport failure gets the
+/// normal short backoff (250 ms doubling, up to 3 attempts). A POST is retried
+/// on a 5xx never, only after a 429 or a connection that failed before the
+/// request was sent, so a call is never placed twice.
 pub fn retry_policy(wait: Duration) -> RetryPolicy {
-    RetryPolicy { max_attempts: 2, base_delay: wait, max_delay: wait }
+    RetryPolicy { rate_limit_wait: Some(wait), ..RetryPolicy::default() }
 }
 
 /// The call object from either envelope (`.data` or top level).
@@ -219,10 +220,27 @@ mod tests {
     }
 
     #[test]
-    fn retry_policy_is_one_retry_after_exactly_the_wait() {
-        let p = retry_policy(Duration::from_secs(60));
-        assert_eq!(p.max_attempts, 2);
-        assert_eq!((p.base_delay, p.max_delay), (Duration::from_secs(60), Duration::from_secs(60)));
+    fn rate_limit_waits_the_full_window_even_when_retry_after_is_shorter_and_retries_once() {
+        let p = retry_policy(RATE_LIMIT_WAIT);
+        assert_eq!(RATE_LIMIT_WAIT, Duration::from_secs(60));
+        for retry_after in [None, Some(Duration::from_secs(1)), Some(Duration::from_secs(30))] {
+            assert_eq!(p.rate_limit_delay(1, 0, retry_after), Some(RATE_LIMIT_WAIT), "{retry_after:?}");
+            assert_eq!(p.rate_limit_delay(2, 1, retry_after), None, "a second 429 stops");
+        }
+        // The test override is the window itself.
+        let short = retry_policy(Duration::from_millis(300));
+        assert_eq!(short.rate_limit_delay(1, 0, Some(Duration::from_secs(60))), Some(Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn server_errors_and_transport_failures_use_the_short_backoff_not_the_rate_limit_window() {
+        let p = retry_policy(RATE_LIMIT_WAIT);
+        assert_eq!(p.max_attempts, RetryPolicy::default().max_attempts);
+        for attempt in 1..p.max_attempts {
+            let d = p.backoff(attempt, None);
+            assert!(d < Duration::from_secs(2), "attempt {attempt}: {d:?}");
+        }
+        assert!(p.backoff(1, None) >= Duration::from_millis(250));
     }
 
     #[test]

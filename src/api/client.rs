@@ -30,17 +30,41 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// No single wait is longer than this (also caps `Retry-After`).
     pub max_delay: Duration,
+    /// A fixed rate-limit window (AgentPhone: 60 s). When set, a 429 is
+    /// retried at most once, this long after it (`Retry-After` ignored);
+    /// other retries keep the backoff above. `None`: a 429 is like a 5xx.
+    pub rate_limit_wait: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(30) }
+        RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(30),
+            rate_limit_wait: None,
+        }
     }
 }
 
 impl RetryPolicy {
+    /// The delay before retrying a 429 after `rate_limits_retried` earlier
+    /// 429s were retried, or `None` when it must not be retried.
+    pub(crate) fn rate_limit_delay(
+        &self,
+        attempt: u32,
+        rate_limits_retried: u32,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        match self.rate_limit_wait {
+            None => Some(self.backoff(attempt, retry_after)),
+            Some(_) if rate_limits_retried >= 1 => None,
+            Some(wait) => Some(wait),
+        }
+    }
+
     /// The delay before attempt `attempt + 1` (attempt counts from 1).
-    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(ra) = retry_after {
             return ra.min(self.max_delay);
         }
@@ -156,6 +180,7 @@ impl Client {
         let body = body.map(body_bytes);
         let idempotent = matches!(method, Method::GET | Method::DELETE | Method::HEAD);
         let mut attempt = 1;
+        let mut rate_limits_retried = 0;
         loop {
             let mut req = self.http.request(method.clone(), &url);
             if !query.is_empty() {
@@ -180,14 +205,23 @@ impl Client {
                 }
                 Ok(resp) => {
                     let status = resp.status();
-                    let retryable = status == StatusCode::TOO_MANY_REQUESTS || (idempotent && status.is_server_error());
+                    let rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
+                    let retryable = rate_limited || (idempotent && status.is_server_error());
                     if retryable && !last {
                         let ra = retry_after(resp.headers());
-                        tracing::debug!(%method, path, attempt, %status, "retrying");
-                        drop(resp);
-                        tokio::time::sleep(self.retry.backoff(attempt, ra)).await;
-                        attempt += 1;
-                        continue;
+                        let delay = if rate_limited {
+                            self.retry.rate_limit_delay(attempt, rate_limits_retried, ra)
+                        } else {
+                            Some(self.retry.backoff(attempt, ra))
+                        };
+                        if let Some(delay) = delay {
+                            tracing::debug!(%method, path, attempt, %status, "retrying");
+                            drop(resp);
+                            tokio::time::sleep(delay).await;
+                            rate_limits_retried += u32::from(rate_limited);
+                            attempt += 1;
+                            continue;
+                        }
                     }
                     let bytes = resp.bytes().await.map_err(|e| network_error(&method, &url, &e))?;
                     let value = parse_body(&bytes);
@@ -417,5 +451,17 @@ mod tests {
         assert!(d2 >= Duration::from_millis(500) && d2 <= Duration::from_millis(750));
         assert_eq!(p.backoff(1, Some(Duration::from_secs(2))), Duration::from_secs(2));
         assert_eq!(p.backoff(1, Some(Duration::from_secs(999))), p.max_delay);
+    }
+
+    #[test]
+    fn a_fixed_rate_limit_window_is_waited_once_whatever_retry_after_says() {
+        let p = RetryPolicy { rate_limit_wait: Some(Duration::from_secs(60)), ..RetryPolicy::default() };
+        for ra in [None, Some(Duration::from_secs(1)), Some(Duration::from_secs(600))] {
+            assert_eq!(p.rate_limit_delay(1, 0, ra), Some(Duration::from_secs(60)), "{ra:?}");
+            assert_eq!(p.rate_limit_delay(2, 1, ra), None, "a second 429 is not retried");
+        }
+        // Without a window a 429 backs off like a 5xx, Retry-After honoured.
+        let d = RetryPolicy::default();
+        assert_eq!(d.rate_limit_delay(1, 1, Some(Duration::from_secs(2))), Some(Duration::from_secs(2)));
     }
 }
