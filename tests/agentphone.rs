@@ -276,6 +276,20 @@ fn no_agentphone_key_exits_3_and_sends_nothing() {
 }
 
 #[test]
+fn get_without_an_agentphone_key_exits_3_and_sends_nothing() {
+    let srv = Recorder::start();
+    let t = Sandboxed::new();
+    t.cmd()
+        .env("AGENTPHONE_API_URL", format!("http://{}/agentphone/api/v1", srv.addr))
+        .env("CLAWDTALK_API_KEY", "cc_test_0123456789abcdef")
+        .args(["agentphone", "get", "c1"])
+        .assert()
+        .code(3)
+        .stderr(contains("AGENTPHONE_API_KEY").and(contains("agentphone_api_key")));
+    assert!(srv.requests().is_empty());
+}
+
+#[test]
 fn failed_call_is_reported_with_exit_1() {
     let srv = Recorder::start();
     srv.on("POST", CALLS, vec![placed("c1")]);
@@ -454,6 +468,48 @@ fn sandbox_failed_call_is_reported_with_exit_1() {
         .assert()
         .code(1)
         .stderr(contains("failed (busy)"));
+}
+
+#[test]
+fn sandbox_canceled_call_is_reported_as_canceled_with_exit_1() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    let out = ap_sb(&t, &sb)
+        .args(["agentphone", "call", "--to", "+15005550009", "--objective", "Book", "--wait"])
+        .assert()
+        .code(1)
+        .stdout(contains("Status:").and(contains("canceled")));
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let note =
+        stderr.lines().find(|l| l.ends_with(" canceled") && !l.contains(':')).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(note.starts_with("AgentPhone call apc_") && !stderr.contains("failed"), "{stderr}");
+    // `get` reports the same ended call the same way.
+    let id = note.split_whitespace().nth(2).unwrap();
+    ap_sb(&t, &sb)
+        .args(["agentphone", "get", id])
+        .assert()
+        .code(1)
+        .stderr(contains(format!("AgentPhone call {id} canceled")));
+}
+
+#[test]
+fn sandbox_key_is_read_from_agentphone_api_key_in_skill_config() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    std::fs::write(
+        t.work().join("skill-config.json"),
+        json!({"agentphone_api_key": AP_KEY, "agentphone_url": format!("{}/agentphone/api/v1", sb.root)}).to_string(),
+    )
+    .unwrap();
+    // No AGENTPHONE_* variable at all: the key and URL come from the file.
+    t.cmd()
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book"])
+        .assert()
+        .success()
+        .stdout(contains("Call placed: "));
+    assert_eq!(posts(&sb), vec![202], "the sandbox accepted the key from the file");
+    let log = sb.control_get("requests");
+    assert!(!log.to_string().contains("401"), "{log}");
 }
 
 #[test]

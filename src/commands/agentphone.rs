@@ -163,8 +163,9 @@ fn report(call: &Call, credits: &Option<Value>) -> Outcome {
         }
     }
     if call.is_unsuccessful() {
-        let why = reason(call).map(|r| format!(" ({r})")).unwrap_or_default();
-        o = o.with_exit_code(1).note(format!("AgentPhone call {} {}{why}", call.call_id, call.stage()));
+        let stage = call.stage();
+        let why = reason(call).filter(|r| *r != stage).map(|r| format!(" ({r})")).unwrap_or_default();
+        o = o.with_exit_code(1).note(format!("AgentPhone call {} {stage}{why}", call.call_id));
     }
     o
 }
