@@ -37,3 +37,21 @@ pub struct ApprovalStatusArgs {
     /// The request id (`approval request --no-wait` prints it).
     pub request_id: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    use super::ApprovalCommand;
+
+    #[test]
+    fn approval_request_polls_every_2_seconds_and_waits_300_by_default() {
+        let cli = Cli::try_parse_from(["clawdtalk", "approval", "request", "Deploy"]).unwrap();
+        let Command::Approval(ApprovalCommand::Request(a)) = cli.command else { panic!("{:?}", cli.command) };
+        assert_eq!(a.poll_interval, 2.0);
+        assert_eq!(a.timeout, 300);
+        assert!(!a.no_wait && !a.biometric && a.details.is_none());
+    }
+}

@@ -55,3 +55,31 @@ pub struct CallEndArgs {
     #[arg(long, default_value = "user_ended")]
     pub reason: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn start(args: &[&str]) -> super::CallStartArgs {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Command::Call(c) => {
+                assert!(c.action.is_none());
+                c.start
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn call_wait_polls_every_2_seconds_for_an_hour_by_default() {
+        let a = start(&["clawdtalk", "call", "--wait"]);
+        assert!(a.wait);
+        assert_eq!(a.poll_interval, 2.0);
+        assert_eq!(a.timeout, 3600);
+        // The hidden flag is what tests use to shorten it.
+        assert_eq!(start(&["clawdtalk", "call", "--wait", "--poll-interval", "0.05"]).poll_interval, 0.05);
+    }
+}
