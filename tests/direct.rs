@@ -150,6 +150,39 @@ fn call_sends_greeting_to_and_purpose() {
 }
 
 #[test]
+fn call_to_the_owner_sends_only_the_greeting_or_the_purpose_given() {
+    let srv = Recorder::start();
+    srv.on("POST", "/v1/calls", vec![Reply::json(200, json!({"status": "ringing", "call_id": "c1"}))]);
+    let t = Sandboxed::new();
+    t.api(&srv.api_url()).args(["call", "Hey, what's up?"]).assert().success().stdout("Call initiated: c1\n");
+    t.api(&srv.api_url()).args(["call", "--purpose", "Daily check-in"]).assert().success();
+    t.api(&srv.api_url()).args(["call", "--context", "Alias of --purpose"]).assert().success();
+    let bodies: Vec<_> = srv.requests().iter().map(|r| r.json()).collect();
+    assert_eq!(
+        bodies,
+        vec![
+            json!({"greeting": "Hey, what's up?"}),
+            json!({"context": {"purpose": "Daily check-in"}}),
+            json!({"context": {"purpose": "Alias of --purpose"}}),
+        ],
+        "no --to: no `to` key, so the service calls the owner"
+    );
+}
+
+#[test]
+fn call_with_a_number_as_greeting_and_to_keeps_it_as_the_greeting_without_warning() {
+    let srv = Recorder::start();
+    srv.on("POST", "/v1/calls", vec![Reply::json(200, json!({"status": "ringing", "call_id": "c1"}))]);
+    let t = Sandboxed::new();
+    t.api(&srv.api_url())
+        .args(["call", "+15551234567", "--to", "+15557654321"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("looks like a phone number").not());
+    assert_eq!(srv.single().json(), json!({"to": "+15557654321", "greeting": "+15551234567"}));
+}
+
+#[test]
 fn call_with_a_number_as_greeting_dials_it_and_warns() {
     let srv = Recorder::start();
     srv.on("POST", "/v1/calls", vec![Reply::json(200, json!({"status": "ringing", "call_id": "c3"}))]);
@@ -158,7 +191,7 @@ fn call_with_a_number_as_greeting_dials_it_and_warns() {
         .args(["call", "+15551234567"])
         .assert()
         .success()
-        .stderr(predicates::str::contains("looks like a phone number"));
+        .stderr(predicates::str::contains("looks like a phone number").and(predicates::str::contains("--to")));
     assert_eq!(srv.single().json(), json!({"to": "+15551234567"}));
 }
 
@@ -293,6 +326,17 @@ fn sms_send_posts_to_message_and_media_and_prints_the_receipt() {
 }
 
 #[test]
+fn sms_send_without_media_sends_no_media_urls() {
+    let srv = Recorder::start();
+    srv.on("POST", "/v1/messages/send", vec![Reply::json(200, json!({"id": "msg_1", "from": "+15550001111"}))]);
+    let t = Sandboxed::new();
+    t.api(&srv.api_url()).args(["sms", "send", "+15551234567", "Running late"]).assert().success();
+    let r = srv.single();
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/v1/messages/send"));
+    assert_eq!(r.json(), json!({"to": "+15551234567", "message": "Running late"}));
+}
+
+#[test]
 fn sms_send_refuses_bad_numbers_and_media_before_sending() {
     let srv = Recorder::start();
     let t = Sandboxed::new();
@@ -353,14 +397,16 @@ fn sms_list_prints_arrows_dates_numbers_excerpts_and_total() {
 }
 
 #[test]
-fn sms_list_defaults_to_20_and_refuses_a_bad_direction() {
+fn sms_list_defaults_to_20_and_refuses_bad_filters_before_sending() {
     let srv = Recorder::start();
     srv.on("GET", "/v1/messages", vec![Reply::json(200, json!({"messages": [], "pagination": {"total": 0}}))]);
     let t = Sandboxed::new();
     t.api(&srv.api_url()).args(["sms", "list"]).assert().success().stdout("No messages.\nTotal: 0 messages\n");
     assert_eq!(srv.single().query_pairs(), vec![("limit".to_string(), "20".to_string())]);
     t.api(&srv.api_url()).args(["sms", "list", "--direction", "sideways"]).assert().code(2);
-    assert_eq!(srv.requests().len(), 1);
+    t.api(&srv.api_url()).args(["sms", "list", "--contact", "5551234567"]).assert().code(2);
+    t.api(&srv.api_url()).args(["sms", "list", "--contact", "911"]).assert().code(2);
+    assert_eq!(srv.requests().len(), 1, "bad filters send nothing");
 }
 
 #[test]
@@ -460,6 +506,8 @@ fn approval_request_no_wait_prints_the_id_and_json_is_one_document() {
     let srv = approval_srv(1, 0, &["approved"]);
     let t = Sandboxed::new();
     t.api(&srv.api_url()).args(["approval", "request", "X", "--no-wait"]).assert().success().stdout("apr_1\n");
+    let r = srv.single();
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/v1/approvals"), "--no-wait does not poll");
     let out = t
         .api(&srv.api_url())
         .args(["--json", "approval", "request", "X", "--poll-interval", "0.01"])
@@ -489,10 +537,13 @@ fn approval_errors_exit_non_zero() {
 
 #[test]
 fn approval_status_prints_the_status_word() {
-    let srv = approval_srv(1, 0, &["pending"]);
-    let t = Sandboxed::new();
-    t.api(&srv.api_url()).args(["approval", "status", "apr_1"]).assert().success().stdout("pending\n");
-    assert_eq!(srv.single().path, "/v1/approvals/apr_1");
+    for word in ["pending", "approved", "denied", "expired"] {
+        let srv = approval_srv(1, 0, &[word]);
+        let t = Sandboxed::new();
+        t.api(&srv.api_url()).args(["approval", "status", "apr_1"]).assert().success().stdout(format!("{word}\n"));
+        let r = srv.single();
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/v1/approvals/apr_1"));
+    }
 }
 
 // ─── against the sandbox (the emulated service) ──────────────────────────────
