@@ -320,6 +320,10 @@ fn refusals_401_404_400_and_422_carry_an_error_message() {
     let past = ev(&TestSandbox::in_secs(-120), "+15005550006");
     assert_eq!(past.status, 422);
     assert!(past.json["error"]["message"].as_str().unwrap().contains("past"));
+    let soon = ev(&TestSandbox::in_secs(30), "+15005550006");
+    assert_eq!(soon.status, 422, "less than a minute ahead, as the service: {:?}", soon.json);
+    assert!(soon.json["error"]["message"].as_str().unwrap().contains("less than one minute ahead"));
+    assert_eq!(ev(&TestSandbox::in_secs(61), "+15005550006").status, 201);
     assert_eq!(ev("tomorrow at noon", "+15005550006").status, 422);
     assert_eq!(ev(&TestSandbox::in_secs(120), "5551234").status, 422);
     let unknown_tool = sb.call(
@@ -465,6 +469,214 @@ fn direct_calls_sms_and_approvals_routes() {
     let first = &reqs["requests"][0];
     assert_eq!((first["method"].as_str(), first["path"].as_str()), (Some("POST"), Some("/v1/calls")));
     assert_eq!(first["body"]["context"]["purpose"], "book");
+}
+
+#[test]
+fn direct_calls_end_by_magic_number_and_count_attempts_per_number() {
+    let sb = TestSandbox::start();
+    let place = |to: &str| {
+        let c = sb.call("POST", "/v1/calls", Some(json!({"to": to})));
+        assert_eq!(c.status, 201, "{to}: {:?}", c.json);
+        c.json["call_id"].as_str().unwrap().to_string()
+    };
+    let cases = [
+        ("+15005550006", "completed", None),
+        ("+15005550001", "busy", None),
+        ("+15005550002", "no-answer", Some("no_answer")),
+        ("+15005550003", "failed", None),
+        ("+15005550004", "completed", Some("voicemail")),
+        ("+15005550005", "busy", None),
+        ("+15551234567", "completed", None),
+        // Second attempts: +15005550005 answers now, +15005550001 never does.
+        ("+15005550005", "completed", None),
+        ("+15005550001", "busy", None),
+    ];
+    let ids: Vec<String> = cases.iter().map(|(to, _, _)| place(to)).collect();
+    sb.advance(60.0);
+    for (id, (to, status, outcome)) in ids.iter().zip(cases) {
+        let c = sb.call("GET", &format!("/v1/calls/{id}"), None);
+        assert_eq!(c.status, 200);
+        assert_eq!(c.json["status"], status, "call to {to}: {:?}", c.json);
+        assert_eq!(c.json["outcome"].as_str(), outcome, "call to {to}");
+        assert!(c.json["ended_at"].is_string(), "call to {to} has ended");
+    }
+    // Attempts are per number: a new number's first call is busy even now.
+    let other = place("+15005550005");
+    assert_eq!(sb.call("GET", &format!("/v1/calls/{other}"), None).json["status"], "initiating");
+}
+
+#[test]
+fn direct_sms_is_delivered_or_failed_by_magic_number() {
+    let sb = TestSandbox::start();
+    let cases = [
+        ("+15005550006", "delivered"),
+        ("+15005550001", "failed"),
+        ("+15005550002", "delivered"),
+        ("+15005550003", "failed"),
+        ("+15005550004", "delivered"),
+        ("+15005550005", "delivered"),
+        ("+15551234567", "delivered"),
+    ];
+    for (to, _) in cases {
+        let r = sb.call("POST", "/v1/messages/send", Some(json!({"to": to, "message": "hi"})));
+        assert_eq!((r.status, r.json["status"].as_str()), (200, Some("queued")), "{to}: {:?}", r.json);
+    }
+    for (to, want) in cases {
+        let l = sb.call("GET", &format!("/v1/messages?contact={}", to.replace('+', "%2B")), None);
+        assert_eq!(l.json["pagination"]["total"], 1, "{to}: {:?}", l.json);
+        assert_eq!(l.json["messages"][0]["status"], want, "SMS to {to}");
+    }
+    let sent = sb.control_get("messages/sent");
+    let failed: Vec<&str> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["status"] == "failed")
+        .map(|m| m["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["+15005550001", "+15005550003"]);
+}
+
+#[test]
+fn unknown_ids_get_404_on_writes_too() {
+    let sb = TestSandbox::start();
+    let aid = assistant(&sb);
+    let cases = [
+        ("POST", "/v1/calls/call_nope/end".to_string(), Some(json!({"reason": "x"}))),
+        ("PATCH", "/v1/numbers/account-phones/phone_nope".to_string(), Some(json!({"connection_id": "c1"}))),
+        ("DELETE", format!("/v1/assistants/{aid}/events/event_nope"), None),
+        ("DELETE", "/v1/assistants/assistant_nope/events/event_nope".to_string(), None),
+    ];
+    for (method, path, body) in cases {
+        let r = sb.call(method, &path, body);
+        assert_eq!(r.status, 404, "{method} {path}: {:?}", r.json);
+        assert_eq!(r.json["error"]["code"], "not_found", "{method} {path}");
+        assert!(r.json["error"]["message"].as_str().unwrap().contains("nope"), "{method} {path}: {:?}", r.json);
+    }
+    // A phone that exists is not changed by the refused assignment.
+    assert_eq!(sb.call("GET", "/v1/numbers/account-phones/available", None).json["phone"]["id"], "phone_00000002");
+}
+
+#[test]
+fn bad_message_queries_and_approval_bodies_get_422_and_create_nothing() {
+    let sb = TestSandbox::start();
+    for q in ["direction=sideways", "limit=0", "limit=201", "limit=ten"] {
+        let r = sb.call("GET", &format!("/v1/messages?{q}"), None);
+        assert_eq!(r.status, 422, "{q}: {:?}", r.json);
+        assert!(r.json["error"]["message"].is_string(), "{q}");
+    }
+    let sideways = sb.call("GET", "/v1/messages?direction=sideways", None);
+    assert!(sideways.json["error"]["message"].as_str().unwrap().contains("inbound, outbound"));
+    for (body, field) in [
+        (json!({}), "action"),
+        (json!({"action": ""}), "action"),
+        (json!({"action": 5}), "action"),
+        (json!({"action": "Deploy", "require_biometric": "yes"}), "require_biometric"),
+        (json!({"action": "Deploy", "expires_in": 0}), "expires_in"),
+        (json!({"action": "Deploy", "expires_in": 86_401}), "expires_in"),
+        (json!({"action": "Deploy", "expires_in": "soon"}), "expires_in"),
+    ] {
+        let r = sb.call("POST", "/v1/approvals", Some(body.clone()));
+        assert_eq!(r.status, 422, "{body}: {:?}", r.json);
+        assert!(r.json["error"]["message"].as_str().unwrap().contains(field), "{body}: {:?}", r.json);
+    }
+    assert_eq!(sb.call_raw("POST", "/v1/approvals", "[\"Deploy\"]").status, 400);
+    assert_eq!(sb.control_get("state")["approvals"].as_array().map(Vec::len), Some(0));
+}
+
+/// A GET with an optional bearer key, from a test thread: (status, JSON body).
+fn get_json(url: &str, key: Option<&str>) -> (u16, Value) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut rb = reqwest::Client::new().get(url);
+        if let Some(k) = key {
+            rb = rb.bearer_auth(k);
+        }
+        let r = rb.send().await.expect("the sandbox answers");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    })
+}
+
+/// `clawdtalk sandbox ARGS` as a child process; returns it with the root URL it printed.
+fn spawn_sandbox(t: &Sandboxed, args: &[&str]) -> (std::process::Child, String) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("clawdtalk"))
+        .args(args)
+        .env_clear()
+        .env("HOME", t.home())
+        .current_dir(t.work())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let root = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_string();
+    // Keep reading (and discarding) the rest so the child never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, root)
+}
+
+fn stop(mut child: std::process::Child) {
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn sandbox_command_accepts_the_given_api_key_and_refuses_other_live_keys() {
+    let t = Sandboxed::new();
+    let (child, root) = spawn_sandbox(&t, &["sandbox", "--port", "0", "--api-key", "mykey"]);
+    let api = format!("{root}/v1");
+    let with_key = |key: &str| {
+        let mut c = t.cmd();
+        c.env("CLAWDTALK_API_URL", &api).env("CLAWDTALK_API_KEY", key).args(["mission", "create", "N", "I"]);
+        c.output().unwrap()
+    };
+    let ok = with_key("mykey");
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("Created mission: "));
+    assert_eq!(with_key(TEST_KEY).status.code(), Some(0), "test keys still pass");
+    let refused = with_key("cc_live_someone_else");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert_eq!(get_json(&format!("{api}/missions"), Some("mykeyX")).0, 401);
+    assert_eq!(get_json(&format!("{api}/missions"), Some("mykey")).0, 200);
+    // The refused request created nothing: two missions, from the two accepted keys.
+    let state = get_json(&format!("{root}/_sandbox/state"), None).1;
+    assert_eq!(state["missions"].as_array().map(Vec::len), Some(2), "{state}");
+    stop(child);
+}
+
+#[test]
+fn rate_limited_burst_of_commands_all_succeed_and_each_create_lands_once() {
+    let t = Sandboxed::new();
+    // 60 a minute: a burst of 60, then one a second (Retry-After: 1).
+    let (child, root) = spawn_sandbox(&t, &["sandbox", "--rate-limit", "60"]);
+    let api = format!("{root}/v1");
+    let n = 66;
+    for i in 0..n {
+        let out = t.api(&api).args(["mission", "create", &format!("Burst {i}"), "I"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "command {i}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("Created mission: "), "command {i}");
+    }
+    let reqs = get_json(&format!("{root}/_sandbox/requests"), None).1;
+    let creates: Vec<&Value> = reqs["requests"].as_array().unwrap().iter().filter(|r| r["method"] == "POST").collect();
+    let refused = creates.iter().filter(|r| r["status"] == 429).count();
+    assert!(refused > 0, "the burst went over the limit (else this proves nothing)");
+    let mut names: Vec<&str> =
+        creates.iter().filter(|r| r["status"] == 201).map(|r| r["body"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), n, "{refused} refusals retried, each applied once");
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), n, "no create applied twice");
+    let state = get_json(&format!("{root}/_sandbox/state"), None).1;
+    assert_eq!(state["missions"].as_array().map(Vec::len), Some(n));
+    stop(child);
 }
 
 mod ws {
@@ -666,7 +878,7 @@ fn sandbox_command_prints_the_exports_and_stops_cleanly_on_ctrl_c() {
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         let mut l = String::new();
         out.read_line(&mut l).unwrap();
         lines.push(l.trim_end().to_string());
@@ -675,6 +887,11 @@ fn sandbox_command_prints_the_exports_and_stops_cleanly_on_ctrl_c() {
     let api_url = lines[1].strip_prefix("export CLAWDTALK_API_URL=").expect("export line").to_string();
     assert!(api_url.ends_with("/v1"));
     assert!(lines[2].starts_with("export CLAWDTALK_API_KEY=cc_test_"));
+    let clock_url = lines[3].strip_prefix("export CLAWDTALK_CLOCK_URL=").expect("clock export line").to_string();
+    assert_eq!(clock_url, format!("{}/_sandbox/clock", api_url.strip_suffix("/v1").unwrap()));
+    let clock = get_json(&clock_url, None).1;
+    assert_eq!(clock["speed"], 10.0, "the printed clock URL answers with the sandbox clock: {clock}");
+    assert!(clock["now"].as_str().is_some_and(|n| chrono::DateTime::parse_from_rfc3339(n).is_ok()), "{clock}");
 
     // The printed environment works for the real client.
     t.api(&api_url)

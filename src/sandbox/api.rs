@@ -466,9 +466,11 @@ async fn assign_phone(State(s): State<Shared>, Path(pid): Path<String>, body: By
 
 // ---------------------------------------------------------------- scheduled events
 
-/// How far in the past a `scheduled_at` may be and still be accepted
-/// (clients check "≥ 60 s ahead" on their own clock; allow for skew).
-const PAST_TOLERANCE_SECONDS: i64 = 5;
+/// `scheduled_at` must be at least this far ahead, as on the service.
+const MIN_AHEAD_SECONDS: i64 = 60;
+/// Slack for the time a request takes to arrive (clients check "≥ 60 s
+/// ahead" on their own clock just before sending).
+const AHEAD_TOLERANCE_SECONDS: i64 = 5;
 
 async fn schedule_event(State(s): State<Shared>, Path(aid): Path<String>, body: Bytes) -> ApiResult {
     let b = body_object(&body)?;
@@ -483,15 +485,10 @@ async fn schedule_event(State(s): State<Shared>, Path(aid): Path<String>, body: 
     let at = DateTime::parse_from_rfc3339(at_text.trim())
         .map_err(|e| ApiError::unprocessable(format!("scheduled_at {at_text:?} is not an RFC 3339 time: {e}")))?
         .with_timezone(&Utc);
-    // "In the past" is judged on the real wall clock, since that is what
-    // clients check against; the event then plays out on the sandbox clock.
-    let real_now = Utc::now();
-    if at < real_now - Duration::seconds(PAST_TOLERANCE_SECONDS) {
-        return Err(ApiError::unprocessable(format!(
-            "scheduled_at {at_text} is in the past (now is {}); schedule at least one minute ahead",
-            rfc3339(real_now)
-        )));
-    }
+    // "At least a minute ahead" is judged on the real wall clock, since that
+    // is what clients check against; the event then plays out on the
+    // sandbox clock (at once when a fast sandbox clock is already past it).
+    check_ahead(&at_text, at, Utc::now())?;
     let text_body = opt_str(&b, "text_body")?;
     if channel == Channel::Sms && text_body.as_deref().is_none_or(|t| t.trim().is_empty()) {
         return Err(ApiError::unprocessable("text_body is required for an sms event"));
@@ -576,6 +573,24 @@ async fn insights(State(s): State<Shared>, Path(conv): Path<String>) -> ApiResul
     }
 }
 
+/// 422 unless `at` is at least a minute after `real_now` (a few seconds of
+/// tolerance for the request's own travel time).
+fn check_ahead(text: &str, at: DateTime<Utc>, real_now: DateTime<Utc>) -> std::result::Result<(), ApiError> {
+    if at < real_now {
+        return Err(ApiError::unprocessable(format!(
+            "scheduled_at {text} is in the past (now is {}); schedule at least one minute ahead",
+            rfc3339(real_now)
+        )));
+    }
+    if at < real_now + Duration::seconds(MIN_AHEAD_SECONDS - AHEAD_TOLERANCE_SECONDS) {
+        return Err(ApiError::unprocessable(format!(
+            "scheduled_at {text} is less than one minute ahead (now is {}); schedule at least one minute ahead",
+            rfc3339(real_now)
+        )));
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------- due side effects
 
 /// Apply one due item; `pushes` collects /ws events to send once the lock is released.
@@ -656,4 +671,24 @@ pub fn call_ended_fields(c: &DirectCall) -> Value {
         }
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduled_at_must_be_a_minute_ahead_of_the_real_clock() {
+        let now = DateTime::parse_from_rfc3339("2030-01-01T12:00:00Z").unwrap().with_timezone(&Utc);
+        let at = |s: i64| now + Duration::seconds(s);
+        let past = check_ahead("t", at(-1), now).unwrap_err();
+        assert!(past.0 == 422 && past.1.contains("in the past"), "{past:?}");
+        let soon = check_ahead("t", at(30), now).unwrap_err();
+        assert!(soon.0 == 422 && soon.1.contains("less than one minute ahead"), "{soon:?}");
+        assert!(check_ahead("t", at(54), now).is_err());
+        // A client that checked "≥ 60 s" just before sending is accepted.
+        assert!(check_ahead("t", at(MIN_AHEAD_SECONDS - AHEAD_TOLERANCE_SECONDS), now).is_ok());
+        assert!(check_ahead("t", at(60), now).is_ok());
+        assert!(check_ahead("t", at(86_400), now).is_ok());
+    }
 }

@@ -60,7 +60,10 @@ async fn create_call(State(s): State<Shared>, body: Bytes) -> ApiResult {
     let now = s.clock.now();
     let mut d = s.write();
     let id = d.new_id("call");
-    let fate = Fate::of_call(&to, 1);
+    // Attempts are counted per number, as for scheduled calls: +15005550005
+    // is busy the first time only.
+    let attempt = d.next_direct_attempt(&to);
+    let fate = Fate::of_call(&to, attempt);
     let call = DirectCall {
         id: id.clone(),
         from: agent_number(&d),

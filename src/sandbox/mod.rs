@@ -103,7 +103,8 @@ pub struct Inner {
     /// Woken whenever a /ws client sends something.
     pub ws_notify: Notify,
     pub ws_clients: AtomicUsize,
-    limiter: Mutex<(Instant, u32)>,
+    /// Rate limit bucket: (last refill, tokens left).
+    limiter: Mutex<(Instant, f64)>,
     rng: Mutex<StdRng>,
     /// Sandbox time (ms) of the next item in `Data::due` (cheap check per request).
     next_due: AtomicI64,
@@ -114,6 +115,7 @@ pub type Shared = Arc<Inner>;
 
 impl Inner {
     fn new(opts: SandboxOptions) -> Inner {
+        let burst = f64::from(opts.rate_limit.unwrap_or(0));
         let rng = match opts.seed {
             Some(s) => StdRng::seed_from_u64(s),
             None => StdRng::from_entropy(),
@@ -127,7 +129,7 @@ impl Inner {
             ws_received: Mutex::new(Vec::new()),
             ws_notify: Notify::new(),
             ws_clients: AtomicUsize::new(0),
-            limiter: Mutex::new((Instant::now(), 0)),
+            limiter: Mutex::new((Instant::now(), burst)),
             rng: Mutex::new(rng),
             next_due: AtomicI64::new(i64::MAX),
         }
@@ -204,16 +206,20 @@ impl Inner {
         log.entries.push_back(entry);
     }
 
-    /// `Some(retry_after_seconds)` when this request is over the rate limit.
+    /// `Some(retry_after_seconds)` when this request is over the rate limit:
+    /// a bucket of N requests refilled at N a minute (a burst of N, then one
+    /// every 60/N s), so `Retry-After` is the wait for the next free one.
     fn over_rate_limit(&self) -> Option<u64> {
-        let limit = self.opts.rate_limit?;
+        let limit = f64::from(self.opts.rate_limit?);
         let mut l = self.limiter.lock().unwrap_or_else(|e| e.into_inner());
-        let elapsed = l.0.elapsed().as_secs_f64();
-        if elapsed >= 60.0 {
-            *l = (Instant::now(), 0);
+        let now = Instant::now();
+        let tokens = (l.1 + now.duration_since(l.0).as_secs_f64() * limit / 60.0).min(limit);
+        *l = (now, tokens);
+        if tokens >= 1.0 {
+            l.1 = tokens - 1.0;
+            return None;
         }
-        l.1 += 1;
-        (l.1 > limit).then(|| (60.0 - l.0.elapsed().as_secs_f64()).ceil().max(1.0) as u64)
+        Some(((1.0 - tokens) * 60.0 / limit).ceil().max(1.0) as u64)
     }
 
     fn injected_failure(&self) -> bool {
@@ -489,12 +495,19 @@ mod tests {
     }
 
     #[test]
-    fn rate_limit_counts_per_minute() {
+    fn rate_limit_allows_a_burst_of_n_then_says_when_the_next_is_free() {
         let s = Inner::new(SandboxOptions { rate_limit: Some(2), ..Default::default() });
         assert!(s.over_rate_limit().is_none());
         assert!(s.over_rate_limit().is_none());
-        let retry = s.over_rate_limit().unwrap();
-        assert!((1..=60).contains(&retry));
+        // 2 a minute: the next request is free in (at most) 30 s.
+        assert_eq!(s.over_rate_limit(), Some(30));
+        let fast = Inner::new(SandboxOptions { rate_limit: Some(600), ..Default::default() });
+        for _ in 0..600 {
+            assert!(fast.over_rate_limit().is_none());
+        }
+        assert_eq!(fast.over_rate_limit(), Some(1));
+        std::thread::sleep(std::time::Duration::from_millis(150)); // 600 a minute: one every 100 ms
+        assert!(fast.over_rate_limit().is_none());
     }
 
     #[test]

@@ -442,10 +442,14 @@ pub enum Due {
     ApprovalDecision { id: String },
 }
 
-/// Everything the sandbox knows. Ids carry a zero-padded counter so that
-/// the BTreeMaps list things in creation order.
+/// Everything the sandbox knows. Ids carry a tag of this sandbox (so that
+/// a state file used against several sandbox runs never sees one id twice)
+/// and a zero-padded counter (so that the BTreeMaps list things in creation
+/// order).
 #[derive(Debug)]
 pub struct Data {
+    /// Six hex digits, random per sandbox.
+    instance: String,
     next_id: u64,
     pub missions: BTreeMap<String, Mission>,
     pub assistants: BTreeMap<String, Assistant>,
@@ -453,6 +457,8 @@ pub struct Data {
     pub conversations: HashMap<String, (String, String)>,
     /// (assistant id, number) → call attempts scheduled so far
     pub attempts: HashMap<(String, String), u32>,
+    /// number → direct calls (`POST /v1/calls`) placed so far
+    pub direct_attempts: HashMap<String, u32>,
     pub phones: Vec<Map<String, Value>>,
     pub calls: BTreeMap<String, DirectCall>,
     pub messages: Vec<Sms>,
@@ -474,11 +480,13 @@ impl Default for Data {
             m
         };
         Data {
+            instance: format!("{:06x}", rand::random::<u32>() & 0xff_ffff),
             next_id: 0,
             missions: BTreeMap::new(),
             assistants: BTreeMap::new(),
             conversations: HashMap::new(),
             attempts: HashMap::new(),
+            direct_attempts: HashMap::new(),
             phones: vec![
                 phone("phone_00000001", "+15550100001", Some("conn_owner")),
                 phone("phone_00000002", "+15550100002", None),
@@ -494,10 +502,10 @@ impl Default for Data {
 }
 
 impl Data {
-    /// A new id `prefix_NNNNNNNN`.
+    /// A new id `prefix_TAG_NNNNNNNN` (TAG: this sandbox's).
     pub fn new_id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
-        format!("{prefix}_{:08}", self.next_id)
+        format!("{prefix}_{}_{:08}", self.instance, self.next_id)
     }
 
     pub fn schedule(&mut self, at: DateTime<Utc>, due: Due) {
@@ -535,6 +543,13 @@ impl Data {
     /// Count one more call attempt to `to` by `assistant_id`; returns its number.
     pub fn next_attempt(&mut self, assistant_id: &str, to: &str) -> u32 {
         let n = self.attempts.entry((assistant_id.to_string(), to.to_string())).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    /// Count one more direct call to `to`; returns its number.
+    pub fn next_direct_attempt(&mut self, to: &str) -> u32 {
+        let n = self.direct_attempts.entry(to.to_string()).or_insert(0);
         *n += 1;
         *n
     }
@@ -637,6 +652,17 @@ mod tests {
         let r = done["data"][0]["conversation_insights"][0]["result"].as_str().unwrap();
         assert!(r.contains("+15005550006") && r.contains("ask about prices"), "{r}");
         assert!(call("+15005550001", 1).insights(at(500), "x").is_none());
+    }
+
+    #[test]
+    fn ids_are_in_creation_order_and_differ_between_sandboxes() {
+        let mut d = Data::default();
+        let ids: Vec<String> = (0..12).map(|_| d.new_id("mission")).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        let others: Vec<String> = (0..4).map(|_| Data::default().new_id("mission")).collect();
+        assert!(others.iter().any(|o| *o != ids[0]), "{others:?}");
     }
 
     #[test]
