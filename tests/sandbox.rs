@@ -906,29 +906,124 @@ fn sandbox_command_prints_the_exports_and_stops_cleanly_on_ctrl_c() {
     assert_eq!(status.code(), Some(0));
 }
 
-#[test]
-fn demo_runs_a_whole_mission_offline_and_exits_0() {
-    let t = Sandboxed::new();
-    let started = std::time::Instant::now();
-    let out = t.cmd().arg("demo").assert().success().get_output().clone();
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("Run status: succeeded (3 of 3 roofers reached)"), "{stdout}");
-    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("+1500555000")).collect();
-    assert_eq!(rows.len(), 3, "{stdout}");
-    assert!(rows[0].starts_with("+15005550006  completed ") && rows[0].contains("Spoke with +15005550006"));
-    assert!(
-        rows[1].starts_with("+15005550005  completed ") && rows[1].contains(" 2 "),
-        "the busy number is retried once: {}",
-        rows[1]
-    );
-    assert!(rows[2].contains("completed (voicemail)") && rows[2].contains("voicemail of +15005550004"));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("calls: "), "progress is shown while waiting: {stderr}");
+/// `clawdtalk demo ARGS` in the test's environment with its own TMPDIR:
+/// (exit status, stdout, stderr).
+fn demo(t: &Sandboxed, args: &[&str]) -> (Option<i32>, String, String) {
+    let tmp = t.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = t.cmd().env("TMPDIR", &tmp).arg("demo").args(args).output().unwrap();
+    (out.status.code(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
 
-    let json = t.cmd().args(["demo", "--json"]).assert().success().get_output().stdout.clone();
-    let v: Value = serde_json::from_slice(&json).unwrap();
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+}
+
+#[test]
+fn demo_runs_init_setup_agent_schedule_and_poll_to_a_succeeded_run() {
+    let t = Sandboxed::new();
+    let (code, stdout, stderr) = demo(&t, &[]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    // The real commands ran, in order, each printing what it prints.
+    let steps = [
+        "$ clawdtalk init 'Roof repair quotes' ",
+        "Mission slug: roof-repair-quotes",
+        "$ clawdtalk setup-agent roof-repair-quotes ",
+        "Linked agent ",
+        "$ clawdtalk plan update-step ",
+        "$ clawdtalk schedule call --mission roof-repair-quotes --to +15005550006 ",
+        "$ clawdtalk schedule call --mission roof-repair-quotes --to +15005550005 ",
+        "$ clawdtalk schedule call --mission roof-repair-quotes --to +15005550004 ",
+        "$ clawdtalk poll --watch --mission roof-repair-quotes",
+        "$ clawdtalk mission status roof-repair-quotes",
+        "Insights:",
+        "Run status: succeeded (",
+    ];
+    let mut at = 0;
+    for s in steps {
+        let found = stdout[at..].find(s).unwrap_or_else(|| panic!("{s:?} missing (in order) from:\n{stdout}"));
+        at += found + s.len();
+    }
+    assert_eq!(stdout.matches("Scheduled call: ").count(), 3, "{stdout}");
+    // The bookkeeping of `schedule call --mission` ran too.
+    assert_eq!(stderr.matches("in mission 'roof-repair-quotes' memory (scheduled_events)").count(), 3, "{stderr}");
+
+    // Insights per target, each naming its number.
+    let insights: Vec<&str> =
+        stdout.lines().skip_while(|l| *l != "Insights:").skip(1).take_while(|l| l.starts_with("  ")).collect();
+    assert_eq!(insights.len(), 3, "{stdout}");
+    for (line, n) in insights.iter().zip(["+15005550006", "+15005550005", "+15005550004"]) {
+        let text = line.trim_start().strip_prefix(n).unwrap_or_else(|| panic!("{line}"));
+        assert!(text.contains(n), "the insight names {n}: {line}");
+    }
+    assert!(insights[2].contains("voicemail"), "{}", insights[2]);
+
+    // Progress while waiting (plain lines off a terminal); after the busy
+    // first attempt the line shows the retry, not the stale `busy`.
+    let progress: Vec<&str> = stderr.lines().filter(|l| l.starts_with("calls: ")).collect();
+    assert!(progress.len() >= 2, "{stderr}");
+    assert!(progress.iter().any(|l| l.contains("…0005 pending (attempt 2)")), "{progress:#?}");
+    assert!(!progress.iter().any(|l| l.contains("busy (attempt 2)")), "{progress:#?}");
+    assert_eq!(progress.last().copied(), Some("calls: …0006 done, …0005 done (attempt 2), …0004 done"));
+}
+
+#[test]
+fn demo_json_is_one_document_with_three_targets_their_insights_and_one_retry() {
+    let t = Sandboxed::new();
+    let (code, stdout, stderr) = demo(&t, &["--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).expect("stdout is one JSON document");
     assert_eq!(v["run_status"], "succeeded");
-    assert_eq!(v["targets"].as_array().unwrap().len(), 3);
-    assert!(v["targets"].as_array().unwrap().iter().all(|x| x["insights"].as_array().is_some_and(|i| !i.is_empty())));
+    assert_eq!(v["result"]["status"], "succeeded");
+    assert_eq!(v["retries"], 1);
+    assert_eq!(v["state_file"], Value::Null);
+    let targets = v["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 3);
+    let attempts: Vec<(String, u64)> =
+        targets.iter().map(|x| (x["to"].as_str().unwrap().to_string(), x["attempts"].as_u64().unwrap())).collect();
+    assert_eq!(
+        attempts,
+        [("+15005550004".to_string(), 1), ("+15005550005".to_string(), 2), ("+15005550006".to_string(), 1)]
+    );
+    assert!(targets.iter().all(|x| x["outcome"] == "succeeded"), "{targets:#?}");
+    for i in v["insights"].as_array().unwrap() {
+        let n = i["to"].as_str().unwrap();
+        let r = i["results"].as_array().unwrap();
+        assert!(r.len() == 1 && r[0].as_str().unwrap().contains(n), "{i}");
+    }
+    assert_eq!(v["steps"].as_array().unwrap().iter().filter(|s| s["status"] == "completed").count(), 2);
+}
+
+#[test]
+fn demo_leaves_no_files_behind_unless_given_a_state_file() {
+    let t = Sandboxed::new();
+    let (code, _, stderr) = demo(&t, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(entries(&t.work()), Vec::<String>::new(), "nothing in the working directory");
+    assert_eq!(entries(&t.path().join("tmp")), Vec::<String>::new(), "the temporary state file is removed");
+    assert!(!t.home().join(".local").exists(), "the user's state file is never touched");
+
+    // `--state FILE` keeps it: the mission is archived there, memory and all.
+    let (code, stdout, stderr) = demo(&t, &["--state", "demo.json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("demo.json is kept"), "{stdout}");
+    let state: Value = serde_json::from_slice(&std::fs::read(t.work().join("demo.json")).unwrap()).unwrap();
+    let archived: Vec<&Value> = state["_archive"].as_object().unwrap().values().collect();
+    assert_eq!(archived.len(), 1);
+    assert_eq!(archived[0]["memory"]["insights"].as_object().unwrap().len(), 3);
+    assert_eq!(archived[0]["memory"]["result"]["status"], "succeeded");
+
+    // A second run with the same file adds a second archived mission.
+    let (code, _, stderr) = demo(&t, &["--state", "demo.json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let state: Value = serde_json::from_slice(&std::fs::read(t.work().join("demo.json")).unwrap()).unwrap();
+    assert_eq!(state["_archive"].as_object().unwrap().len(), 2, "{state:#}");
+
+    // A mission an interrupted demo left active (its sandbox is gone) is not resumed.
+    let stale = json!({"roof-repair-quotes": {"mission_name": "Roof repair quotes", "mission_id": "mission_x_1",
+        "run_id": "run_x_2", "memory": {}}});
+    std::fs::write(t.work().join("stale.json"), stale.to_string()).unwrap();
+    let (code, stdout, stderr) = demo(&t, &["--state", "stale.json"]);
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(stderr.contains("state remove roof-repair-quotes"), "{stderr}");
 }

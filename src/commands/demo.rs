@@ -1,276 +1,508 @@
 //! `clawdtalk demo`: a whole parallel-sweep mission, offline. It starts a
-//! sandbox in-process on a free port (fast clock) and drives it through the
-//! real client code (`crate::api`, the same typed client every command
-//! uses): create the mission, run and plan, set up the calling agent,
-//! schedule three calls, follow them to the end (retrying the busy one),
-//! then print the insights and the final run status.
+//! sandbox in-process on a free port (fast clock) and runs the mission
+//! through the same functions the commands use, against a temporary state
+//! file (or `--state FILE`, which keeps it):
 //!
-//! The steps are separate functions (`init`, `setup_agent`, `schedule`,
-//! `follow`, `finish`) so each can be replaced by the shared workflow
-//! (`mission init`, `setup-agent`, `poll`) without touching the rest.
+//! 1. `init` with a plan (workflow), then the bot's own research step marked
+//!    done (`plan update-step`);
+//! 2. `setup-agent` (workflow): assistant, link to the run, caller id;
+//! 3. three `schedule call --mission SLUG` (with the automatic bookkeeping);
+//! 4. `poll` (the mission lifecycle) until the mission ends, following the
+//!    sandbox clock, with retry delays shortened for the demo;
+//! 5. `mission status`, the insights per target and the final run status.
+//!
+//! Each step's output is shown as the command would print it, after a
+//! `$ clawdtalk …` line; with `--json` only the final document is printed.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::api::assistants::{self, NewAssistant};
-use crate::api::runs::{self, RunUpdate};
-use crate::api::scheduled::{self, Channel, NewScheduledEvent};
-use crate::api::{agents, insights, missions, phones, plan, Client, ClientOptions};
+use crate::api::scheduled::Channel;
+use crate::cli::mission::{MissionInitArgs, MissionSetupAgentArgs, MissionStatusArgs};
+use crate::cli::plan::PlanUpdateStepArgs;
 use crate::cli::sandbox::DemoArgs;
+use crate::config::{Config, MapEnv, Overrides};
 use crate::error::{Error, Result};
-use crate::output::{Outcome, Progress, Table};
+use crate::lifecycle::api_service::ApiService;
+use crate::lifecycle::executor::records_of;
+use crate::lifecycle::record::{AttemptOutcome, TrackedEvent, INSIGHTS, RESULT};
+use crate::lifecycle::{poll_once, Policy, PollOptions};
+use crate::output::{Outcome, Printer, Progress};
 use crate::sandbox::{self, SandboxHandle, SandboxOptions};
+use crate::state::slugify;
 
+use super::schedule::ScheduleRequest;
 use super::Context;
 
 const NAME: &str = "Roof repair quotes";
 const INSTRUCTIONS: &str =
     "Call three roofers in parallel, ask each for a quote to repair a leaking roof, and compare.";
+const REQUEST: &str = "Get me three quotes for fixing the roof";
+const AGENT_NAME: &str = "Roof quote caller";
 const AGENT_INSTRUCTIONS: &str =
     "Ask for a quote to repair a leaking roof this week, and the earliest date they can start.";
+/// The bot's own step, done before the calls.
+const RESEARCH_STEP: &str = "find_roofers";
 const STEP: &str = "call_roofers";
-const TARGETS: [&str; 3] = ["+15005550006", "+15005550005", "+15005550004"];
-/// Retries per number for busy / no-answer / failed calls.
-const MAX_RETRIES: u32 = 2;
-/// Sandbox seconds before a busy number is called again (as poll does).
-const RETRY_DELAY_SECONDS: i64 = 600;
-/// The demo gives up after this much real time.
-const DEADLINE: Duration = Duration::from_secs(60);
-
-/// One number being called.
-#[derive(Debug, Clone)]
-struct Target {
-    to: String,
-    event_id: String,
-    attempts: u32,
-    status: String,
-    call_status: Option<String>,
-    conversation_id: Option<String>,
-    outcome: Option<String>,
-    insights: Option<Vec<Value>>,
-}
-
-impl Target {
-    fn done(&self) -> bool {
-        let terminal = self.status == "completed" || self.status == "failed";
-        let retryable = self.status == "failed" && self.attempts <= MAX_RETRIES;
-        terminal && !retryable && (self.conversation_id.is_none() || self.insights.is_some())
-    }
-}
-
-/// Where the mission lives on the service.
-struct Ids {
-    mission_id: String,
-    run_id: String,
-    assistant_id: String,
-    agent_phone: String,
-}
+/// +15005550006 answers, +15005550005 is busy once then answers,
+/// +15005550004 goes to voicemail.
+pub const TARGETS: [&str; 3] = ["+15005550006", "+15005550005", "+15005550004"];
+/// Any `cc_test_…` key passes the sandbox.
+const DEMO_KEY: &str = "cc_test_demo000000000000";
+/// Retry delays for the demo (sandbox time): poll's defaults are 5–30 min.
+const RETRY_DELAY: Duration = Duration::from_secs(120);
+/// Real time between polls.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// The demo gives up when the sandbox clock has run this long (whatever `--speed`).
+const SANDBOX_DEADLINE_SECONDS: i64 = 3600;
 
 pub async fn run(ctx: &Context, a: DemoArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let sb = sandbox::start(SandboxOptions { speed: a.speed, ..Default::default() }).await?;
-    let client = demo_client(&sb)?;
-    let progress = ctx.progress();
-    progress.set(format!("sandbox on {} (clock ×{})", sb.root_url(), a.speed));
-    let result = mission(&client, &sb, &progress).await;
-    progress.finish();
-    let elapsed = started.elapsed();
-    sb.shutdown().await;
-    let (ids, targets, run_status, summary) = result?;
-
-    let mut t = Table::new(["NUMBER", "RESULT", "ATTEMPTS", "INSIGHT"]);
-    for x in &targets {
-        let result = match (&x.outcome, x.call_status.as_deref()) {
-            (Some(o), _) => format!("{} ({o})", x.status),
-            (None, Some(c)) if c != x.status => format!("{} ({c})", x.status),
-            _ => x.status.clone(),
-        };
-        let insight = x
-            .insights
-            .as_ref()
-            .and_then(|i| i.first())
-            .map(|r| r.as_str().map(str::to_string).unwrap_or_else(|| r.to_string()))
-            .unwrap_or_else(|| "-".into());
-        t.row([x.to.clone(), result, x.attempts.to_string(), insight]);
+    // Only `--state` keeps a state file; `$CLAWDTALK_STATE_FILE` and the
+    // user's own state file are never touched by the demo.
+    let (state_path, temp) = match &ctx.state_override {
+        Some(p) => (ctx.cwd.join(p), None),
+        None => {
+            let dir = TempDir::create().await?;
+            (dir.0.join("missions_state.json"), Some(dir))
+        }
+    };
+    let result = match sandbox::start(SandboxOptions { speed: a.speed, ..Default::default() }).await {
+        Ok(sb) => {
+            let r = tokio::select! {
+                r = mission(ctx, &sb, &state_path, temp.is_none()) => r,
+                () = interrupted() => Err(Error::failed("demo stopped (Ctrl-C)")),
+            };
+            sb.shutdown().await;
+            r
+        }
+        Err(e) => Err(e),
+    };
+    if let Some(t) = temp {
+        t.remove().await;
     }
-    let data = json!({
-        "mission_id": ids.mission_id,
-        "run_id": ids.run_id,
-        "assistant_id": ids.assistant_id,
-        "agent_phone": ids.agent_phone,
-        "targets": targets.iter().map(|x| json!({
-            "to": x.to, "status": x.status, "call_status": x.call_status, "outcome": x.outcome,
-            "attempts": x.attempts, "conversation_id": x.conversation_id, "insights": x.insights,
-        })).collect::<Vec<_>>(),
-        "run_status": run_status,
-        "result_summary": summary,
-        "seconds": (elapsed.as_secs_f64() * 10.0).round() / 10.0,
-    });
-    let ok = run_status == "succeeded";
-    Ok(Outcome::data(data)
-        .line(format!("Mission \"{NAME}\": {} / run {}", ids.mission_id, ids.run_id))
-        .line(format!("Agent {} calling from {}", ids.assistant_id, ids.agent_phone))
-        .table(t)
-        .line(format!("Run status: {run_status} ({summary})"))
-        .line(format!("Demo finished in {:.1} s, all offline against an in-process sandbox.", elapsed.as_secs_f64()))
-        .with_exit_code(if ok { 0 } else { 1 }))
+    let (mut outcome, kept) = result?;
+    let secs = started.elapsed().as_secs_f64();
+    outcome.data["seconds"] = json!((secs * 10.0).round() / 10.0);
+    let tail = if kept {
+        format!("the state file {} is kept", state_path.display())
+    } else {
+        "its temporary state file is removed (`--state FILE` keeps it)".into()
+    };
+    Ok(outcome.line(format!("Demo finished in {secs:.1} s, offline against an in-process sandbox; {tail}.")))
 }
 
-/// A client for the in-process sandbox with a test key (no configuration is read).
-fn demo_client(sb: &SandboxHandle) -> Result<Client> {
-    Client::new(ClientOptions {
-        base_url: sb.api_url(),
-        api_key: crate::config::Secret::new("cc_test_demo000000000000"),
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(20),
-        retry: crate::api::RetryPolicy::default(),
-        key_header: None,
+/// Resolves on Ctrl-C (never, when the signal cannot be watched).
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The context the demo's commands run in: the sandbox as the service (a
+/// test key, no configuration file, no environment) and the demo's state file.
+fn demo_context(ctx: &Context, sb: &SandboxHandle, state: &Path) -> Result<Context> {
+    let overrides = Overrides { api_key: Some(DEMO_KEY.into()), api_url: Some(sb.api_url()), config_path: None };
+    let config = Config::resolve_with_file(&overrides, &MapEnv::default(), None)?;
+    Ok(Context {
+        config,
+        json: ctx.json,
+        state_override: Some(state.to_path_buf()),
+        config_path: None,
+        cwd: ctx.cwd.clone(),
+        interactive: false,
     })
 }
 
-type MissionResult = (Ids, Vec<Target>, String, String);
-
-async fn mission(client: &Client, sb: &SandboxHandle, progress: &Progress) -> Result<MissionResult> {
-    progress.set("init: mission, run and plan");
-    let (mission_id, run_id) = init(client).await?;
-    progress.set("setup-agent: assistant and caller number");
-    let (assistant_id, agent_phone) = setup_agent(client, &mission_id, &run_id).await?;
-    let ids = Ids { mission_id, run_id, assistant_id, agent_phone };
-    progress.set("scheduling three calls");
-    let mut targets = Vec::new();
-    for to in TARGETS {
-        let event_id = schedule(client, sb, &ids, to, 65).await?;
-        targets.push(Target {
-            to: to.to_string(),
-            event_id,
-            attempts: 1,
-            status: "pending".into(),
-            call_status: None,
-            conversation_id: None,
-            outcome: None,
-            insights: None,
-        });
-    }
-    plan::update_step(client, &ids.mission_id, &ids.run_id, STEP, "in_progress").await?;
-    follow(client, sb, &ids, &mut targets, progress).await?;
-    let (status, summary) = finish(client, &ids, &targets).await?;
-    Ok((ids, targets, status, summary))
+/// Shows each step as a terminal session would: `$ clawdtalk …`, then what
+/// the command printed. Silent with `--json` (one document at the end).
+struct Transcript {
+    printer: Printer,
 }
 
-/// `init`: mission, run (input = the original request), plan, run `running`.
-async fn init(client: &Client) -> Result<(String, String)> {
-    let m = missions::create(client, NAME, INSTRUCTIONS).await?;
-    let r =
-        runs::create(client, &m.id, &json!({"original_request": "Get me three quotes for fixing the roof"})).await?;
-    let steps = json!([
-        {"step_id": "find_roofers", "description": "Find three local roofers", "sequence": 1},
-        {"step_id": STEP, "description": "Call them in parallel and ask for a quote", "sequence": 2},
-    ]);
-    plan::create(client, &m.id, &r.id, &steps).await?;
-    runs::update(client, &m.id, &r.id, &RunUpdate { status: Some("running".into()), ..Default::default() }).await?;
-    // The bot's own research step: done before the calls.
-    plan::update_step(client, &m.id, &r.id, "find_roofers", "completed").await?;
-    Ok((m.id, r.id))
-}
-
-/// `setup-agent`: assistant, linked to the run; the available number is the caller id.
-async fn setup_agent(client: &Client, mission_id: &str, run_id: &str) -> Result<(String, String)> {
-    let a = assistants::create(client, &NewAssistant::new("Roof quote caller", AGENT_INSTRUCTIONS)).await?;
-    agents::link(client, mission_id, run_id, &a.id).await?;
-    let phone = phones::available(client)
-        .await?
-        .ok_or_else(|| Error::failed("the sandbox offered no available phone number"))?;
-    Ok((a.id, phone.phone_number))
-}
-
-/// Schedule one call `delay` sandbox seconds from the sandbox's now (at least
-/// a minute ahead of the real clock too, since the sandbox clock runs ahead).
-async fn schedule(client: &Client, sb: &SandboxHandle, ids: &Ids, to: &str, delay: i64) -> Result<String> {
-    let at: DateTime<Utc> = sb.shared.clock.now() + chrono::Duration::seconds(delay);
-    let e = NewScheduledEvent {
-        channel: Channel::Call,
-        to: to.to_string(),
-        from: ids.agent_phone.clone(),
-        scheduled_at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        mission_id: Some(ids.mission_id.clone()),
-        run_id: Some(ids.run_id.clone()),
-        step_id: Some(STEP.to_string()),
-    };
-    Ok(scheduled::create(client, &ids.assistant_id, &e).await?.id)
-}
-
-/// Poll every event until each number is settled: reschedule retryable
-/// failures, fetch insights of completed calls until they are final.
-async fn follow(
-    client: &Client,
-    sb: &SandboxHandle,
-    ids: &Ids,
-    targets: &mut [Target],
-    progress: &Progress,
-) -> Result<()> {
-    let deadline = Instant::now() + DEADLINE;
-    while !targets.iter().all(Target::done) {
-        if Instant::now() > deadline {
-            return Err(Error::failed("the demo mission did not finish within 60 s"));
+impl Transcript {
+    fn command(&self, args: &[&str]) {
+        if !self.printer.json {
+            let words: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+            self.printer.print(&Outcome::default().line(format!("\n$ clawdtalk {}", words.join(" "))));
         }
-        for t in targets.iter_mut().filter(|t| !t.done()) {
-            let e = scheduled::get(client, &ids.assistant_id, &t.event_id).await?;
-            t.status = e.status.clone().unwrap_or_else(|| "pending".into());
-            t.call_status = e.call_status.clone();
-            t.conversation_id = e.conversation_id.clone();
-            t.outcome = e.extra.get("outcome").and_then(Value::as_str).map(str::to_string);
-            if t.status == "failed" && t.attempts <= MAX_RETRIES {
-                t.event_id = schedule(client, sb, ids, &t.to, RETRY_DELAY_SECONDS).await?;
-                t.attempts += 1;
-                t.status = "pending".into();
-                continue;
+    }
+
+    fn show(&self, o: &Outcome) {
+        if !self.printer.json {
+            self.printer.print(o);
+        }
+    }
+}
+
+/// Returns the final outcome and whether the state file is kept.
+async fn mission(ctx: &Context, sb: &SandboxHandle, state_path: &Path, kept: bool) -> Result<(Outcome, bool)> {
+    let demo = demo_context(ctx, sb, state_path)?;
+    let slug = slugify(NAME);
+    if kept {
+        // A mission left active by an interrupted demo belongs to a sandbox that is gone.
+        let state = demo.state()?.read_async().await?;
+        if state.mission(&slug).is_some() {
+            return Err(Error::usage(format!(
+                "the state file {} already has an active mission '{slug}' (from an interrupted demo?), whose \
+                 sandbox is gone: remove it with `clawdtalk --state {} state remove {slug}`, or use another file",
+                state_path.display(),
+                state_path.display()
+            )));
+        }
+    }
+    let t = Transcript { printer: Printer::new(ctx.json) };
+    t.show(&Outcome::default().line(format!(
+        "ClawdTalk demo: a parallel-sweep mission against an in-process sandbox on {} (clock ×{}), no account \
+         and no network.",
+        sb.root_url(),
+        sb.shared.clock.speed()
+    )));
+
+    let steps = json!([
+        {"step_id": RESEARCH_STEP, "description": "Find three local roofers", "sequence": 1},
+        {"step_id": STEP, "description": "Call them in parallel and ask for a quote", "sequence": 2},
+    ])
+    .to_string();
+    t.command(&["init", NAME, INSTRUCTIONS, REQUEST, &steps]);
+    let init = super::workflow::init(
+        &demo,
+        MissionInitArgs {
+            name: NAME.into(),
+            instructions: INSTRUCTIONS.into(),
+            request: REQUEST.into(),
+            steps_json: Some(steps.clone()),
+        },
+    )
+    .await?;
+    t.show(&init);
+    let field = |o: &Outcome, k: &str| o.data.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let (mission_id, run_id) = (field(&init, "mission_id"), field(&init, "run_id"));
+
+    t.command(&["setup-agent", &slug, AGENT_NAME, AGENT_INSTRUCTIONS]);
+    let agent = super::workflow::setup_agent(
+        &demo,
+        MissionSetupAgentArgs {
+            create: false,
+            mission: slug.clone(),
+            name: AGENT_NAME.into(),
+            instructions: AGENT_INSTRUCTIONS.into(),
+            greeting: None,
+            options_json: None,
+        },
+    )
+    .await?;
+    t.show(&agent);
+
+    // The research step is the bot's own work: it is done before the calls.
+    t.command(&["plan", "update-step", &mission_id, &run_id, RESEARCH_STEP, "completed"]);
+    let research = super::plan::update_step(
+        &demo,
+        PlanUpdateStepArgs {
+            mission_id: mission_id.clone(),
+            run_id: run_id.clone(),
+            step_id: RESEARCH_STEP.into(),
+            status: "completed".into(),
+        },
+    )
+    .await?;
+    t.show(&research);
+
+    for to in TARGETS {
+        t.command(&["schedule", "call", "--mission", &slug, "--to", to, "--at", "+1m", "--step", STEP]);
+        let req = ScheduleRequest {
+            assistant_id: String::new(),
+            channel: Channel::Call,
+            to: to.into(),
+            from: String::new(),
+            at: "+1m".into(),
+            mission_id: None,
+            run_id: None,
+            step_id: Some(STEP.into()),
+            mission: Some(slug.clone()),
+            track: true,
+        };
+        t.show(&super::schedule::schedule_and_report(&demo, req).await?);
+    }
+
+    let delay = RETRY_DELAY.as_secs() / 60;
+    t.command(&[
+        "poll",
+        "--watch",
+        "--mission",
+        &slug,
+        "--busy-delay",
+        &delay.to_string(),
+        "--no-answer-delay",
+        &delay.to_string(),
+        "--failed-delay",
+        &delay.to_string(),
+    ]);
+    let progress = ctx.progress();
+    let followed = follow(&demo, sb, &slug, &mission_id, &progress).await;
+    progress.finish();
+    let followed = followed?;
+    let mut poll_out = Outcome::default();
+    for c in &followed.changes {
+        poll_out = poll_out.line(format!("{slug}: {c}"));
+    }
+    t.show(&poll_out.line(format!("{} polls; mission ended: {}", followed.polls, followed.ended)));
+
+    t.command(&["mission", "status", &slug]);
+    let status = super::mission_status::status(&demo, MissionStatusArgs { slug: slug.clone() }).await?;
+    t.show(&status);
+
+    let outcome = summary(&demo, &mission_id, &status, &agent, &followed, sb, kept).await?;
+    Ok((outcome, kept))
+}
+
+/// What following the mission with poll gave.
+struct Followed {
+    polls: usize,
+    changes: Vec<String>,
+    /// The run's final status, as poll set it.
+    ended: String,
+}
+
+/// Poll (the mission lifecycle, following the sandbox clock) until the
+/// mission ends, showing each target's progress.
+async fn follow(
+    demo: &Context,
+    sb: &SandboxHandle,
+    slug: &str,
+    mission_id: &str,
+    progress: &Progress,
+) -> Result<Followed> {
+    let store = demo.state()?;
+    let service = ApiService::from_config(&demo.config, Some(&super::sandbox::clock_url(sb)))?;
+    let opts = PollOptions {
+        mission: Some(slug.to_string()),
+        policy: Policy {
+            busy_delay: RETRY_DELAY,
+            no_answer_delay: RETRY_DELAY,
+            failed_delay: RETRY_DELAY,
+            ..Policy::default()
+        },
+        concurrency: 8,
+    };
+    let deadline = sb.shared.clock.now() + chrono::Duration::seconds(SANDBOX_DEADLINE_SECONDS);
+    let mut out = Followed { polls: 0, changes: Vec::new(), ended: String::new() };
+    loop {
+        match poll_once(&store, || Ok(&service), &opts).await {
+            Ok(report) => {
+                for m in report.missions {
+                    out.changes.extend(m.changes);
+                    if let Some(e) = m.error {
+                        progress.set(format!("poll: {e} (nothing lost: trying again)"));
+                    }
+                    if let Some(status) = m.ended {
+                        out.ended = status;
+                    }
+                }
             }
-            if let Some(conv) = t.conversation_id.clone() {
-                let found = insights::get(client, &conv).await?;
-                let results = insights::completed_results(&found);
-                if !results.is_empty() {
-                    t.insights = Some(results);
+            // A transient failure: the next poll starts over.
+            Err(e @ (Error::Network(_) | Error::Api { .. })) => {
+                progress.set(format!("poll failed ({e}); trying again"))
+            }
+            Err(e) => return Err(e),
+        }
+        out.polls += 1;
+        let state = store.read_async().await?;
+        let (found, m) = state.lookup(mission_id)?;
+        let records = records_of(m);
+        progress.set(progress_line(&records));
+        if matches!(found, crate::state::Found::Archived(_)) {
+            return Ok(out);
+        }
+        if !records.is_empty() && records.iter().all(|r| r.settled) {
+            // Every call settled but the mission did not end: say what poll said.
+            return Err(Error::failed(format!(
+                "the calls are done but the mission did not end ({})",
+                out.changes.last().cloned().unwrap_or_default()
+            )));
+        }
+        if sb.shared.clock.now() > deadline {
+            return Err(Error::failed(format!(
+                "the demo mission did not end within {} sandbox minutes",
+                SANDBOX_DEADLINE_SECONDS / 60
+            )));
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// One line with each target's latest attempt, e.g.
+/// `calls: …0006 in-progress, …0005 pending (attempt 2), …0004 ringing`.
+pub fn progress_line(records: &[TrackedEvent]) -> String {
+    let mut parts = Vec::new();
+    for to in TARGETS {
+        let Some(r) = records.iter().filter(|r| r.to == to).max_by_key(|r| r.attempt) else { continue };
+        let state = match (r.outcome, r.status.as_str()) {
+            (Some(AttemptOutcome::Succeeded), _) if r.settled => "done".to_string(),
+            (Some(AttemptOutcome::Succeeded), _) => "insights…".to_string(),
+            (Some(AttemptOutcome::Retrying), _) => {
+                format!("{}, retry scheduled", r.call_status.as_deref().unwrap_or(&r.status))
+            }
+            (Some(AttemptOutcome::Failed), _) => format!("failed ({})", r.call_status.as_deref().unwrap_or("-")),
+            (Some(AttemptOutcome::Cancelled), _) => "cancelled".to_string(),
+            (None, "completed") => "completed".to_string(),
+            (None, status) => r.call_status.clone().unwrap_or_else(|| status.to_string()),
+        };
+        let attempt = if r.attempt > 1 { format!(" (attempt {})", r.attempt) } else { String::new() };
+        // The last four digits are enough to tell the three apart.
+        let tail: String = to.chars().skip(to.chars().count().saturating_sub(4)).collect();
+        parts.push(format!("…{tail} {state}{attempt}"));
+    }
+    format!("calls: {}", parts.join(", "))
+}
+
+/// The final outcome: the insights per target, the run status, and the
+/// JSON document (mission, targets, insights, result, retries).
+async fn summary(
+    demo: &Context,
+    mission_id: &str,
+    status: &Outcome,
+    agent: &Outcome,
+    followed: &Followed,
+    sb: &SandboxHandle,
+    kept: bool,
+) -> Result<Outcome> {
+    let state = demo.state()?.read_async().await?;
+    let (_, m) = state.lookup(mission_id)?;
+    let records = records_of(m);
+    let saved = m.memory_get(INSIGHTS).cloned().unwrap_or(json!({}));
+    let result = m.memory_get(RESULT).cloned().unwrap_or(Value::Null);
+    let retries = records.iter().filter(|r| r.retry_of.is_some()).count();
+    let run_status = status.data["run_status"].as_str().unwrap_or("unknown").to_string();
+
+    let mut o = Outcome::default().line("").line("Insights:");
+    let mut insights = Vec::new();
+    for to in TARGETS {
+        let results: Vec<Value> = saved
+            .as_object()
+            .into_iter()
+            .flat_map(|all| all.values())
+            .filter(|e| e["to"] == to)
+            .flat_map(|e| e["results"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let text: Vec<String> =
+            results.iter().map(|r| r.as_str().map(str::to_string).unwrap_or_else(|| r.to_string())).collect();
+        o = o.line(format!("  {to}  {}", if text.is_empty() { "-".into() } else { text.join(" / ") }));
+        insights.push(json!({"to": to, "results": results}));
+    }
+    let reason = result["reason"].as_str().unwrap_or_default();
+    o = o.line(format!("Run status: {run_status} ({reason})"));
+    o.data = json!({
+        "sandbox": {"root_url": sb.root_url(), "speed": sb.shared.clock.speed()},
+        "slug": status.data["slug"],
+        "mission_id": status.data["mission_id"],
+        "run_id": status.data["run_id"],
+        "assistant_id": agent.data["assistant_id"],
+        "agent_phone": agent.data["agent_phone"],
+        "run_status": run_status,
+        "result": result,
+        "steps": status.data["steps"],
+        "targets": status.data["targets"],
+        "insights": insights,
+        "retries": retries,
+        "polls": followed.polls,
+        "state_file": kept.then(|| demo.state().map(|s| s.path().display().to_string()).unwrap_or_default()),
+    });
+    if run_status != "succeeded" {
+        o = o.with_exit_code(1);
+    }
+    Ok(o)
+}
+
+/// A private temporary directory for the demo's state file, removed at the end.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    async fn create() -> Result<TempDir> {
+        let base = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let mut last = None;
+        for i in 0..16u32 {
+            let dir = base.join(format!("clawdtalk-demo-{}-{nanos}-{i}", std::process::id()));
+            let mut b = tokio::fs::DirBuilder::new();
+            #[cfg(unix)]
+            b.mode(0o700);
+            match b.create(&dir).await {
+                Ok(()) => return Ok(TempDir(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => {
+                    return Err(Error::state(format!(
+                        "cannot create a temporary directory in {} for the demo's state file: {e} (pass --state FILE)",
+                        base.display()
+                    )))
                 }
             }
         }
-        let line: Vec<String> = targets
-            .iter()
-            .map(|t| {
-                let state = match (t.status.as_str(), t.call_status.as_deref()) {
-                    (_, _) if t.done() => "done".to_string(),
-                    ("completed", _) => "insights…".to_string(),
-                    (_, Some(c)) => c.to_string(),
-                    (s, None) => s.to_string(),
-                };
-                let retry = if t.attempts > 1 { format!(" (attempt {})", t.attempts) } else { String::new() };
-                // Only the last four digits: enough to tell the three apart.
-                let tail: String = t.to.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-                format!("…{tail} {state}{retry}")
-            })
-            .collect();
-        progress.set(format!("calls: {}", line.join(", ")));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        Err(Error::state(format!(
+            "cannot create a temporary directory in {}: {}",
+            base.display(),
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )))
     }
-    Ok(())
+
+    async fn remove(self) {
+        let _ = tokio::fs::remove_dir_all(&self.0).await;
+    }
 }
 
-/// Close the calls step and the run, like `mission complete`.
-async fn finish(client: &Client, ids: &Ids, targets: &[Target]) -> Result<(String, String)> {
-    let reached = targets.iter().filter(|t| t.status == "completed").count();
-    let step_status = if reached > 0 { "completed" } else { "failed" };
-    plan::update_step(client, &ids.mission_id, &ids.run_id, STEP, step_status).await?;
-    let run_status = if reached > 0 { "succeeded" } else { "failed" };
-    let summary = format!("{reached} of {} roofers reached", targets.len());
-    let payload =
-        json!({ "quotes": targets.iter().map(|t| json!({"to": t.to, "insights": t.insights})).collect::<Vec<_>>() });
-    let u = RunUpdate {
-        status: Some(run_status.into()),
-        result_summary: Some(summary.clone()),
-        result_payload: Some(payload),
-    };
-    runs::update(client, &ids.mission_id, &ids.run_id, &u).await?;
-    let r = runs::get(client, &ids.mission_id, &ids.run_id).await?;
-    Ok((r.status.unwrap_or_else(|| run_status.to_string()), summary))
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::record::RetryIntent;
+
+    fn rec(id: &str, to: &str, attempt: u32) -> TrackedEvent {
+        let mut r = TrackedEvent::new(id, to, "2030-01-01T00:00:00Z", Some(STEP));
+        r.attempt = attempt;
+        r
+    }
+
+    #[test]
+    fn progress_shows_the_retry_as_pending_not_the_busy_first_attempt() {
+        let mut busy = rec("e5", "+15005550005", 1);
+        busy.status = "failed".into();
+        busy.call_status = Some("busy".into());
+        busy.outcome = Some(AttemptOutcome::Retrying);
+        busy.retry = Some(RetryIntent { attempt: 2, scheduled_at: "x".into(), event_id: Some("e5b".into()) });
+        let mut retry = rec("e5b", "+15005550005", 2);
+        retry.retry_of = Some("e5".into());
+        let mut ringing = rec("e6", "+15005550006", 1);
+        ringing.status = "in_progress".into();
+        ringing.call_status = Some("ringing".into());
+        let line = progress_line(&[ringing, busy.clone(), retry]);
+        assert_eq!(line, "calls: …0006 ringing, …0005 pending (attempt 2)");
+        assert_eq!(progress_line(&[busy]), "calls: …0005 busy, retry scheduled");
+    }
+
+    #[test]
+    fn progress_says_done_only_once_insights_are_in() {
+        let mut r = rec("e4", "+15005550004", 1);
+        r.status = "completed".into();
+        r.call_status = Some("completed".into());
+        r.outcome = Some(AttemptOutcome::Succeeded);
+        assert_eq!(progress_line(std::slice::from_ref(&r)), "calls: …0004 insights…");
+        r.settled = true;
+        assert_eq!(progress_line(&[r]), "calls: …0004 done");
+    }
+
+    #[test]
+    fn commands_are_shown_quoted_for_a_shell() {
+        assert_eq!(shell_quote("+15005550006"), "+15005550006");
+        assert_eq!(shell_quote("it's here"), r"'it'\''s here'");
+        assert_eq!(shell_quote(""), "''");
+    }
 }

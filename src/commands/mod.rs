@@ -67,9 +67,13 @@ impl Context {
         let config = match Config::resolve(&overrides, &ProcessEnv, &cwd) {
             Ok(c) => c,
             // `setup` creates or repairs the config file (a missing --config
-            // path is where it will write); `completions` and `man` never read it.
+            // path is where it will write); `completions`, `man` and `demo`
+            // (which talks to its own sandbox) never read it.
             Err(crate::Error::Config(_))
-                if matches!(cli.command, Command::Setup(_) | Command::Completions(_) | Command::Man(_)) =>
+                if matches!(
+                    cli.command,
+                    Command::Setup(_) | Command::Completions(_) | Command::Man(_) | Command::Demo(_)
+                ) =>
             {
                 Config::resolve_with_file(&overrides, &ProcessEnv, None)?
             }
