@@ -746,3 +746,42 @@ fn start_status_watchdog_and_stop_manage_one_background_client() {
     let out = cmd(&["connect", "stop"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("not running"));
 }
+
+#[test]
+fn after_the_log_rotates_the_background_clients_stderr_still_lands_in_the_current_log() {
+    use clawdtalk::connect::daemon::LOG_MAX_BYTES;
+    let sb = TestSandbox::start();
+    let gw = GatewayStandIn::start();
+    let home = Sandboxed::new();
+    let cfg = binary_config(&home, &sb.root, &gw, TEST_KEY);
+    let _guard = StopOnDrop(&home, cfg.clone());
+    let cmd = |args: &[&str]| {
+        let mut c = home.cmd();
+        c.env("CLAWDTALK_CONFIG", &cfg).args(args).timeout(Duration::from_secs(20));
+        c
+    };
+    let out = cmd(&["-v", "connect", "start"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = std::path::PathBuf::from(status_json(&home, &cfg).1["log_file"].as_str().unwrap());
+    let rotated = log.with_file_name("connect.log.1");
+    // An unknown event is logged with its name (at info, and again at debug):
+    // 32 KiB names fill the real 1 MiB log in a few dozen events.
+    let name = "x".repeat(32 * 1024);
+    wait_for("the log to rotate", Duration::from_secs(60), || {
+        sb.control_post("ws/inject", json!({"event": {"event": name}}));
+        rotated.exists().then_some(())
+    });
+    sb.control_post("ws/inject", json!({"event": {"event": "after.rotation"}}));
+    wait_for("a line after rotation", Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).ok().filter(|t| t.contains("after.rotation")).map(|_| ())
+    });
+    let out = cmd(&["connect", "stop"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // the client's last words go to stderr (the final note): in the current log, not in .1
+    let current = std::fs::read_to_string(&log).unwrap();
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(current.contains("clawdtalk connect stopped"), "final note missing from the current log");
+    assert!(!old.contains("clawdtalk connect stopped"), "the final note went to the rotated file");
+    assert!(std::fs::metadata(&log).unwrap().len() <= LOG_MAX_BYTES);
+    assert!(std::fs::metadata(&rotated).unwrap().len() <= LOG_MAX_BYTES);
+}

@@ -25,6 +25,8 @@ use crate::openclaw;
 pub const RUNTIME_DIR_ENV: &str = "CLAWDTALK_RUNTIME_DIR";
 /// The log is rotated (to `connect.log.1`) when it reaches this size.
 pub const LOG_MAX_BYTES: u64 = 1024 * 1024;
+/// How long a starting instance retries a lock held by a checker.
+pub const ACQUIRE_WAIT: Duration = Duration::from_secs(1);
 /// `stop` waits this long after SIGTERM before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -82,19 +84,25 @@ impl Runtime {
     }
 
     /// Take the instance lock and write the pid file; `Err` when another
-    /// instance holds it.
+    /// instance holds it. Checkers ([`Runtime::running`]) hold the lock for
+    /// an instant, so a busy lock is retried for up to [`ACQUIRE_WAIT`]
+    /// before it counts as another instance.
     pub fn acquire(&self) -> Result<InstanceLock> {
         let file = self.open_lock()?;
-        match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
-            Ok(true) => {}
-            Ok(false) => {
-                let pid = self.read_pid().map(|p| format!(" (pid {p})")).unwrap_or_default();
-                return Err(Error::failed(format!(
-                    "clawdtalk connect is already running for this configuration{pid}; stop it with \
-                     `clawdtalk connect stop`"
-                )));
+        let give_up = Instant::now() + ACQUIRE_WAIT;
+        loop {
+            match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+                Ok(true) => break,
+                Ok(false) if Instant::now() < give_up => std::thread::sleep(Duration::from_millis(10)),
+                Ok(false) => {
+                    let pid = self.read_pid().map(|p| format!(" (pid {p})")).unwrap_or_default();
+                    return Err(Error::failed(format!(
+                        "clawdtalk connect is already running for this configuration{pid}; stop it with \
+                         `clawdtalk connect stop`"
+                    )));
+                }
+                Err(e) => return Err(Error::state(format!("cannot lock {}: {e}", self.lock_file().display()))),
             }
-            Err(e) => return Err(Error::state(format!("cannot lock {}: {e}", self.lock_file().display()))),
         }
         let pid = std::process::id();
         fs::write(self.pid_file(), format!("{pid}\n"))
@@ -104,17 +112,22 @@ impl Runtime {
 
     /// The pid of the running instance, if one holds the lock. A pid file
     /// without a lock holder is stale and is removed.
+    ///
+    /// The check takes a *shared* lock for an instant: checkers running at
+    /// the same time never see each other as an instance, and an instance
+    /// starting meanwhile waits for it ([`Runtime::acquire`]).
     pub fn running(&self) -> Result<Option<u32>> {
         if !self.lock_file().exists() {
             self.remove_stale_pid();
             return Ok(None);
         }
         let file = self.open_lock()?;
-        match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+        match fs4::fs_std::FileExt::try_lock_shared(&file) {
             Ok(true) => {
-                // Nobody holds it: release at once (dropping the file does) and clean up.
-                drop(file);
+                // Nobody runs: clean up while still holding the lock, so an
+                // instance starting now cannot have written its pid yet.
                 self.remove_stale_pid();
+                drop(file);
                 Ok(None)
             }
             // Held: the holder writes its pid right after locking; 0 while it has not yet.
@@ -156,7 +169,8 @@ impl Runtime {
     }
 
     /// Start `exe args` detached: new session (setsid), stdin from
-    /// /dev/null, stdout and stderr appended to the log (panics land there).
+    /// /dev/null, stdout and stderr appended to the log (panics land there;
+    /// the child's [`RotatingLog`] keeps them on the current file).
     pub fn spawn_detached(
         &self,
         exe: &Path,
@@ -268,6 +282,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// A log file rotated at [`LOG_MAX_BYTES`] (one old file kept: `.1`), for
 /// the tracing subscriber of `connect run --log-file`.
+///
+/// A background client started by `connect start` also has its stdout and
+/// stderr pointed at this file (panics, the final note and errors printed on
+/// the way out land there). Those standard streams follow every rotation:
+/// the new file is put on them with `dup2`, so nothing written to stderr
+/// ends up in `.1` or in a deleted file, and the size that triggers rotation
+/// is the file's own (what the streams wrote counts too).
 #[derive(Clone)]
 pub struct RotatingLog {
     inner: Arc<Mutex<LogInner>>,
@@ -276,33 +297,74 @@ pub struct RotatingLog {
 struct LogInner {
     path: PathBuf,
     file: File,
-    size: u64,
     max: u64,
+    /// Descriptors (stdout, stderr) that were this file when it was opened:
+    /// they are moved to the new file on rotation.
+    streams: Vec<std::os::unix::io::RawFd>,
 }
 
 impl RotatingLog {
+    /// Open (append) `path`; stdout and stderr follow rotations when they
+    /// already write to this very file (the background client).
     pub fn open(path: &Path, max: u64) -> io::Result<RotatingLog> {
+        RotatingLog::open_following(path, max, &[libc::STDOUT_FILENO, libc::STDERR_FILENO])
+    }
+
+    /// [`RotatingLog::open`] with the candidate descriptors given: those of
+    /// `candidates` that write to `path` are kept on the current file.
+    pub fn open_following(path: &Path, max: u64, candidates: &[std::os::unix::io::RawFd]) -> io::Result<RotatingLog> {
+        use std::os::unix::fs::MetadataExt;
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let size = file.metadata()?.len();
-        Ok(RotatingLog { inner: Arc::new(Mutex::new(LogInner { path: path.to_path_buf(), file, size, max })) })
+        let meta = file.metadata()?;
+        let streams =
+            candidates.iter().copied().filter(|fd| fd_identity(*fd) == Some((meta.dev(), meta.ino()))).collect();
+        Ok(RotatingLog { inner: Arc::new(Mutex::new(LogInner { path: path.to_path_buf(), file, max, streams })) })
+    }
+}
+
+/// The (device, inode) a descriptor writes to, if it is open.
+fn fd_identity(fd: std::os::unix::io::RawFd) -> Option<(u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a `stat` into the buffer we own; it reads no other memory.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: fstat returned 0, so it filled the structure.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    Some((st.st_dev as u64, u64::from(st.st_ino)))
+}
+
+impl LogInner {
+    fn rotate(&mut self) -> io::Result<()> {
+        use std::os::unix::io::AsRawFd;
+        let mut old = self.path.clone().into_os_string();
+        old.push(".1");
+        fs::rename(&self.path, &old)?;
+        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        for fd in &self.streams {
+            // SAFETY: dup2 only changes the descriptor table: `fd` now names the new log file.
+            if unsafe { libc::dup2(self.file.as_raw_fd(), *fd) } == -1 {
+                let e = io::Error::last_os_error();
+                let _ = writeln!(self.file, "warning: cannot point descriptor {fd} at the new log: {e}");
+            }
+        }
+        Ok(())
     }
 }
 
 impl Write for RotatingLog {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut l = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if l.size > 0 && l.size + buf.len() as u64 > l.max {
-            let mut old = l.path.clone().into_os_string();
-            old.push(".1");
-            fs::rename(&l.path, &old)?;
-            l.file = OpenOptions::new().create(true).append(true).open(&l.path)?;
-            l.size = 0;
+        // The file's real size: stderr may have appended to it too.
+        let size = l.file.metadata()?.len();
+        if size > 0 && size + buf.len() as u64 > l.max {
+            l.rotate()?;
         }
         l.file.write_all(buf)?;
-        l.size += buf.len() as u64;
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -383,6 +445,36 @@ mod tests {
         assert!(!r.pid_file().exists(), "stale pid file removed");
     }
 
+    /// What `running()` does to check, held for as long as the test wants.
+    fn checker_holding(r: &Runtime) -> File {
+        let f = r.open_lock().unwrap();
+        assert!(fs4::fs_std::FileExt::try_lock_shared(&f).unwrap());
+        f
+    }
+
+    #[test]
+    fn an_instance_starting_while_a_checker_looks_waits_for_it_instead_of_failing() {
+        let (_d, r) = rt();
+        let check = checker_holding(&r);
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(check);
+        });
+        let lock = r.acquire().expect("the lock is taken once the checker lets go");
+        release.join().unwrap();
+        assert_eq!(r.running().unwrap(), Some(std::process::id()));
+        drop(lock);
+    }
+
+    #[test]
+    fn checkers_at_the_same_time_do_not_see_each_other_as_an_instance() {
+        let (_d, r) = rt();
+        let _other = checker_holding(&r);
+        fs::write(r.pid_file(), "999999\n").unwrap();
+        assert_eq!(r.running().unwrap(), None);
+        assert!(!r.pid_file().exists(), "the stale pid file is removed");
+    }
+
     #[test]
     fn the_log_rotates_at_the_limit() {
         let (d, _) = rt();
@@ -393,6 +485,33 @@ mod tests {
         }
         assert_eq!(fs::metadata(&p).unwrap().len(), 60);
         assert_eq!(fs::metadata(d.path().join("x.log.1")).unwrap().len(), 60);
+    }
+
+    #[test]
+    fn a_stream_writing_to_the_log_follows_it_across_rotation_and_counts_toward_the_limit() {
+        use std::os::unix::io::AsRawFd;
+        let (d, _) = rt();
+        let p = d.path().join("x.log");
+        // stands for the background client's stderr: opened on the log before the logger
+        let stream = OpenOptions::new().create(true).append(true).open(&p).unwrap();
+        let other_path = d.path().join("elsewhere");
+        let other = OpenOptions::new().create(true).append(true).open(&other_path).unwrap();
+        let mut log = RotatingLog::open_following(&p, 100, &[stream.as_raw_fd(), other.as_raw_fd()]).unwrap();
+        (&stream).write_all(b"before\n").unwrap();
+        log.write_all(&[b'a'; 60]).unwrap();
+        log.write_all(&[b'b'; 60]).unwrap(); // rotates
+        (&stream).write_all(b"after\n").unwrap();
+        let old = d.path().join("x.log.1");
+        assert_eq!(fs::read(&old).unwrap(), [b"before\n".as_slice(), &[b'a'; 60]].concat());
+        assert_eq!(fs::read(&p).unwrap(), [&[b'b'; 60][..], b"after\n"].concat(), "stderr lands in the current log");
+        // what the stream wrote counts: 66 + 30 + 10 > 100 rotates
+        (&stream).write_all(&[b'c'; 30]).unwrap();
+        log.write_all(&[b'd'; 10]).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), vec![b'd'; 10]);
+        assert!(fs::read(&old).unwrap().ends_with(&[b'c'; 30]));
+        // a descriptor that was not the log is left alone
+        (&other).write_all(b"x").unwrap();
+        assert_eq!(fs::read(&other_path).unwrap(), b"x");
     }
 
     #[test]
