@@ -144,6 +144,34 @@ fn context_request_gets_the_context_then_the_cleaned_greeting() {
 }
 
 #[test]
+fn each_call_is_greeted_once_whichever_of_call_started_and_context_request_comes_first() {
+    let h = Harness::start(json!({})).connected();
+    // call.started first, then context_request (twice)
+    h.ws.inject(json!({"type":"call.started","call_id":"a","direction":"inbound"}));
+    h.ws.wait_msg("response", |m| m["call_id"] == "a");
+    h.ws.inject(json!({"type":"context_request","call_id":"a"}));
+    h.ws.inject(json!({"type":"context_request","call_id":"a"}));
+    // context_request first, then call.started
+    h.ws.inject(json!({"type":"context_request","call_id":"b"}));
+    h.ws.inject(json!({"type":"call.started","call_id":"b","direction":"inbound"}));
+    // a marker: when its greeting is out, everything before it was handled
+    h.ws.inject(json!({"type":"call.started","call_id":"marker","direction":"inbound"}));
+    h.ws.wait_msg("response", |m| m["call_id"] == "marker");
+    let contexts = h.ws.sent_of("context_response");
+    assert_eq!(contexts.iter().filter(|m| m["call_id"] == "a").count(), 2, "every context_request is answered");
+    assert_eq!(contexts.iter().filter(|m| m["call_id"] == "b").count(), 1);
+    let greetings = h.ws.sent_of("response");
+    assert_eq!(greetings.iter().filter(|m| m["call_id"] == "a").count(), 1, "{greetings:?}");
+    assert_eq!(greetings.iter().filter(|m| m["call_id"] == "b").count(), 1, "{greetings:?}");
+    // once the call ended, its id is forgotten (a new call may reuse it)
+    h.ws.inject(json!({"type":"call.ended","call_id":"a","direction":"inbound"}));
+    h.ws.inject(json!({"type":"context_request","call_id":"a"}));
+    wait_for("a new greeting for a reused call id", Duration::from_secs(10), || {
+        (h.ws.sent_of("response").iter().filter(|m| m["call_id"] == "a").count() == 2).then_some(())
+    });
+}
+
+#[test]
 fn deep_tool_request_reaches_the_agent_and_gets_exactly_one_cleaned_result() {
     let h = Harness::start(json!({})).connected();
     h.ws.inject(json!({"type":"deep_tool_request","call_id":"c1","request_id":"r1","query":"markdown weather please","context":"caller is Ann"}));

@@ -4,7 +4,7 @@
 //! the socket keeps reading. Every answer goes through one channel to the
 //! session's single writer.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,8 +27,42 @@ pub struct Handler {
     api: Client,
     approver: Approver,
     confirmations: VoiceConfirmations,
-    greeted: Mutex<HashSet<String>>,
+    greeted: Mutex<Greeted>,
     out: UnboundedSender<ClientMessage>,
+}
+
+/// Calls already greeted, so `context_request` and `call.started` greet a
+/// call once between them. Forgotten on `call.ended`; bounded (the oldest
+/// go first) in case a server never sends it.
+#[derive(Default)]
+struct Greeted {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Greeted {
+    const MAX: usize = 4096;
+
+    /// `true` the first time a call is seen.
+    fn first(&mut self, call_id: &str) -> bool {
+        if self.set.contains(call_id) {
+            return false;
+        }
+        if self.order.len() >= Self::MAX {
+            if let Some(oldest) = self.order.pop_front() {
+                self.set.remove(&oldest);
+            }
+        }
+        self.set.insert(call_id.to_string());
+        self.order.push_back(call_id.to_string());
+        true
+    }
+
+    fn forget(&mut self, call_id: &str) {
+        if self.set.remove(call_id) {
+            self.order.retain(|c| c != call_id);
+        }
+    }
 }
 
 /// Where a request came from: decides how progress and refusals are delivered.
@@ -104,11 +138,11 @@ impl Handler {
                         system_prompt: self.settings.system_prompt.clone(),
                     },
                 });
-                self.greet(call_id);
+                self.greet_once(call_id);
             }
             Event::CallStarted { call_id, direction } => {
-                if direction.as_deref() == Some("inbound") && !self.is_greeted(&call_id) {
-                    self.greet(call_id);
+                if direction.as_deref() == Some("inbound") {
+                    self.greet_once(call_id);
                 }
             }
             Event::DeepToolRequest { call_id, request_id, query, context } => {
@@ -125,7 +159,7 @@ impl Handler {
             }
             Event::CallEnded(e) => {
                 if let Some(c) = &e.call_id {
-                    self.greeted.lock().unwrap_or_else(|p| p.into_inner()).remove(c);
+                    self.greeted.lock().unwrap_or_else(|p| p.into_inner()).forget(c);
                     self.confirmations.forget(&format!("call:{c}"));
                 }
                 let h = Arc::clone(self);
@@ -135,17 +169,11 @@ impl Handler {
         }
     }
 
-    fn is_greeted(&self, call_id: &str) -> bool {
-        self.greeted.lock().unwrap_or_else(|p| p.into_inner()).contains(call_id)
-    }
-
-    fn greet(&self, call_id: String) {
-        {
-            let mut g = self.greeted.lock().unwrap_or_else(|p| p.into_inner());
-            if g.len() > 10_000 {
-                g.clear(); // call.ended normally removes them; never grow without bound
-            }
-            g.insert(call_id.clone());
+    /// Speak the greeting, unless this call already heard it.
+    fn greet_once(&self, call_id: String) {
+        if !self.greeted.lock().unwrap_or_else(|p| p.into_inner()).first(&call_id) {
+            tracing::debug!(call = %call_id, "already greeted");
+            return;
         }
         self.send(ClientMessage::Response { call_id, text: speech::for_speech(&self.settings.greeting, MAX_SPOKEN) });
     }
@@ -336,6 +364,22 @@ fn human_duration(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn greeted_calls_are_remembered_once_forgotten_on_request_and_bounded() {
+        let mut g = Greeted::default();
+        assert!(g.first("c1"));
+        assert!(!g.first("c1"));
+        g.forget("c1");
+        assert!(g.first("c1"), "a forgotten call is new again");
+        for i in 0..Greeted::MAX {
+            g.first(&format!("x{i}"));
+        }
+        assert_eq!(g.set.len(), Greeted::MAX);
+        assert_eq!(g.order.len(), Greeted::MAX);
+        assert!(g.first("c1"), "the oldest call was dropped to stay within the bound");
+        assert!(!g.first(&format!("x{}", Greeted::MAX - 1)), "recent calls are kept");
+    }
 
     fn ended(outcome: Option<&str>) -> CallEnded {
         CallEnded {
