@@ -405,6 +405,55 @@ fn with_no_approval_device_the_caller_is_asked_to_confirm_by_voice() {
 }
 
 #[test]
+fn a_follow_up_that_is_neither_yes_nor_no_drops_the_held_request_and_is_handled_as_a_new_one() {
+    let (h, text) = refused(
+        json!({}),
+        |api| {
+            api.on("POST", "/v1/approvals", vec![approval_reply("ap8", 0, 0)]);
+        },
+        |_| {},
+    );
+    assert!(text.contains("say yes to confirm"), "{text}");
+    // a question of its own: answered by the agent, not swallowed
+    h.ws.inject(
+        json!({"type":"deep_tool_request","call_id":"c1","request_id":"r2","query":"what's the weather tomorrow"}),
+    );
+    let r = h.ws.wait_msg("deep_tool_result", |m| m["request_id"] == "r2");
+    assert_eq!(r["text"], "Echo: what's the weather tomorrow");
+    // the held request is gone: a late yes releases nothing
+    h.ws.inject(json!({"type":"deep_tool_request","call_id":"c1","request_id":"r3","query":"yes"}));
+    h.ws.wait_msg("deep_tool_result", |m| m["request_id"] == "r3");
+    let asked: Vec<String> = h.gw.calls().iter().map(|c| c.message().to_string()).collect();
+    assert_eq!(asked, ["what's the weather tomorrow", "yes"]);
+
+    // held again; a sensitive follow-up needs an approval of its own
+    h.ws.inject(
+        json!({"type":"deep_tool_request","call_id":"c1","request_id":"r4","query":"delete the repository prod-db"}),
+    );
+    h.ws.wait_msg("deep_tool_result", |m| m["request_id"] == "r4");
+    h.ws.inject(
+        json!({"type":"deep_tool_request","call_id":"c1","request_id":"r5","query":"no, delete the backups instead"}),
+    );
+    let r = h.ws.wait_msg("deep_tool_result", |m| m["request_id"] == "r5");
+    assert!(r["text"].as_str().unwrap().contains("\"no, delete the backups instead\", say yes"), "{r}");
+    let actions: Vec<Value> = h.approvals_posted().iter().map(|a| a["action"].clone()).collect();
+    assert_eq!(
+        actions,
+        [
+            json!("delete the repository prod-db"),
+            json!("delete the repository prod-db"),
+            json!("no, delete the backups instead")
+        ]
+    );
+    // and a clear no answers without asking anyone
+    h.ws.inject(json!({"type":"deep_tool_request","call_id":"c1","request_id":"r6","query":"No, don't delete them"}));
+    let r = h.ws.wait_msg("deep_tool_result", |m| m["request_id"] == "r6");
+    assert_eq!(r["text"], "OK, I won't do that.");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(h.gw.calls().len(), 2, "nothing sensitive reached the agent: {:?}", h.gw.calls());
+}
+
+#[test]
 fn with_no_approval_device_and_deny_configured_nothing_is_done() {
     let (h, text) = refused(
         json!({"approval_no_devices": "deny"}),

@@ -393,23 +393,55 @@ impl VoiceConfirmations {
         p.insert(key.to_string(), (request, Instant::now()));
     }
 
-    /// If `key` has a held request and `answer` is a clear yes, release it;
-    /// a clear no (or anything else) discards it. `None` when nothing was held.
-    pub fn answer(&self, key: &str, answer: &str) -> Option<Result<Cleared, Sensitive>> {
+    /// The next request on a conversation (`key`) that has a held request.
+    /// The held request is released only by a clear yes; a clear no or
+    /// anything else discards it. `None` when nothing was held.
+    pub fn answer(&self, key: &str, answer: &str) -> Option<Confirmation> {
         let (request, at) = self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(key)?;
         if at.elapsed() >= VOICE_CONFIRM_WINDOW {
             return None;
         }
-        if is_confirmation(answer) {
-            Some(Ok(Cleared { message: request.message, basis: "confirmed_by_voice" }))
+        Some(if is_confirmation(answer) {
+            Confirmation::Confirmed(Cleared { message: request.message, basis: "confirmed_by_voice" })
+        } else if is_refusal(answer, &request.action) {
+            Confirmation::Declined
         } else {
-            Some(Err(request))
-        }
+            Confirmation::Other
+        })
     }
 
     pub fn forget(&self, key: &str) {
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
+}
+
+/// What the next request did to a held one.
+#[derive(Debug)]
+pub enum Confirmation {
+    /// A clear yes: the held request, cleared.
+    Confirmed(Cleared),
+    /// A clear no: the held request is discarded, nothing else was asked.
+    Declined,
+    /// Neither: the held request is discarded and the answer is a request of
+    /// its own, to be screened like any other.
+    Other,
+}
+
+/// A clear spoken "no" to `action`: a refusing word, and nothing else but
+/// filler words and words of the action itself ("no, don't delete it").
+/// Anything more is a new request, so it is not swallowed.
+pub fn is_refusal(answer: &str, action: &str) -> bool {
+    const REFUSING: [&str; 12] =
+        ["no", "nope", "nah", "not", "don", "dont", "never", "cancel", "stop", "abort", "forget", "nevermind"];
+    const FILLER: [&str; 41] = [
+        "t", "do", "it", "that", "this", "them", "those", "these", "one", "anything", "please", "thanks", "thank",
+        "you", "i", "ve", "changed", "my", "mind", "ok", "okay", "oh", "actually", "sorry", "wait", "anymore", "need",
+        "want", "to", "go", "ahead", "the", "s", "just", "leave", "let", "about", "thing", "way", "all", "any",
+    ];
+    let w = words(answer);
+    let held = words(action);
+    w.iter().any(|t| REFUSING.contains(&t.as_str()))
+        && w.iter().all(|t| REFUSING.contains(&t.as_str()) || FILLER.contains(&t.as_str()) || held.contains(t))
 }
 
 /// A clear spoken "yes": a confirming word and no negation.
@@ -490,16 +522,41 @@ mod tests {
 
     #[test]
     fn voice_confirmation_needs_a_clear_yes_on_the_same_conversation() {
+        let held = || {
+            let Screened::Sensitive(s) = screen(&Patterns::defaults(), "delete x", "delete x".into()) else { panic!() };
+            s
+        };
         let v = VoiceConfirmations::default();
-        let Screened::Sensitive(s) = screen(&Patterns::defaults(), "delete x", "delete x".into()) else { panic!() };
-        v.hold("call:1", s);
+        v.hold("call:1", held());
         assert!(v.answer("call:2", "yes").is_none());
-        assert!(matches!(v.answer("call:1", "no, don't do it"), Some(Err(_))));
+        assert!(matches!(v.answer("call:1", "no, don't do it"), Some(Confirmation::Declined)));
         assert!(v.answer("call:1", "yes").is_none(), "a refusal discards the held request");
-        let Screened::Sensitive(s) = screen(&Patterns::defaults(), "delete x", "delete x".into()) else { panic!() };
-        v.hold("call:1", s);
-        let Some(Ok(c)) = v.answer("call:1", "Yes, go ahead") else { panic!() };
+        v.hold("call:1", held());
+        assert!(matches!(v.answer("call:1", "what's the weather tomorrow"), Some(Confirmation::Other)));
+        assert!(v.answer("call:1", "yes").is_none(), "anything but a clear yes discards the held request");
+        v.hold("call:1", held());
+        let Some(Confirmation::Confirmed(c)) = v.answer("call:1", "Yes, go ahead") else { panic!() };
         assert_eq!((c.message(), c.basis()), ("delete x", "confirmed_by_voice"));
         assert!(!is_confirmation("yes but wait"));
+    }
+
+    #[test]
+    fn a_clear_no_is_short_of_anything_new() {
+        let action = "delete the repository prod-db";
+        for no in [
+            "no",
+            "No thanks",
+            "nope",
+            "cancel that",
+            "No, don't delete the repository",
+            "never mind",
+            "stop",
+            "no, don't delete them",
+        ] {
+            assert!(is_refusal(no, action), "{no}");
+        }
+        for other in ["what's the weather", "No, delete the backups instead", "yes", "read my calendar", ""] {
+            assert!(!is_refusal(other, action), "{other}");
+        }
     }
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::approval::{self, Approver, Cleared, Decision, NoDevices, Screened, Verdict, VoiceConfirmations};
+use super::approval::{
+    self, Approver, Cleared, Confirmation, Decision, NoDevices, Screened, Verdict, VoiceConfirmations,
+};
 use super::gateway::Gateway;
 use super::protocol::{CallContext, CallEnded, ClientMessage, Event};
 use super::speech::{self, MAX_SMS, MAX_SPOKEN};
@@ -239,11 +241,18 @@ impl Handler {
     async fn route(&self, origin: &Origin, request: &str, message: String, session: &str, timeout: Duration) -> Routed {
         if let Some(key) = origin.confirmation_key() {
             match self.confirmations.answer(&key, request) {
-                Some(Ok(cleared)) => {
+                Some(Confirmation::Confirmed(cleared)) => {
                     tracing::info!(channel = origin.channel(), "request confirmed by voice");
                     return self.ask(cleared, session, timeout).await;
                 }
-                Some(Err(_)) => return Routed::Refused("OK, I won't do that.".to_string()),
+                Some(Confirmation::Declined) => {
+                    tracing::info!(channel = origin.channel(), "request declined by voice: nothing done");
+                    return Routed::Refused("OK, I won't do that.".to_string());
+                }
+                Some(Confirmation::Other) => {
+                    // fail closed: the held request is gone; this one is screened on its own
+                    tracing::info!(channel = origin.channel(), "no confirmation: held request dropped");
+                }
                 None => {}
             }
         }
