@@ -189,6 +189,33 @@ fn deep_tool_request_reaches_the_agent_and_gets_exactly_one_cleaned_result() {
 }
 
 #[test]
+fn a_malformed_request_with_a_readable_id_gets_exactly_one_apology_and_never_reaches_the_agent() {
+    let h = Harness::start(json!({})).connected();
+    h.ws.inject(json!({"type":"deep_tool_request","call_id":"c1","request_id":"no-query"}));
+    h.ws.inject(json!({"type":"deep_tool_request","call_id":"c1","request_id":42,"query":{"what":"weather"}}));
+    h.ws.inject(json!({"type":"deep_tool_request","call_id":"c1","request_id":"blank","query":"  "}));
+    h.ws.inject(json!({"type":"walkie_request","request_id":"w-bad","transcript":["delete","everything"]}));
+    h.ws.inject(json!({"type":"walkie_request","request_id":"w-empty"}));
+    // a request without any id cannot be answered; it is only logged
+    h.ws.inject(json!({"type":"deep_tool_request","call_id":"c1"}));
+    h.ws.inject(json!({"type":"deep_tool_request","call_id":"c1","request_id":"marker","query":"after the bad ones"}));
+    h.ws.wait_msg("deep_tool_result", |m| m["request_id"] == "marker");
+    for id in [json!("no-query"), json!("42"), json!("blank")] {
+        let r = h.ws.wait_msg("deep_tool_result", |m| m["request_id"] == id);
+        assert_eq!(r["text"], "Sorry, I couldn't understand that request. Could you say it again?");
+    }
+    for id in ["w-bad", "w-empty"] {
+        let r = h.ws.wait_msg("walkie_response", |m| m["request_id"] == id);
+        assert!(r.get("reply").is_none() && r["error"].as_str().unwrap().contains("couldn't understand"), "{r}");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(h.ws.sent_of("deep_tool_result").len(), 4, "exactly one result each");
+    assert_eq!(h.ws.sent_of("walkie_response").len(), 2);
+    let asked: Vec<String> = h.gw.calls().iter().map(|c| c.message().to_string()).collect();
+    assert_eq!(asked, ["after the bad ones"], "only the well-formed request reached the agent");
+}
+
+#[test]
 fn long_agent_replies_are_cut_to_2000_characters() {
     let h = Harness::start(json!({})).connected();
     h.ws.inject(json!({"type":"deep_tool_request","call_id":"c1","request_id":"r1","query":"long story"}));
@@ -623,6 +650,19 @@ fn sandbox_sms_is_answered_through_the_sms_api() {
     assert!(sent.to_string().contains("+15557654321"), "{sent}");
 }
 
+/// The id of an approval still pending at the sandbox.
+fn pending_approval(sb: &TestSandbox) -> Option<String> {
+    let st = sb.control_get("state");
+    let list = st["approvals"]
+        .as_array()
+        .cloned()
+        .or_else(|| st["approvals"].as_object().map(|o| o.values().cloned().collect()))
+        .unwrap_or_default();
+    list.into_iter()
+        .filter(|a| a["status"] == "pending")
+        .find_map(|a| a.get("request_id").or(a.get("id")).and_then(Value::as_str).map(str::to_string))
+}
+
 #[test]
 fn sandbox_denied_approval_never_reaches_the_agent_and_approved_does() {
     let s = OnSandbox::start();
@@ -634,17 +674,7 @@ fn sandbox_denied_approval_never_reaches_the_agent_and_approved_does() {
             "request_id": rid, "query": "delete the repository prod-db"}}),
         );
         s.wait_received(|m| m["type"] == "deep_tool_progress" && m["request_id"] == rid);
-        let id = wait_for("the pending approval", Duration::from_secs(5), || {
-            let st = s.sb.control_get("state");
-            let list = st["approvals"]
-                .as_array()
-                .cloned()
-                .or_else(|| st["approvals"].as_object().map(|o| o.values().cloned().collect()))
-                .unwrap_or_default();
-            list.into_iter()
-                .filter(|a| a["status"] == "pending")
-                .find_map(|a| a.get("request_id").or(a.get("id")).and_then(Value::as_str).map(str::to_string))
-        });
+        let id = wait_for("the pending approval", Duration::from_secs(5), || pending_approval(&s.sb));
         s.sb.control_post(&format!("approvals/{id}/decide"), json!({"decision": decision}));
         let r = s.wait_received(|m| m["type"] == "deep_tool_result" && m["request_id"] == rid);
         std::thread::sleep(Duration::from_millis(200));
@@ -715,15 +745,56 @@ fn the_log_never_holds_the_key_the_token_or_full_phone_numbers() {
     wait_for("the client to connect", Duration::from_secs(15), || {
         (sb.control_get("ws/received")["clients"].as_u64() == Some(1)).then_some(())
     });
+    let inject = |event: Value| sb.control_post("ws/inject", json!({ "event": event }));
+    let result_of = |rid: &str| {
+        wait_for("a deep_tool_result", Duration::from_secs(10), || {
+            sb.control_get("ws/received")["messages"]
+                .as_array()?
+                .iter()
+                .find(|m| m["type"] == "deep_tool_result" && m["request_id"] == rid)
+                .cloned()
+        })
+    };
     sb.control_post("sms/inject", json!({"from": "+15551234567", "body": "hello there"}));
-    sb.control_post(
-        "ws/inject",
-        json!({"event": {"event": "call.ended", "call_id": "c1", "direction": "outbound",
-        "to_number": "+15559876543", "outcome": "no_answer"}}),
-    );
+    inject(json!({"event": "call.ended", "call_id": "c1", "direction": "outbound",
+        "to_number": "+15559876543", "outcome": "no_answer"}));
     gw.wait_call(|c| c.message().contains("not answered"));
     wait_for("the SMS reply", Duration::from_secs(10), || {
         std::fs::read_to_string(&log).ok().filter(|l| l.contains("SMS reply")).map(|_| ())
+    });
+    // deep tool requests carrying a number and a secret: plain, failing at the agent
+    inject(json!({"event": "deep_tool_request", "call_id": "c2", "request_id": "d1",
+        "query": format!("what is the status of +15551234567, code {SECRET_KEY}")}));
+    result_of("d1");
+    inject(json!({"event": "deep_tool_request", "call_id": "c2", "request_id": "d2",
+        "query": format!("fail to call +15551234567 with {GATEWAY_TOKEN}")}));
+    result_of("d2");
+    // approvals: denied, approved, and confirmed by voice when no device answers
+    for (rid, decision) in [("a1", "denied"), ("a2", "approved")] {
+        inject(json!({"event": "deep_tool_request", "call_id": "c3", "request_id": rid,
+            "query": format!("send the code {SECRET_KEY} to +15551234567")}));
+        let id = wait_for("the pending approval", Duration::from_secs(10), || pending_approval(&sb));
+        sb.control_post(&format!("approvals/{id}/decide"), json!({ "decision": decision }));
+        result_of(rid);
+    }
+    inject(json!({"event": "deep_tool_request", "call_id": "c4", "request_id": "v1",
+        "query": "delete the contact +15551234567 [no_devices]"}));
+    assert!(result_of("v1")["text"].as_str().unwrap().contains("say yes"));
+    inject(json!({"event": "deep_tool_request", "call_id": "c4", "request_id": "v2", "query": "yes"}));
+    result_of("v2");
+    // malformed messages whose fields hold a number or a secret
+    inject(json!({"event": "sms.received", "from": 15551234567u64, "body": SECRET_KEY}));
+    inject(json!({"event": "deep_tool_request", "call_id": "c5", "request_id": "m1", "query": 15551234567u64}));
+    inject(
+        json!({"event": "deep_tool_request", "call_id": "c5", "request_id": {"token": GATEWAY_TOKEN}, "query": "x"}),
+    );
+    inject(json!({"event": "approval.responded", "request_id": [SECRET_KEY], "decision": "approved"}));
+    inject(json!({"event": "call.started", "call_id": "c6", "direction": 15551234567u64}));
+    sb.control_post("ws/inject", json!({"message": format!("{SECRET_KEY} +15551234567")}));
+    assert!(result_of("m1")["text"].as_str().unwrap().contains("couldn't understand"));
+    wait_for("the malformed messages logged", Duration::from_secs(10), || {
+        let t = std::fs::read_to_string(&log).ok()?;
+        (t.matches("malformed").count() >= 5).then_some(())
     });
     // SAFETY-free: SIGTERM through kill(1) for a graceful stop
     let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
@@ -731,7 +802,7 @@ fn the_log_never_holds_the_key_the_token_or_full_phone_numbers() {
     assert!(status.success(), "graceful stop exits 0: {status:?}");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("+15551***"), "masked number expected in:\n{text}");
-    for secret in [SECRET_KEY, GATEWAY_TOKEN, "+15551234567", "SECRETKEY"] {
+    for secret in [SECRET_KEY, GATEWAY_TOKEN, "+15551234567", "15551234567", "SECRETKEY", "gw_secret"] {
         assert!(!text.contains(secret), "{secret} leaked into the log:\n{text}");
     }
     assert!(text.contains("DEBUG"), "-v logs at debug level");

@@ -167,6 +167,10 @@ impl Handler {
                 let h = Arc::clone(self);
                 tokio::spawn(async move { h.report_call(e).await });
             }
+            Event::Malformed { name, request_id, reason } => {
+                tracing::warn!(event = %name, request = %request_id, "malformed request ({reason}): answering with an apology");
+                self.send(unreadable(&name, request_id));
+            }
             Event::Unknown { name } => tracing::debug!(event = %name, "ignoring an unknown event"),
         }
     }
@@ -181,6 +185,10 @@ impl Handler {
     }
 
     async fn deep_tool(&self, call_id: Option<String>, request_id: String, query: String, context: Option<Value>) {
+        if query.trim().is_empty() {
+            tracing::warn!(request = %request_id, "deep_tool_request with an empty query: answering with an apology");
+            return self.send(unreadable("deep_tool_request", request_id));
+        }
         let mut message = query.clone();
         match &context {
             Some(Value::String(s)) if !s.trim().is_empty() => message.push_str(&format!("\n\nCall context: {s}")),
@@ -197,6 +205,10 @@ impl Handler {
     }
 
     async fn walkie(&self, request_id: String, transcript: String, session_key: Option<String>) {
+        if transcript.trim().is_empty() {
+            tracing::warn!(request = %request_id, "walkie_request with an empty transcript: answering with an error");
+            return self.send(unreadable("walkie_request", request_id));
+        }
         let session = session_key.filter(|s| !s.is_empty()).unwrap_or_else(|| self.gateway.main_session());
         let origin = Origin::Walkie { session_key: session.clone() };
         let m = match self
@@ -309,6 +321,18 @@ impl Handler {
                 Routed::Failed("Sorry, I couldn't reach the agent right now. Please try again in a moment.".into())
             }
         }
+    }
+}
+
+/// What the caller hears when a request could not be read.
+pub const UNREADABLE: &str = "Sorry, I couldn't understand that request. Could you say it again?";
+
+/// The one answer to a request that could not be read (nothing reaches the agent).
+fn unreadable(event: &str, request_id: String) -> ClientMessage {
+    if event == "walkie_request" {
+        ClientMessage::WalkieResponse { request_id, reply: None, error: Some(UNREADABLE.to_string()) }
+    } else {
+        ClientMessage::DeepToolResult { request_id, text: UNREADABLE.to_string() }
     }
 }
 

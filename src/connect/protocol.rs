@@ -95,9 +95,10 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
-    /// Parse one text frame. `Err` carries a reason for the log (never the frame itself).
+    /// Parse one text frame. `Err` carries a reason for the log: the kind
+    /// of fault and where, never the frame's text (see [`describe`]).
     pub fn parse(text: &str) -> Result<ServerMessage, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {}", describe(&e)))?;
         let kind = v.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
         match kind.as_str() {
             "auth_ok" => Ok(ServerMessage::AuthOk),
@@ -183,6 +184,11 @@ pub enum Event {
     },
     #[serde(rename = "call.ended")]
     CallEnded(CallEnded),
+    /// A `deep_tool_request` or `walkie_request` whose `request_id` could be
+    /// read but not the rest: it still gets its one answer (an apology),
+    /// and nothing reaches the agent.
+    #[serde(skip)]
+    Malformed { name: String, request_id: String, reason: String },
     /// An event this client does not know (logged, ignored).
     #[serde(skip)]
     Unknown { name: String },
@@ -238,7 +244,20 @@ impl Event {
         }
         let mut m = map.clone();
         m.insert("type".to_string(), Value::String(name.clone()));
-        serde_json::from_value(Value::Object(m)).map_err(|e| format!("malformed {name} event: {e}"))
+        serde_json::from_value(Value::Object(m)).or_else(|e| {
+            let reason = describe(&e);
+            let request_id = match map.get("request_id") {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            match request_id {
+                Some(request_id) if name == "deep_tool_request" || name == "walkie_request" => {
+                    Ok(Event::Malformed { name, request_id, reason })
+                }
+                _ => Err(format!("malformed {name} event: {reason}")),
+            }
+        })
     }
 
     /// The event name, for logs.
@@ -251,8 +270,34 @@ impl Event {
             Event::WalkieRequest { .. } => "walkie_request",
             Event::ApprovalResponded { .. } => "approval.responded",
             Event::CallEnded(_) => "call.ended",
-            Event::Unknown { name } => name,
+            Event::Malformed { name, .. } | Event::Unknown { name } => name,
         }
+    }
+}
+
+/// A JSON error for the log: its kind and position, and the name of a
+/// missing field. Never serde's own text, which quotes the offending value
+/// (a phone number sent as a number, a token in the wrong place).
+pub fn describe(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let text = e.to_string();
+    if let Some(field) = text
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+        .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return format!("missing field `{field}`");
+    }
+    let kind = match e.classify() {
+        Category::Io => "read error",
+        Category::Syntax => "syntax error",
+        Category::Eof => "unexpected end",
+        Category::Data => "a field has the wrong type or value",
+    };
+    if e.line() > 0 {
+        format!("{kind} at line {} column {}", e.line(), e.column())
+    } else {
+        kind.to_string()
     }
 }
 
@@ -349,6 +394,25 @@ mod tests {
     }
 
     #[test]
+    fn parse_errors_never_quote_the_message() {
+        for text in [
+            r#"{"type":"event","event":{"type":"sms.received","from":15551234567,"body":"x"}}"#,
+            r#"{"type":"event","event":{"type":"deep_tool_request","query":"q","request_id":{"token":"gw_SECRET"}}}"#,
+            r#"{"type":"event","event":{"type":"approval.responded","request_id":["cc_live_SECRET"]}}"#,
+            r#"{"type":"event","event":{"type":"call.started","call_id":"c","direction":15551234567}}"#,
+            r#"{"type":"event","event":{"type":"context_request","call_id":true,"x":"cc_live_SECRET"}}"#,
+            r#"{"api_key":"cc_live_SECRET" +15551234567"#,
+            "cc_live_SECRET 15551234567",
+        ] {
+            let e = ServerMessage::parse(text).unwrap_err();
+            assert!(!e.contains("SECRET") && !e.contains("5551234567"), "{e}");
+        }
+        let e = ServerMessage::parse(r#"{"type":"event","event":{"type":"sms.received","from":15551234567}}"#);
+        assert_eq!(e.unwrap_err(), "malformed sms.received event: a field has the wrong type or value");
+        assert_eq!(ServerMessage::parse("{\"a\":").unwrap_err(), "not JSON: unexpected end at line 1 column 5");
+    }
+
+    #[test]
     fn unknown_and_malformed_messages_are_reported_not_fatal() {
         assert_eq!(
             ServerMessage::parse(r#"{"type":"event","event":{"type":"call.ringing"}}"#).unwrap(),
@@ -356,6 +420,19 @@ mod tests {
         );
         assert!(ServerMessage::parse(r#"{"type":"event","event":{"type":"deep_tool_request"}}"#).is_err());
         assert!(ServerMessage::parse("not json").is_err());
+        // a request whose id can be read is passed on, to be answered
+        assert_eq!(
+            ServerMessage::parse(r#"{"type":"event","event":{"type":"deep_tool_request","request_id":9}}"#).unwrap(),
+            ServerMessage::Event(Box::new(Event::Malformed {
+                name: "deep_tool_request".into(),
+                request_id: "9".into(),
+                reason: "missing field `query`".into()
+            }))
+        );
+        let m = ServerMessage::parse(r#"{"type":"walkie_request","request_id":"w","transcript":{"t":1}}"#).unwrap();
+        assert!(
+            matches!(m, ServerMessage::Event(e) if matches!(&*e, Event::Malformed { request_id, .. } if request_id == "w"))
+        );
         assert_eq!(
             ServerMessage::parse(r#"{"type":"auth_error","message":"bad key"}"#).unwrap(),
             ServerMessage::AuthError { message: "bad key".into() }
