@@ -560,12 +560,24 @@ fn three_takeovers_in_a_row_stop_with_a_duplicate_client_message() {
 }
 
 #[test]
-fn a_takeover_followed_by_a_normal_drop_does_not_count_as_a_duplicate() {
+fn a_normal_drop_between_takeovers_restarts_the_count() {
+    // 4000, 4000, then a connection that stays up
     let h = Harness::start_with(TEST_KEY, json!({}), |ws, _| ws.shared.lock().unwrap().takeover = Some((4000, 2)));
     h.ws.wait_auths(3);
+    // the next two sockets are taken over too; this one ends normally first
+    h.ws.shared.lock().unwrap().takeover = Some((4000, 2));
     h.ws.drop_all(Some(1001));
-    h.ws.wait_auths(4);
-    assert!(h.state.borrow().state != "stopped");
+    // 4000, 4000 again: four in all, but never three in a row
+    h.ws.wait_auths(6);
+    wait_for("connected again", Duration::from_secs(10), || h.state.borrow().connected.then_some(()));
+    assert_eq!(h.state.borrow().state, "connected");
+    assert!(h.task.as_ref().is_some_and(|t| !t.is_finished()), "the client is still running");
+    // a third 4000 in a row stops it
+    h.ws.drop_all(Some(4000));
+    let mut h = h;
+    let e = h.ended().unwrap_err();
+    assert!(e.to_string().contains("another client is connected with the same API key"), "{e}");
+    assert_eq!(h.ws.auths(), 6);
 }
 
 #[test]
@@ -722,6 +734,38 @@ fn connect_run_stops_with_exit_3_on_auth_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused the API key"));
+}
+
+#[test]
+fn connect_run_stops_after_three_takeovers_by_the_sandbox_saying_another_client_uses_the_key() {
+    let sb = TestSandbox::start();
+    let gw = GatewayStandIn::start();
+    let home = Sandboxed::new();
+    let cfg = binary_config(&home, &sb.root, &gw, TEST_KEY);
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("clawdtalk"))
+        .env_clear()
+        .env("HOME", home.home())
+        .env("XDG_DATA_HOME", home.home().join(".local/share"))
+        .env("CLAWDTALK_CONFIG", &cfg)
+        .args(["connect", "run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let auths = || {
+        let r = sb.control_get("ws/received");
+        let n = r["messages"].as_array().map_or(0, |m| m.iter().filter(|m| m["type"] == "auth").count());
+        (n, r["clients"].as_u64().unwrap_or(0))
+    };
+    for n in 1..=3 {
+        wait_for(&format!("authentication {n}"), Duration::from_secs(15), || (auths() == (n, 1)).then_some(()));
+        sb.control_post("ws/drop", json!({"code": 4000}));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another client is connected with the same API key"), "{stderr}");
+    assert_eq!(auths().0, 3, "no fourth connection");
 }
 
 #[test]
