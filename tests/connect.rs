@@ -497,16 +497,47 @@ fn with_no_approval_device_and_deny_configured_nothing_is_done() {
 
 #[test]
 fn sensitive_sms_and_walkie_requests_need_approval_too() {
-    let h = Harness::start_with(TEST_KEY, json!({}), |_, api| pending(api, "ap10")).connected();
+    let h = Harness::start_with(TEST_KEY, json!({}), |_, api| {
+        // each request gets its own approval, in the order they are posted
+        api.on("POST", "/v1/approvals", vec![approval_reply("apA", 1, 0), approval_reply("apB", 1, 0)]);
+        for id in ["apA", "apB"] {
+            api.on("GET", &format!("/v1/approvals/{id}"), vec![Reply::json(200, json!({"status":"pending"}))]);
+        }
+    })
+    .connected();
     h.ws.inject(json!({"type":"walkie_request","request_id":"w1","transcript":"merge the pull request"}));
     h.ws.inject(json!({"type":"sms.received","from":"+15551234567","body":"please pay the invoice"}));
-    wait_for("two approval requests", Duration::from_secs(5), || (h.approvals_posted().len() == 2).then_some(()));
-    h.ws.inject(json!({"type":"approval.responded","request_id":"ap10","decision":"denied"}));
-    let r = wait_for("walkie or sms answer", Duration::from_secs(10), || {
-        h.ws.sent_of("walkie_response").into_iter().next()
+    let posted = wait_for("two approval requests", Duration::from_secs(5), || {
+        let p = h.approvals_posted();
+        (p.len() == 2).then_some(p)
     });
-    assert!(r["reply"].as_str().unwrap().contains("didn't"), "{r}");
-    assert!(h.gw.calls().is_empty());
+    let id_of = |action: &str| {
+        let i = posted.iter().position(|p| p["action"] == action).expect("an approval for each request");
+        ["apA", "apB"][i]
+    };
+    let (walkie_id, sms_id) = (id_of("merge the pull request"), id_of("please pay the invoice"));
+    assert!(posted.iter().any(|p| p["details"].as_str().unwrap().contains("push-to-talk")));
+    assert!(posted.iter().any(|p| p["details"].as_str().unwrap().contains("by SMS")));
+    let sms_sent = || {
+        h.api.requests().into_iter().filter(|r| r.method == "POST" && r.path == "/v1/messages/send").collect::<Vec<_>>()
+    };
+
+    h.ws.inject(json!({"type":"approval.responded","request_id":walkie_id,"decision":"denied"}));
+    let r = h.ws.wait_msg("walkie_response", |m| m["request_id"] == "w1");
+    assert_eq!(r["reply"], "Ann declined that request, so I didn't do it.");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sms_sent().is_empty(), "the SMS still waits for its own approval");
+
+    h.ws.inject(json!({"type":"approval.responded","request_id":sms_id,"decision":"denied"}));
+    let sent = wait_for("the SMS refusal", Duration::from_secs(10), || sms_sent().into_iter().next());
+    let body = sent.json();
+    assert_eq!(body["to"], "+15551234567");
+    assert_eq!(body["message"], "Ann declined that request, so I didn't do it.");
+    // both paths have finished: neither reached the agent
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sms_sent().len(), 1);
+    assert_eq!(h.ws.sent_of("walkie_response").len(), 1);
+    assert!(h.gw.calls().is_empty(), "{:?}", h.gw.calls());
 }
 
 // ---------------------------------------------------------------- liveness
