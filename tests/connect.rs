@@ -1008,3 +1008,99 @@ fn after_the_log_rotates_the_background_clients_stderr_still_lands_in_the_curren
     assert!(std::fs::metadata(&log).unwrap().len() <= LOG_MAX_BYTES);
     assert!(std::fs::metadata(&rotated).unwrap().len() <= LOG_MAX_BYTES);
 }
+
+/// Where the stand-in below keeps its lock (its presence makes the test body run).
+const LOCK_HOLDER_DIR: &str = "CLAWDTALK_TEST_LOCK_HOLDER_DIR";
+
+/// The body of a stand-in process for `stop_kills_a_client_that_ignores_sigterm…`:
+/// this test binary, started again, holds a client's instance lock and pid file
+/// and ignores SIGTERM, like a client stuck in its shutdown.
+#[test]
+#[ignore = "a stand-in process, started by stop_kills_a_client_that_ignores_sigterm_after_the_grace_period"]
+fn standin_lock_holder_ignoring_sigterm() {
+    let Some(dir) = std::env::var_os(LOCK_HOLDER_DIR) else { return };
+    // SAFETY: setting a signal's disposition has no memory-safety preconditions.
+    unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+    let rt = clawdtalk::connect::daemon::Runtime { dir: dir.into() };
+    let _lock = rt.acquire().unwrap();
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// Kills a child process when a test ends, even on failure.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn stop_kills_a_client_that_ignores_sigterm_after_the_grace_period() {
+    use std::os::unix::process::ExitStatusExt;
+    let gw = GatewayStandIn::start();
+    let home = Sandboxed::new();
+    let cfg = binary_config(&home, "http://127.0.0.1:9", &gw, TEST_KEY);
+    let dir = status_json(&home, &cfg).1["runtime_dir"].as_str().unwrap().to_string();
+    let mut holder = KillOnDrop(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["standin_lock_holder_ignoring_sigterm", "--exact", "--ignored"])
+            .env(LOCK_HOLDER_DIR, &dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = u64::from(holder.0.id());
+    wait_for("the stand-in to hold the lock", Duration::from_secs(10), || {
+        (status_json(&home, &cfg).1["pid"].as_u64() == Some(pid)).then_some(())
+    });
+    let out = home
+        .cmd()
+        .env("CLAWDTALK_CONFIG", &cfg)
+        .args(["connect", "stop"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.trim(), format!("clawdtalk connect stopped (pid {pid}, killed after 5 s)"));
+    let status = holder.0.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+    let (code, st) = status_json(&home, &cfg);
+    assert_eq!((code, st["running"].clone()), (1, json!(false)));
+    assert!(!std::path::Path::new(&dir).join("connect.pid").exists(), "the pid file is removed");
+}
+
+#[test]
+fn restart_replaces_the_background_client_with_a_new_connected_one() {
+    let sb = TestSandbox::start();
+    let gw = GatewayStandIn::start();
+    let home = Sandboxed::new();
+    let cfg = binary_config(&home, &sb.root, &gw, TEST_KEY);
+    let _guard = StopOnDrop(&home, cfg.clone());
+    let cmd = |args: &[&str]| {
+        let mut c = home.cmd();
+        c.env("CLAWDTALK_CONFIG", &cfg).args(args).timeout(Duration::from_secs(30));
+        c
+    };
+    cmd(&["connect", "start"]).assert().success();
+    let old = status_json(&home, &cfg).1["pid"].as_u64().unwrap();
+    let out = cmd(&["--json", "connect", "restart"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["stop"], json!({"stopped": true, "pid": old, "forced": false}));
+    let new = doc["start"]["pid"].as_u64().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(doc["start"]["connected"], true, "{doc}");
+    let (code, st) = status_json(&home, &cfg);
+    assert_eq!((code, st["pid"].as_u64(), st["connected"].clone()), (0, Some(new), json!(true)));
+    // gone, or a zombie nobody has reaped yet (it was detached from `connect start`)
+    let state = std::fs::read_to_string(format!("/proc/{old}/stat")).unwrap_or_default();
+    let state = state.rsplit(')').next().unwrap_or_default().trim_start().chars().next();
+    assert!(matches!(state, None | Some('Z') | Some('X')), "the old client is still running: {state:?}");
+    let received = sb.control_get("ws/received");
+    let auths = received["messages"].as_array().unwrap().iter().filter(|m| m["type"] == "auth").count();
+    assert_eq!((auths, received["clients"].as_u64()), (2, Some(1)), "one new authenticated connection");
+}

@@ -206,6 +206,28 @@ mod tests {
     }
 
     #[test]
+    fn settings_from_an_empty_config_have_the_contract_timings() {
+        // no configuration file at all: only the key, from the environment
+        let env = MapEnv::default().with("CLAWDTALK_API_KEY", "cc_test_0123456789abcdef");
+        let cfg = Config::resolve_with_file(&Overrides::default(), &env, None).unwrap();
+        let t = Settings::from_config(&cfg).unwrap().timings;
+        assert_eq!(t.ping_interval, Duration::from_secs(30));
+        assert_eq!(t.pong_timeout, Duration::from_secs(10));
+        assert_eq!(t.rate_limit_wait, Duration::from_secs(60));
+        assert_eq!(t.backoff_initial, Duration::from_secs(1));
+        assert_eq!(t.backoff_max, Duration::from_secs(180));
+        assert_eq!(t.call_timeout, Duration::from_secs(90));
+        assert_eq!(t.sms_timeout, Duration::from_secs(60));
+        // the backoff those give: about 1 s first, never above 180 s, reaching it
+        let mut b = session::Backoff::new(t.backoff_initial, t.backoff_max);
+        let first = b.next_delay();
+        assert!(first >= Duration::from_millis(800) && first <= Duration::from_millis(1200), "{first:?}");
+        let later: Vec<Duration> = (0..20).map(|_| b.next_delay()).collect();
+        assert!(later.iter().all(|d| *d <= Duration::from_secs(180)), "{later:?}");
+        assert!(later.last().unwrap() >= &Duration::from_secs(144), "{later:?}");
+    }
+
+    #[test]
     fn settings_read_approval_keys_and_refuse_bad_values() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
