@@ -234,6 +234,25 @@ impl Progress {
         }
     }
 
+    /// Show `done` of `total` with `msg`: on a terminal the spinner becomes
+    /// a progress bar (position `done`, length `total`, message `msg`);
+    /// otherwise one plain line `done/total msg` when it changed.
+    pub fn count(&self, done: u64, total: u64, msg: impl Into<String>) {
+        let msg = msg.into();
+        if let Some(b) = &self.bar {
+            if b.length() != Some(total) {
+                if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{bar:24}] {pos}/{len} {msg}") {
+                    b.set_style(style.progress_chars("=> "));
+                }
+                b.set_length(total);
+            }
+            b.set_position(done);
+            b.set_message(msg);
+            return;
+        }
+        self.set(format!("{done}/{total} {msg}"));
+    }
+
     /// Stop the spinner (leaves no line behind).
     pub fn finish(&self) {
         if let Some(b) = &self.bar {
