@@ -195,8 +195,20 @@ pub async fn cancel(ctx: &Context, a: MissionCancelArgs) -> Result<Outcome> {
     for id in &r.cancelled {
         o = o.line(format!("  {id}"));
     }
-    if r.run_cancelled {
+    if r.run_cancelled && r.archived {
         o = o.line("Run set to cancelled; the mission is archived (`clawdtalk mission status` still shows it)");
+    } else if r.run_cancelled {
+        o = o.line(format!(
+            "Run set to cancelled; {} event{} already under way {} still tracked: the next `clawdtalk poll` \
+             records how {} ended, then archives the mission",
+            r.still_tracked.len(),
+            if r.still_tracked.len() == 1 { "" } else { "s" },
+            if r.still_tracked.len() == 1 { "is" } else { "are" },
+            if r.still_tracked.len() == 1 { "it" } else { "they" },
+        ));
+        for id in &r.still_tracked {
+            o = o.line(format!("  {id}"));
+        }
     } else if a.pending_only {
         o = o.line("The run stays open: the next `clawdtalk poll` finishes its steps from the calls that were made");
     }

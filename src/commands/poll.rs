@@ -70,21 +70,26 @@ fn outcome(reports: &[PollReport]) -> Outcome {
     let mut any = false;
     for r in reports {
         for m in &r.missions {
-            if m.pending_before == 0 && m.error.is_none() && m.changes.is_empty() {
+            if m.pending_before == 0 && m.error.is_none() && m.changes.is_empty() && m.notes.is_empty() {
                 continue;
             }
             any = true;
-            let mut lines = vec![format!(
-                "{}: {} events pending, {} fetched{}",
-                m.slug,
-                m.pending_before,
-                m.fetched,
-                if m.retries_scheduled > 0 {
-                    format!(", {} retries scheduled", m.retries_scheduled)
-                } else {
-                    String::new()
-                }
-            )];
+            let mut lines = vec![if m.pending_before == 0 && m.fetched == 0 {
+                // Calls already done: the plan was checked for the bot's steps.
+                format!("{}:", m.slug)
+            } else {
+                format!(
+                    "{}: {} events pending, {} fetched{}",
+                    m.slug,
+                    m.pending_before,
+                    m.fetched,
+                    if m.retries_scheduled > 0 {
+                        format!(", {} retries scheduled", m.retries_scheduled)
+                    } else {
+                        String::new()
+                    }
+                )
+            }];
             lines.extend(m.changes.iter().map(|c| format!("  {c}")));
             if let Some(status) = &m.ended {
                 lines.push(format!("  mission ended: {status} (archived; `clawdtalk mission status {}`)", m.slug));

@@ -1,6 +1,11 @@
 //! `mission cancel`: stop a mission's remaining scheduled events (early
 //! termination when the goal is met) and, unless only the pending events are
 //! cancelled, the run itself.
+//!
+//! Nothing is lost: an event already under way (ringing, in a call) or ended
+//! but not yet recorded by poll is never cancelled or dropped. It stays
+//! tracked, and poll records how it ends (status, insights) before it closes
+//! the mission; with nothing under way the mission is archived at once.
 
 use std::time::Duration;
 
@@ -8,7 +13,7 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::executor::{records_of, PollLock};
+use super::executor::{records_of, PollLock, AWAITING};
 use super::record::{AttemptOutcome, TrackedEvent, RESULT, SCHEDULED_EVENTS};
 use super::service::{RunRef, Service};
 use crate::error::{Error, Result};
@@ -22,13 +27,18 @@ pub struct CancelReport {
     pub cancelled: Vec<String>,
     /// Retries that had been decided but not yet scheduled, dropped.
     pub dropped_retries: usize,
-    /// The run was set `cancelled` and the mission archived.
+    /// The run was set `cancelled`.
     pub run_cancelled: bool,
+    /// Events under way (or ended and not yet recorded) that stay tracked:
+    /// poll records how they end, then closes the mission.
+    pub still_tracked: Vec<String>,
+    /// The mission was archived now (nothing left to record).
+    pub archived: bool,
 }
 
-/// The records `cancel` stops: not ended on the service and not already cancelled.
+/// The records `cancel` looks at: not settled and not ended on the service.
 fn cancellable(r: &TrackedEvent) -> bool {
-    !r.settled && !r.is_terminal() && r.outcome != Some(AttemptOutcome::Cancelled)
+    !r.settled && !r.is_terminal()
 }
 
 /// Cancel the mission `key` (slug or mission id). Holds the poll lock so a
@@ -52,10 +62,11 @@ pub async fn cancel_mission<S: Service>(
         let aid = r.assistant_id.clone().or_else(|| default_assistant.clone()).unwrap_or_default();
         // An event that already ran (or is ringing now) is left to poll,
         // which records how it ended: only what has not started is stopped.
-        if let Ok(now) = svc.get_event(&aid, &r.event_id).await {
-            if now.status.as_deref().is_some_and(|s| s != "pending") || now.call_status.is_some() {
-                continue;
-            }
+        // When the service cannot say, nothing is cancelled blindly.
+        match svc.get_event(&aid, &r.event_id).await {
+            Ok(now) if now.status.as_deref().is_some_and(|s| s != "pending") || now.call_status.is_some() => continue,
+            Ok(_) | Err(Error::Api { status: 404, .. }) => {}
+            Err(e) => return Err(e),
         }
         svc.cancel_event(&aid, &r.event_id).await?;
         report.cancelled.push(r.event_id.clone());
@@ -73,7 +84,7 @@ pub async fn cancel_mission<S: Service>(
     }
     let (cancelled, all) = (report.cancelled.clone(), !pending_only);
     let slug2 = slug.clone();
-    report.dropped_retries = store
+    let (dropped, still, archived) = store
         .update_async(move |st| {
             let now = Utc::now();
             let m = st.mission_mut(&slug2).ok_or_else(|| Error::state(format!("mission {slug2} is gone")))?;
@@ -83,7 +94,6 @@ pub async fn cancel_mission<S: Service>(
                 if cancelled.contains(&r.event_id) {
                     r.status = "cancelled".into();
                     r.outcome = Some(AttemptOutcome::Cancelled);
-                    r.settled = all;
                 }
                 if r.outcome == Some(AttemptOutcome::Retrying) && r.retry.as_ref().is_some_and(|i| i.event_id.is_none())
                 {
@@ -91,24 +101,56 @@ pub async fn cancel_mission<S: Service>(
                     r.retry = None;
                     dropped += 1;
                 }
-                if all {
-                    r.settled = true;
+            }
+            // What poll still has to record: events under way, and ended
+            // ones it has not seen or whose insights are not final.
+            let still: Vec<String> = if all {
+                recs.iter()
+                    .filter(|r| !r.settled)
+                    .filter(|r| {
+                        let cancelled_now = r.outcome == Some(AttemptOutcome::Cancelled) && r.is_terminal();
+                        let done = r.is_resolved() && !super::engine::needs_insights(r, &Default::default());
+                        !cancelled_now && !done
+                    })
+                    .map(|r| r.event_id.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if all {
+                for r in recs.iter_mut() {
+                    if !still.contains(&r.event_id) {
+                        r.settled = true;
+                    }
                 }
             }
             // Entries poll does not understand are kept as they are.
             let merged = super::record::merge_records(m.memory_get(SCHEDULED_EVENTS).cloned(), &recs);
             m.memory_save(SCHEDULED_EVENTS, merged, now)?;
-            if all {
-                let result = json!({"status": "cancelled", "reason": "cancelled by the owner (mission cancel)",
-                    "cancelled_events": cancelled, "finished_at": crate::state::timestamp(now)});
+            if !all {
+                return Ok((dropped, still, false));
+            }
+            m.remove(AWAITING);
+            let mut result = json!({"status": "cancelled", "reason": "cancelled by the owner (mission cancel)",
+                "cancelled_events": cancelled});
+            if still.is_empty() {
+                result["finished_at"] = json!(crate::state::timestamp(now));
                 m.memory_save(RESULT, result, now)?;
                 let mut fields = Map::new();
                 fields.insert("status".into(), json!("cancelled"));
                 st.archive(&slug2, fields, now);
+                Ok((dropped, still, true))
+            } else {
+                // Poll closes the mission once these have been recorded.
+                result["awaiting_events"] = json!(still);
+                m.memory_save(RESULT, result, now)?;
+                Ok((dropped, still, false))
             }
-            Ok(dropped)
         })
         .await?;
+    report.dropped_retries = dropped;
+    report.still_tracked = still;
+    report.archived = archived;
     Ok(report)
 }
 
@@ -131,6 +173,41 @@ mod tests {
         let st = store.read().unwrap();
         assert!(st.mission("c").is_none());
         assert_eq!(st.archived_mission("m-c").unwrap().memory_get(RESULT).unwrap()["status"], "cancelled");
+    }
+
+    #[tokio::test]
+    async fn cancel_keeps_a_call_under_way_tracked_and_poll_records_its_end_before_archiving() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "ring", &fake, &[("e1", "+15005550006"), ("e2", "+15005550006")]);
+        // e1 is ringing; e2 has not started.
+        fake.events.lock().unwrap()[0].1.status = "in_progress".into();
+        fake.events.lock().unwrap()[0].1.call_status = Some("ringing".into());
+        fake.events.lock().unwrap()[1].1.scheduled_at = "2026-01-02T00:00:00Z".into();
+        let r = cancel_mission(&fake, &store, "ring", false).await.unwrap();
+        assert_eq!(r.cancelled, vec!["e2".to_string()]);
+        assert_eq!(r.still_tracked, vec!["e1".to_string()]);
+        assert!(r.run_cancelled && !r.archived);
+        assert_eq!(*fake.run.lock().unwrap(), "cancelled");
+        assert_eq!(fake.events.lock().unwrap()[0].1.status, "in_progress", "the call under way is not cut");
+        assert!(store.read().unwrap().mission("ring").is_some(), "still active until poll has the outcome");
+        // The call is still going: poll waits.
+        let p = poll_once(&store, || Ok(&fake), &PollOptions::default()).await.unwrap();
+        assert!(p.missions[0].ended.is_none(), "{p:?}");
+        // It ends: poll records its outcome and insights, then archives.
+        fake.events.lock().unwrap()[0].1.status = "pending".into();
+        fake.play();
+        let p = poll_once(&store, || Ok(&fake), &PollOptions::default()).await.unwrap();
+        assert_eq!(p.missions[0].ended.as_deref(), Some("cancelled"), "{p:?}");
+        let st = store.read().unwrap();
+        let m = st.archived_mission("m-ring").unwrap();
+        let result = m.memory_get(RESULT).unwrap();
+        assert_eq!(result["status"], "cancelled");
+        assert!(result["reason"].as_str().unwrap().contains("mission cancel"), "{result}");
+        assert!(m.memory_get(super::super::record::INSIGHTS).unwrap().get("e1").is_some());
+        let e1 = records_of(m).into_iter().find(|r| r.event_id == "e1").unwrap();
+        assert_eq!(e1.status, "completed");
+        assert_eq!(*fake.run.lock().unwrap(), "cancelled", "never regressed");
     }
 
     #[tokio::test]

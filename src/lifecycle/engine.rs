@@ -90,6 +90,10 @@ pub struct MissionView<'a> {
     /// The run's status on the service (None: unknown).
     pub run_status: Option<&'a str>,
     pub now: DateTime<Utc>,
+    /// Every record is settled and the mission waits on plan steps that are
+    /// the bot's: decide the run's end from the plan (without this, settled
+    /// records mean there is nothing to decide).
+    pub awaiting_steps: bool,
 }
 
 /// A retry to schedule: same assistant, numbers, channel and step.
@@ -150,6 +154,10 @@ pub struct Decision {
     pub finish: Option<Finish>,
     /// What is left for the bot, or why nothing moved.
     pub notes: Vec<String>,
+    /// The calls are done and these plan steps (without events: the bot's)
+    /// are not terminal yet: the mission waits for the bot, and later polls
+    /// check the plan until they are.
+    pub awaiting: Vec<String>,
 }
 
 impl Decision {
@@ -206,6 +214,52 @@ pub fn has_pending(records: &[TrackedEvent]) -> bool {
     records.iter().any(|r| !r.settled)
 }
 
+/// An unsettled record only waits for its time: not due, not started, no
+/// outcome or retry decided. A mission whose unsettled records all wait
+/// (and that has nothing else to send) needs no request at all.
+pub fn only_waiting(r: &TrackedEvent, now: DateTime<Utc>) -> bool {
+    r.settled || (!is_due(r, now) && !r.has_started() && !r.is_terminal() && r.outcome.is_none() && r.retry.is_none())
+}
+
+/// Some record needs the service now (see [`only_waiting`]).
+pub fn has_due_work(records: &[TrackedEvent], now: DateTime<Utc>) -> bool {
+    records.iter().any(|r| !only_waiting(r, now))
+}
+
+/// The earliest `scheduled_at` among unsettled records (for "next event due at").
+pub fn next_due(records: &[TrackedEvent]) -> Option<DateTime<Utc>> {
+    records
+        .iter()
+        .filter(|r| !r.settled)
+        .filter_map(|r| DateTime::parse_from_rfc3339(&r.scheduled_at).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .min()
+}
+
+/// Plan steps without tracked events (the bot's) that are not terminal.
+/// Steps with events are poll's and are not listed.
+pub fn bot_steps_left(records: &[TrackedEvent], plan: &[PlanStep]) -> Vec<String> {
+    plan.iter()
+        .filter(|s| !records.iter().any(|r| r.step_id.as_deref() == Some(s.step_id.as_str())))
+        .filter(|s| !TERMINAL_STEP_STATUSES.contains(&s.status.as_str()))
+        .map(|s| s.step_id.clone())
+        .collect()
+}
+
+/// The note for steps left to the bot.
+pub fn awaiting_note(left: &[String]) -> String {
+    let (noun, verb) = if left.len() == 1 { ("step", "is") } else { ("steps", "are") };
+    format!("calls done; {noun} {} {verb} yours", left.join(", "))
+}
+
+/// Queue a cancel for a record not yet ended (once).
+fn push_cancel(d: &mut Decision, r: &TrackedEvent) {
+    let c = Remote::Cancel { assistant_id: r.assistant_id.clone(), event_id: r.event_id.clone() };
+    if !d.remote.contains(&c) {
+        d.remote.push(c);
+    }
+}
+
 fn fmt_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -218,8 +272,8 @@ fn what(r: &TrackedEvent) -> String {
 /// Decide everything for one mission.
 pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
     let mut d = Decision::default();
-    if !has_pending(view.records) {
-        return d; // everything settled: the mission already ended or waits on the bot
+    if !has_pending(view.records) && !view.awaiting_steps {
+        return d; // everything settled: the mission already ended
     }
     // A cancelled run is over: poll only records what it sees. A run a server
     // (auto-sync) or the bot already marked succeeded/failed is left as it is
@@ -258,6 +312,10 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
                 let reason = r.retryable_status().unwrap_or("failed").to_string();
                 retries.push(retry_request(&r, &reason, true));
             }
+            if r.outcome == Some(AttemptOutcome::Cancelled) && !r.is_terminal() {
+                // Decided cancelled by an earlier poll whose cancel did not go through.
+                push_cancel(&mut d, &r);
+            }
             if let Some(ins) = view.insights.get(&r.event_id) {
                 r.insights_polls += 1;
                 r.insights_status = Some(ins.status.clone());
@@ -284,17 +342,38 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
     }
 
     if run_ended {
-        // The run ended elsewhere (the bot, another tool): record what we saw,
-        // change nothing on the service, close the mission locally.
+        // The run was cancelled (by `mission cancel` or elsewhere): nothing
+        // more is scheduled or changed on the service, events that have not
+        // started are cancelled, and calls already under way are followed to
+        // their end (status, insights) before the mission closes.
         let status = view.run_status.unwrap_or_default().to_string();
-        d.remote.retain(|a| matches!(a, Remote::Log { .. }));
+        d.remote.retain(|a| matches!(a, Remote::Log { .. } | Remote::Cancel { .. }));
+        let mut running = 0;
         for r in recs.iter_mut() {
+            if r.settled {
+                continue;
+            }
             if r.outcome == Some(AttemptOutcome::Retrying) && r.retry.as_ref().is_some_and(|i| i.event_id.is_none()) {
                 r.outcome = Some(AttemptOutcome::Failed);
                 r.retry = None;
             }
+            if !r.is_terminal() && (!r.has_started() || r.outcome == Some(AttemptOutcome::Cancelled)) {
+                r.outcome = Some(AttemptOutcome::Cancelled);
+                push_cancel(&mut d, r);
+            } else if !r.is_terminal() {
+                running += 1;
+            }
         }
-        finish_records(&mut d, view.records, &recs, true, policy);
+        finish_records(&mut d, view.records, &recs, false, policy);
+        let done = recs.iter().all(|r| r.settled || (r.is_resolved() && !needs_insights(r, policy)));
+        if !done {
+            let insights = recs.iter().filter(|r| !r.settled && needs_insights(r, policy)).count();
+            d.notes.push(format!(
+                "the run is {status}: waiting for {running} call(s) under way to end and {insights} insight(s) \
+                 before closing the mission"
+            ));
+            return d;
+        }
         d.finish = Some(Finish {
             run_status: None,
             result: json!({"status": status, "reason": format!("the run was already {status} on the service"),
@@ -350,7 +429,7 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
             }
             if !r.is_terminal() {
                 r.outcome = Some(AttemptOutcome::Cancelled);
-                d.remote.push(Remote::Cancel { assistant_id: r.assistant_id.clone(), event_id: r.event_id.clone() });
+                push_cancel(&mut d, r);
             }
         }
         retries.clear();
@@ -373,7 +452,7 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
     }
 
     // 4. Settle what is fully done; finish when every step is terminal.
-    let all_resolved = recs.iter().all(|r| r.is_resolved() && !needs_insights(r, policy));
+    let all_resolved = recs.iter().all(|r| r.settled || (r.is_resolved() && !needs_insights(r, policy)));
     finish_records(&mut d, view.records, &recs, false, policy);
     if !all_resolved {
         return d;
@@ -393,14 +472,10 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
             None => s.status.clone(),
         }
     };
-    let left: Vec<&str> = plan
-        .iter()
-        .filter(|s| !TERMINAL_STEP_STATUSES.contains(&effective(s).as_str()))
-        .map(|s| s.step_id.as_str())
-        .collect();
+    let left = bot_steps_left(&recs, plan);
     if !left.is_empty() {
-        let (noun, verb) = if left.len() == 1 { ("step", "is") } else { ("steps", "are") };
-        d.notes.push(format!("calls done; {noun} {} {verb} yours", left.join(", ")));
+        d.notes.push(awaiting_note(&left));
+        d.awaiting = left;
         return d;
     }
     let failed: Vec<String> = plan.iter().filter(|s| effective(s) == "failed").map(|s| s.step_id.clone()).collect();
@@ -640,6 +715,8 @@ mod tests {
         plan: Vec<PlanStep>,
         run: String,
         next_id: u32,
+        /// Steps the executor recorded as left to the bot (its marker).
+        awaiting: Vec<String>,
     }
     impl World {
         fn new(records: Vec<TrackedEvent>, plan: Vec<PlanStep>) -> World {
@@ -653,6 +730,7 @@ mod tests {
                 plan: Some(&self.plan),
                 run_status: Some(&self.run),
                 now: t(NOW),
+                awaiting_steps: !self.awaiting.is_empty(),
             };
             reconcile(&view, &Policy::default())
         }
@@ -687,6 +765,7 @@ mod tests {
             for id in &d.settle {
                 self.records.iter_mut().find(|x| &x.event_id == id).unwrap().settled = true;
             }
+            self.awaiting = if d.finish.is_some() { Vec::new() } else { d.awaiting.clone() };
             self.snaps.clear();
             self.insights.clear();
         }
@@ -859,6 +938,7 @@ mod tests {
             plan: Some(&w.plan),
             run_status: Some("running"),
             now: t(NOW),
+            awaiting_steps: false,
         };
         let d = reconcile(&view, &p);
         assert!(d.remote.contains(&Remote::Cancel { assistant_id: Some("a1".into()), event_id: "e2".into() }));
@@ -878,11 +958,104 @@ mod tests {
         assert!(d.finish.is_none());
         assert!(!d.remote.iter().any(|a| matches!(a, Remote::SetStep { step_id, .. } if step_id == "analyze")));
         assert_eq!(d.notes, vec!["calls done; step analyze is yours".to_string()]);
+        assert_eq!(d.awaiting, vec!["analyze".to_string()], "the mission waits for the bot");
         w.apply(&d);
+        assert!(!has_pending(&w.records), "every call is settled");
+        // While the bot has not finished its step, a poll only repeats what is left.
+        let d = w.decide();
+        assert!(d.finish.is_none() && d.remote.is_empty() && d.settle.is_empty(), "{d:?}");
+        assert_eq!(d.awaiting, vec!["analyze".to_string()]);
         // Once the bot completes its step, the next poll finishes the run.
         w.plan[1].status = "completed".into();
-        // Nothing pending any more: poll would not even look (has_pending false).
-        assert!(!has_pending(&w.records));
+        let d = w.decide();
+        let f = d.finish.clone().expect("the run ends once every step is terminal");
+        assert_eq!(f.run_status.as_deref(), Some("succeeded"));
+        assert_eq!(f.result["status"], "succeeded");
+        assert!(d.remote.iter().any(|a| matches!(a, Remote::SetRun { status, .. } if status == "succeeded")));
+        assert!(d.awaiting.is_empty());
+        w.apply(&d);
+        assert_eq!(w.run, "succeeded");
+        assert!(w.decide().is_noop(), "ended: nothing more");
+    }
+
+    #[test]
+    fn a_bot_step_the_bot_failed_fails_the_run() {
+        let mut w = World::new(
+            vec![rec("e1", "+15005550006", "calls")],
+            vec![step("calls", "in_progress"), step("analyze", "pending")],
+        );
+        w.snaps.insert("e1".into(), snap("completed", Some("completed"), None));
+        let d = w.decide();
+        w.apply(&d);
+        w.plan[1].status = "failed".into();
+        let f = w.decide().finish.expect("finished");
+        assert_eq!(f.run_status.as_deref(), Some("failed"));
+        assert_eq!(f.result["failed_step"], "analyze");
+    }
+
+    #[test]
+    fn only_future_unstarted_events_need_no_request() {
+        let mut r = rec("e1", "+1", "calls");
+        r.scheduled_at = "2026-01-01T15:00:00Z".into();
+        assert!(!has_due_work(std::slice::from_ref(&r), t(NOW)), "due in three hours: nothing to ask");
+        assert_eq!(next_due(std::slice::from_ref(&r)), Some(t("2026-01-01T15:00:00Z")));
+        let mut due = r.clone();
+        due.scheduled_at = PAST.into();
+        assert!(has_due_work(&[r.clone(), due], t(NOW)));
+        let mut decided = r.clone();
+        decided.outcome = Some(AttemptOutcome::Cancelled);
+        assert!(has_due_work(&[decided], t(NOW)), "a decided cancel still has to be sent");
+        let mut started = r.clone();
+        started.status = "in_progress".into();
+        assert!(has_due_work(&[started], t(NOW)));
+        let mut settled = r;
+        settled.scheduled_at = PAST.into();
+        settled.settled = true;
+        assert!(!has_due_work(&[settled], t(NOW)));
+    }
+
+    #[test]
+    fn a_cancel_that_did_not_go_through_is_sent_again() {
+        let mut r = rec("e2", "+15005550006", "calls");
+        r.outcome = Some(AttemptOutcome::Cancelled);
+        r.scheduled_at = "2026-01-02T00:00:00Z".into();
+        let w = World::new(vec![r], vec![step("calls", "in_progress")]);
+        let d = w.decide();
+        assert_eq!(
+            d.remote.iter().filter(|a| matches!(a, Remote::Cancel { event_id, .. } if event_id == "e2")).count(),
+            1,
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_run_follows_calls_under_way_to_their_end() {
+        let mut ringing = rec("e1", "+15005550006", "calls");
+        ringing.status = "in_progress".into();
+        let mut later = rec("e2", "+15005550006", "calls");
+        later.scheduled_at = "2026-01-02T00:00:00Z".into();
+        let mut w = World::new(vec![ringing, later], vec![step("calls", "in_progress")]);
+        w.run = "cancelled".into();
+        w.snaps.insert("e1".into(), snap("in_progress", Some("in-progress"), None));
+        let d = w.decide();
+        assert!(d.remote.contains(&Remote::Cancel { assistant_id: Some("a1".into()), event_id: "e2".into() }));
+        assert!(!d.remote.iter().any(|a| matches!(a, Remote::Cancel { event_id, .. } if event_id == "e1")));
+        assert!(d.finish.is_none(), "the call under way is not dropped: {d:?}");
+        assert!(!d.settle.contains(&"e1".to_string()));
+        w.apply(&d);
+        // The call ends: its status and insights are recorded, then the mission closes.
+        w.snaps.insert("e1".into(), snap("completed", Some("completed"), Some("c1")));
+        w.insights.insert("e1".into(), InsightsSnapshot { status: "in_progress".into(), results: vec![] });
+        let d = w.decide();
+        assert!(d.finish.is_none(), "insights are not final yet");
+        assert_eq!(d.records.iter().find(|r| r.event_id == "e1").unwrap().status, "completed");
+        w.apply(&d);
+        w.insights.insert("e1".into(), done_insights());
+        let d = w.decide();
+        assert_eq!(d.insights[0].1["results"], json!(["ok"]));
+        let f = d.finish.expect("closed once the call and its insights are in");
+        assert_eq!((f.run_status, f.result["status"].as_str()), (None, Some("cancelled")));
+        assert!(!d.remote.iter().any(|a| matches!(a, Remote::SetRun { .. } | Remote::SetStep { .. })));
     }
 
     #[test]

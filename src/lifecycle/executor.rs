@@ -26,8 +26,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::engine::{
-    self, adopt_retry, apply_snapshot, needs_event_fetch, needs_insights, reconcile, Decision, EventSnapshot,
-    MissionView, Policy, Remote, RetryRequest,
+    self, adopt_retry, apply_snapshot, awaiting_note, bot_steps_left, has_due_work, has_pending, needs_event_fetch,
+    needs_insights, reconcile, Decision, EventSnapshot, MissionView, Policy, Remote, RetryRequest,
 };
 use super::record::{merge_records, parse_records, TrackedEvent, FAILED_TARGETS, INSIGHTS, RESULT, SCHEDULED_EVENTS};
 use super::service::{RunRef, Service};
@@ -38,6 +38,12 @@ use crate::state::{MissionState, State, StateStore};
 /// Mission field (outside memory) holding run events that could not be
 /// logged yet; sent first by the next poll.
 pub const OUTBOX: &str = "poll_outbox";
+
+/// Mission field (outside memory) set while the calls are done and the plan
+/// has steps left to the bot: `{"steps": [...], "since": RFC 3339}`. While
+/// it is set the mission stays pending for poll, which checks the plan (one
+/// GET) until every step is terminal, then ends the run and archives.
+pub const AWAITING: &str = "poll_awaiting";
 
 /// Options of one poll.
 #[derive(Debug, Clone)]
@@ -96,6 +102,13 @@ pub struct MissionReport {
     pub archived: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Plan steps left to the bot once the calls are done (the mission stays
+    /// open, and later polls check the plan until they are terminal).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub awaiting: Vec<String>,
+    /// Nothing was due: no request was sent for this mission.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub idle: bool,
     #[serde(skip)]
     pub exit_code: u8,
 }
@@ -165,6 +178,8 @@ struct Work {
     agent_phone: Option<String>,
     outbox: Vec<Value>,
     records: Vec<TrackedEvent>,
+    /// Steps the mission was waiting for the bot on (the [`AWAITING`] marker).
+    awaiting: Option<Vec<String>>,
 }
 
 impl Work {
@@ -175,14 +190,41 @@ impl Work {
             run_id: m.run_id(),
             assistant_id: m.assistant_id(),
             agent_phone: m.agent_phone(),
-            outbox: m.fields().get(OUTBOX).and_then(Value::as_array).cloned().unwrap_or_default(),
+            outbox: outbox_of(m),
             records: records_of(m),
+            awaiting: awaiting_of(m),
         }
+    }
+
+    /// Poll has something to do for this mission (from the state alone):
+    /// unsettled events, run events to send, or steps left to the bot.
+    /// `explicit`: the mission was named (`--mission`): a mission whose calls
+    /// are all settled is checked against its plan even without the marker.
+    fn has_work(&self, explicit: bool) -> bool {
+        has_pending(&self.records)
+            || !self.outbox.is_empty()
+            || self.awaiting.is_some()
+            || (explicit && !self.records.is_empty())
     }
 }
 
+fn outbox_of(m: &MissionState) -> Vec<Value> {
+    m.fields().get(OUTBOX).and_then(Value::as_array).cloned().unwrap_or_default()
+}
+
+/// The steps of the [`AWAITING`] marker, when set.
+fn awaiting_of(m: &MissionState) -> Option<Vec<String>> {
+    let v = m.fields().get(AWAITING).filter(|v| !v.is_null())?;
+    let steps = v
+        .get("steps")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect::<Vec<_>>());
+    Some(steps.unwrap_or_default())
+}
+
 /// A quick look at the raw state file: does any active mission have an
-/// unsettled tracked event? The file is read as borrowed raw slices, so a
+/// unsettled tracked event, run events to send or steps it waits for the
+/// bot on ([`AWAITING`])? The file is read as borrowed raw slices, so a
 /// large archive costs one scan, not a tree of values. `Some(false)` is
 /// exact (nothing pending); `Some(true)` or `None` (an unusual file) mean:
 /// take the general path.
@@ -192,6 +234,10 @@ fn quick_pending(bytes: &[u8]) -> Option<bool> {
     struct Entry<'a> {
         #[serde(borrow, default)]
         memory: Option<Memory<'a>>,
+        #[serde(borrow, default)]
+        poll_awaiting: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        poll_outbox: Option<&'a RawValue>,
     }
     #[derive(serde::Deserialize)]
     struct Memory<'a> {
@@ -218,6 +264,13 @@ fn quick_pending(bytes: &[u8]) -> Option<bool> {
             continue; // the archive, reserved keys, non-missions
         }
         let entry: Entry = serde_json::from_str(raw.get()).ok()?;
+        // Waiting for the bot's steps, or run events to send: pending.
+        if entry.poll_awaiting.is_some_and(|v| v.get().trim() != "null") {
+            return Some(true);
+        }
+        if entry.poll_outbox.is_some_and(|v| !matches!(v.get().trim(), "null" | "[]")) {
+            return Some(true);
+        }
         let Some(list) = entry.memory.and_then(|m| m.scheduled_events) else { continue };
         if !list.get().trim_start().starts_with('[') {
             return None;
@@ -256,6 +309,12 @@ pub fn pending_records(state: &State, only: Option<&str>) -> Result<Vec<TrackedE
     Ok(selected(state, only)?.iter().flat_map(|(_, m)| records_of(m)).filter(|r| !r.settled).collect())
 }
 
+/// Some selected active mission has run events waiting to be sent (its end
+/// is held back until they are).
+fn outbox_pending(state: &State, only: Option<&str>) -> Result<bool> {
+    Ok(selected(state, only)?.iter().any(|(_, m)| !outbox_of(m).is_empty()))
+}
+
 /// One poll over every active mission (or `opts.mission`). `connect` builds
 /// the service only when some mission has work: with nothing pending, no
 /// client is built and no request is made.
@@ -286,7 +345,8 @@ where
             return Ok(report);
         }
     }
-    if !selected(&state, opts.mission.as_deref())?.iter().any(|(_, m)| engine::has_pending(&records_of(m))) {
+    let explicit = opts.mission.is_some();
+    if !selected(&state, opts.mission.as_deref())?.iter().any(|(slug, m)| Work::of(slug, m).has_work(explicit)) {
         return Ok(report);
     }
     drop(state);
@@ -300,7 +360,7 @@ where
         selected(&state, opts.mission.as_deref())?
             .iter()
             .map(|(slug, m)| Work::of(slug, m))
-            .filter(|w| engine::has_pending(&w.records))
+            .filter(|w| w.has_work(explicit))
             .collect()
     };
     if work.is_empty() {
@@ -332,9 +392,39 @@ pub struct Pace {
     pub interval: Option<Duration>,
 }
 
+/// The pause `watch` takes after a poll: the fixed `pace.interval` when
+/// given, else the skill's table ([`super::pace::next_sleep`]) from the
+/// unsettled records and the service's time.
+pub fn watch_wait(pace: &Pace, pending: &[TrackedEvent], now: DateTime<Utc>) -> Duration {
+    match pace.interval {
+        Some(d) => d,
+        None => super::pace::next_sleep(pending, now).unwrap_or(Duration::from_secs(30)),
+    }
+}
+
+/// Targets (a number in a step) of the selected active missions, by slug:
+/// (settled, total). A target is settled when none of its attempts is pending.
+pub fn target_counts(state: &State, only: Option<&str>) -> Result<HashMap<String, (usize, usize)>> {
+    let mut out = HashMap::new();
+    for (slug, m) in selected(state, only)? {
+        let mut targets: HashMap<(Option<String>, String, String), bool> = HashMap::new();
+        for r in records_of(m) {
+            let done = targets.entry((r.step_id.clone(), r.channel.clone(), r.to.clone())).or_insert(true);
+            *done &= r.settled;
+        }
+        let done = targets.values().filter(|d| **d).count();
+        out.insert(slug, (done, targets.len()));
+    }
+    Ok(out)
+}
+
 /// Poll until nothing is pending: after each poll, sleep by `pace` and show
-/// what happened and what is awaited on `progress`. Transient service errors
-/// (network, 5xx) do not stop the loop. Returns every poll's report.
+/// what happened and what is awaited on `progress` (settled targets of all
+/// targets, and the next check's time). Transient service errors (network,
+/// 5xx) do not stop the loop. Returns every poll's report. Missions whose
+/// calls are done and which wait only on the bot's own steps do not keep it
+/// going (the bot may be the one watching): the polls after the bot's step
+/// finish them.
 pub async fn watch<S, F>(
     store: &StateStore,
     connect: F,
@@ -346,7 +436,28 @@ where
     S: Service,
     F: Fn() -> Result<S>,
 {
+    watch_with_sleep(store, connect, opts, pace, progress, tokio::time::sleep).await
+}
+
+/// [`watch`] with the pause injected (`sleep(d)` is awaited between polls).
+pub async fn watch_with_sleep<S, F, Z, Fut>(
+    store: &StateStore,
+    connect: F,
+    opts: &PollOptions,
+    pace: &Pace,
+    progress: &crate::output::Progress,
+    mut sleep: Z,
+) -> Result<Vec<PollReport>>
+where
+    S: Service,
+    F: Fn() -> Result<S>,
+    Z: FnMut(Duration) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let mut reports: Vec<PollReport> = Vec::new();
+    // Settled/total targets per mission seen in this watch (a mission that
+    // ends leaves the active state with every target settled).
+    let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
     loop {
         let report = match poll_once(store, &connect, opts).await {
             Ok(r) => r,
@@ -365,16 +476,28 @@ where
         reports.push(report);
         let state = store.read_async().await?;
         let pending = pending_records(&state, opts.mission.as_deref())?;
-        if pending.is_empty() {
+        let unsent = outbox_pending(&state, opts.mission.as_deref())?;
+        let now_counts = target_counts(&state, opts.mission.as_deref())?;
+        drop(state);
+        for (slug, c) in seen.iter_mut() {
+            if !now_counts.contains_key(slug) {
+                c.0 = c.1;
+            }
+        }
+        seen.extend(now_counts);
+        if pending.is_empty() && !unsent {
             return Ok(reports);
         }
         let now = service_now.unwrap_or_else(Utc::now);
-        let wait = match pace.interval {
-            Some(d) => d,
-            None => super::pace::next_sleep(&pending, now).unwrap_or(Duration::from_secs(30)),
-        };
-        progress.set(format!("{} events pending; next poll in {}", pending.len(), human(wait)));
-        tokio::time::sleep(wait).await;
+        let wait = watch_wait(pace, &pending, now);
+        let (done, total) = seen.values().fold((0, 0), |(d, t), c| (d + c.0, t + c.1));
+        let at = chrono::Local::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+        progress.count(
+            done as u64,
+            total as u64,
+            format!("targets settled; next check at {} (in {})", at.format("%H:%M:%S"), human(wait)),
+        );
+        sleep(wait).await;
     }
 }
 
@@ -408,6 +531,18 @@ async fn poll_mission<S: Service>(
     let records = &w.records;
     mr.pending_before = records.iter().filter(|r| !r.settled).count();
     let conc = opts.concurrency.max(1);
+    // Every call settled: here for the bot's steps (or run events to send).
+    let awaiting_mode = !has_pending(records);
+
+    // Nothing due and nothing to send (events hours ahead): no request at all.
+    if !awaiting_mode && w.outbox.is_empty() && !has_due_work(records, now) {
+        mr.idle = true;
+        if let Some(t) = engine::next_due(records) {
+            mr.notes
+                .push(format!("nothing due; next event at {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+        }
+        return Ok(mr.pending_before);
+    }
 
     // 1. Fetch.
     let to_fetch: Vec<&TrackedEvent> = records.iter().filter(|r| needs_event_fetch(r, now)).collect();
@@ -462,9 +597,28 @@ async fn poll_mission<S: Service>(
     .filter_map(|(id, res)| async move { res.ok().map(|i| (id, i)) })
     .collect()
     .await;
-    let (run_status, plan) = futures_util::future::join(svc.run_status(&run), svc.plan(&run)).await;
-    let run_status = run_status?;
-    let plan = plan?;
+    let (run_status, plan) = if awaiting_mode {
+        // The plan first (one GET): while the bot's steps are open, that is all.
+        let plan = svc.plan(&run).await?;
+        let left = bot_steps_left(records, &plan);
+        if !plan.is_empty() && !left.is_empty() && w.outbox.is_empty() {
+            mr.notes.push(awaiting_note(&left));
+            if w.awaiting.as_ref() != Some(&left) {
+                let steps = left.clone();
+                update_mission(store, slug, move |m, now| {
+                    set_awaiting(m, &steps, now);
+                    Ok(())
+                })
+                .await?;
+            }
+            mr.awaiting = left;
+            return Ok(0);
+        }
+        (svc.run_status(&run).await?, plan)
+    } else {
+        let (run_status, plan) = futures_util::future::join(svc.run_status(&run), svc.plan(&run)).await;
+        (run_status?, plan?)
+    };
 
     // 2. Decide.
     let view = MissionView {
@@ -474,6 +628,7 @@ async fn poll_mission<S: Service>(
         plan: Some(&plan),
         run_status: run_status.as_deref(),
         now,
+        awaiting_steps: awaiting_mode,
     };
     let d = reconcile(&view, &opts.policy);
     mr.notes.extend(d.notes.iter().cloned());
@@ -511,7 +666,9 @@ fn log_entry(kind: &str, summary: &str, step_id: Option<&str>, payload: Value) -
     json!({"kind": kind, "summary": summary, "step_id": step_id, "payload": payload})
 }
 
-/// Send run events concurrently; returns those that failed (for the outbox).
+/// Send run events concurrently; returns those that failed (for the
+/// outbox). One the service refused outright (a 4xx other than 408/429)
+/// would be refused again: it is not kept.
 async fn send_logs<S: Service>(svc: &S, run: &RunRef, logs: Vec<Value>, conc: usize) -> Vec<Value> {
     stream::iter(logs.into_iter().map(|l| async move {
         let kind = l["kind"].as_str().unwrap_or("custom");
@@ -519,6 +676,7 @@ async fn send_logs<S: Service>(svc: &S, run: &RunRef, logs: Vec<Value>, conc: us
         let step = l["step_id"].as_str();
         match svc.log(run, kind, summary, step, &l["payload"]).await {
             Ok(()) => None,
+            Err(Error::Api { status, .. }) if (400..500).contains(&status) && status != 408 && status != 429 => None,
             Err(_) => Some(l.clone()),
         }
     }))
@@ -550,6 +708,18 @@ async fn update_mission<T: Send + 'static>(
 fn put_records(m: &mut MissionState, changed: &[TrackedEvent], now: DateTime<Utc>) -> Result<()> {
     let cur = m.memory_get(SCHEDULED_EVENTS).cloned();
     m.memory_save(SCHEDULED_EVENTS, merge_records(cur, changed), now)
+}
+
+/// Set the [`AWAITING`] marker (keeping `since` when the steps are the same
+/// mission's wait continuing).
+fn set_awaiting(m: &mut MissionState, steps: &[String], now: DateTime<Utc>) {
+    let since = m
+        .fields()
+        .get(AWAITING)
+        .and_then(|v| v.get("since"))
+        .cloned()
+        .unwrap_or_else(|| json!(crate::state::timestamp(now)));
+    m.set(AWAITING, json!({"steps": steps, "since": since}));
 }
 
 async fn apply<S: Service>(
@@ -593,20 +763,37 @@ async fn apply<S: Service>(
         .await?;
     }
 
-    // 3. The service.
-    for a in d.remote.iter_mut() {
-        if let Remote::Log { kind, summary, step_id, payload } = a {
-            logs.push(log_entry(kind, summary, step_id.as_deref(), std::mem::take(payload)));
+    // 3. The service. A step change's own run event (the Log right after its
+    // SetStep) is sent only once the step was set: a poll that stops before
+    // recomputes the change and logs it then, so it is never logged twice.
+    let mut step_logs: Vec<(usize, Value)> = Vec::new();
+    let mut after_step = false;
+    for (i, a) in d.remote.iter_mut().enumerate() {
+        match a {
+            Remote::Log { kind, summary, step_id, payload } => {
+                let l = log_entry(kind, summary, step_id.as_deref(), std::mem::take(payload));
+                if after_step {
+                    step_logs.push((i - 1, l));
+                } else {
+                    logs.push(l);
+                }
+                after_step = false;
+            }
+            Remote::SetStep { .. } => after_step = true,
+            _ => after_step = false,
         }
     }
     let mut unsent = send_logs(svc, run, logs, conc).await;
     let mut cancelled: Vec<String> = Vec::new();
     let mut retry_now: Option<DateTime<Utc>> = None;
     let mut step_error: Option<Error> = None;
-    for a in &d.remote {
+    let mut steps_set: HashSet<usize> = HashSet::new();
+    for (i, a) in d.remote.iter().enumerate() {
         let res = match a {
             Remote::Log { .. } => Ok(()),
-            Remote::SetStep { step_id, status } => svc.set_step(run, step_id, status).await,
+            Remote::SetStep { step_id, status } => svc.set_step(run, step_id, status).await.map(|()| {
+                steps_set.insert(i);
+            }),
             Remote::Cancel { assistant_id, event_id } => {
                 let aid = assistant_id.clone().or_else(|| default_assistant.clone()).unwrap_or_default();
                 svc.cancel_event(&aid, event_id).await.map(|()| cancelled.push(event_id.clone()))
@@ -644,14 +831,35 @@ async fn apply<S: Service>(
         }
     }
 
+    let step_logs: Vec<Value> = step_logs.into_iter().filter(|(i, _)| steps_set.contains(i)).map(|(_, l)| l).collect();
+    unsent.extend(send_logs(svc, run, step_logs, conc).await);
+
     // 4. Settle, result, archive (only when every service change went through).
     let complete = step_error.is_none();
     let settle: HashSet<String> = if complete { d.settle.iter().cloned().collect() } else { HashSet::new() };
-    let finish = if complete { d.finish.clone() } else { None };
+    // A mission closes only once its run events are all logged: the archive
+    // is never polled again, so an unsent event would be lost there.
+    let finish = if complete && unsent.is_empty() { d.finish.clone() } else { None };
+    if complete && d.finish.is_some() && !unsent.is_empty() {
+        mr.notes.push(format!(
+            "{} run events could not be logged yet; the mission closes once they are sent",
+            unsent.len()
+        ));
+    }
+    // The bot's steps: the marker keeps the mission pending for later polls.
+    let awaiting: Option<Vec<String>> = if !complete {
+        w.awaiting.clone()
+    } else if finish.is_some() || d.awaiting.is_empty() {
+        None
+    } else {
+        Some(d.awaiting.clone())
+    };
+    mr.awaiting = awaiting.clone().unwrap_or_default();
+    let awaiting_changed = awaiting != w.awaiting;
     let outbox_changed = had_outbox || !unsent.is_empty();
     // Unsettled events after this poll (the retries just scheduled included).
     let mut left = records.iter().filter(|r| !r.settled).count() + mr.retries_scheduled;
-    if !settle.is_empty() || !cancelled.is_empty() || finish.is_some() || outbox_changed {
+    if !settle.is_empty() || !cancelled.is_empty() || finish.is_some() || outbox_changed || awaiting_changed {
         let slug_s = slug.to_string();
         let (settle, cancelled, unsent) = (settle, cancelled, unsent);
         let arch = store
@@ -686,19 +894,35 @@ async fn apply<S: Service>(
                 } else {
                     m.set(OUTBOX, Value::Array(unsent));
                 }
+                match &awaiting {
+                    Some(steps) => set_awaiting(m, steps, now),
+                    None => {
+                        m.remove(AWAITING);
+                    }
+                }
                 if let Some(f) = finish {
                     let mut result = f.result.clone();
+                    // `mission cancel` left its own account of the cancel: keep it.
+                    if let Some(prev) = m.memory_get(RESULT).and_then(Value::as_object) {
+                        if prev.get("status") == Some(&json!("cancelled")) && result["status"] == "cancelled" {
+                            for (k, v) in prev {
+                                if k != "targets" && k != "finished_at" {
+                                    result[k.as_str()] = v.clone();
+                                }
+                            }
+                        }
+                    }
                     result["finished_at"] = json!(crate::state::timestamp(now));
-                    m.memory_save(RESULT, result, now)?;
+                    m.memory_save(RESULT, result.clone(), now)?;
                     let mut fields = Map::new();
-                    let status = f.run_status.clone().or_else(|| f.result["status"].as_str().map(String::from));
+                    let status = f.run_status.clone().or_else(|| result["status"].as_str().map(String::from));
                     if let Some(s) = status {
                         fields.insert("status".into(), json!(s));
                     }
-                    if let Some(r) = f.result.get("reason") {
+                    if let Some(r) = result.get("reason") {
                         fields.insert("result_summary".into(), r.clone());
                     }
-                    return Ok((st.archive(&slug_s, fields, now).map(|_| f.result["status"].clone()), 0));
+                    return Ok((st.archive(&slug_s, fields, now).map(|_| result["status"].clone()), 0));
                 }
                 let left = recs.iter().filter(|r| !r.settled).count();
                 Ok((None, left))
@@ -815,6 +1039,10 @@ mod tests {
         assert_eq!(quick_pending(settled), Some(false), "archived and settled events are not pending");
         let pending = br#"{"a": {"memory": {"scheduled_events": [{"event_id": "e1"}]}}}"#;
         assert_eq!(quick_pending(pending), Some(true));
+        let awaiting = br#"{"a": {"poll_awaiting": {"steps": ["analyze"]}, "memory": {"scheduled_events": [{"event_id": "e1", "settled": true}]}}}"#;
+        assert_eq!(quick_pending(awaiting), Some(true), "waiting for the bot's step is pending");
+        assert_eq!(quick_pending(br#"{"a": {"poll_outbox": [{"kind": "custom"}]}}"#), Some(true));
+        assert_eq!(quick_pending(br#"{"a": {"poll_outbox": [], "poll_awaiting": null}}"#), Some(false));
         assert_eq!(
             quick_pending(br#"{"a": {"memory": {"scheduled_events": [{"id": "e1", "settled": false}]}}}"#),
             Some(true)
@@ -949,6 +1177,165 @@ mod tests {
         assert_eq!(*fake.requests.lock().unwrap(), 0);
         drop(held);
         assert!(!poll(&store, &fake).await.skipped_locked);
+    }
+
+    /// Move every tracked event (state and service) to `at`.
+    fn reschedule_all(store: &StateStore, fake: &Fake, slug: &str, at: &str) {
+        for (_, e) in fake.events.lock().unwrap().iter_mut() {
+            e.scheduled_at = at.into();
+        }
+        let (slug, at) = (slug.to_string(), at.to_string());
+        store
+            .update(move |st| {
+                let m = st.mission_mut(&slug).unwrap();
+                let mut recs = records_of(m);
+                for r in recs.iter_mut() {
+                    r.scheduled_at = at.clone();
+                }
+                put_records(m, &recs, Utc::now())
+            })
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn events_hours_ahead_cost_no_request_but_the_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "later", &fake, &[("e1", "+15005550006"), ("e2", "+15005550005")]);
+        reschedule_all(&store, &fake, "later", "2026-01-01T15:00:00Z");
+        let before = std::fs::read(store.path()).unwrap();
+        let r = poll(&store, &fake).await;
+        assert_eq!(*fake.requests.lock().unwrap(), 1, "only the clock was read");
+        let m = &r.missions[0];
+        assert!(m.idle && m.pending_after == 2, "{m:?}");
+        assert!(m.notes.iter().any(|n| n.contains("next event at 2026-01-01T15:00:00Z")), "{m:?}");
+        assert_eq!(std::fs::read(store.path()).unwrap(), before, "nothing written either");
+    }
+
+    #[tokio::test]
+    async fn watch_sleeps_by_the_table_when_no_interval_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "paced", &fake, &[("e1", "+15005550006")]);
+        let due = parse_time("2026-01-01T15:00:00Z").unwrap();
+        reschedule_all(&store, &fake, "paced", "2026-01-01T15:00:00Z");
+        // (service time when the pause was chosen, the pause, requests so far)
+        let slept: std::cell::RefCell<Vec<(DateTime<Utc>, Duration, usize)>> = Default::default();
+        let reports = watch_with_sleep(
+            &store,
+            || Ok(&fake),
+            &PollOptions::default(),
+            &Pace::default(),
+            &crate::output::Progress::hidden(),
+            |d| {
+                let now = fake.now.lock().unwrap().unwrap();
+                slept.borrow_mut().push((now, d, *fake.requests.lock().unwrap()));
+                fake.advance_by(d);
+                fake.play();
+                std::future::ready(())
+            },
+        )
+        .await
+        .unwrap();
+        let slept = slept.into_inner();
+        assert_eq!(slept[0].1, Duration::from_secs(30 * 60), "three hours away: the table's 30 minutes");
+        for (i, (now, d, requests)) in slept.iter().enumerate() {
+            if *now < due {
+                let until = (due - *now).to_std().unwrap();
+                assert_eq!(*d, super::super::pace::for_distance(until), "pause {i} at {now}");
+                assert!(*now + chrono::Duration::from_std(*d).unwrap() <= due, "never sleeps past the call");
+                assert_eq!(*requests, i + 1, "before the call is due each poll only reads the clock");
+            } else {
+                assert_eq!(*d, Duration::from_secs(30), "running or due: 30 s");
+            }
+        }
+        assert!(slept.len() > 5, "{slept:?}");
+        let last = reports.last().unwrap();
+        assert_eq!(last.missions[0].ended.as_deref(), Some("succeeded"), "{last:?}");
+    }
+
+    #[tokio::test]
+    async fn a_fixed_interval_overrides_the_table() {
+        let now = parse_time("2026-01-01T12:00:00Z").unwrap();
+        let r = TrackedEvent::new("e", "+1", "2026-01-02T12:00:00Z", None);
+        let table = watch_wait(&Pace::default(), std::slice::from_ref(&r), now);
+        assert_eq!(table, super::super::pace::next_sleep(std::slice::from_ref(&r), now).unwrap());
+        let fixed = Pace { interval: Some(Duration::from_millis(100)) };
+        assert_eq!(watch_wait(&fixed, &[r], now), Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn calls_done_with_a_bot_step_left_stay_pending_until_the_bot_finishes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "bot", &fake, &[("e1", "+15005550006")]);
+        fake.plan
+            .lock()
+            .unwrap()
+            .push(super::super::engine::PlanStep { step_id: "analyze".into(), status: "pending".into() });
+        fake.play();
+        let r = poll(&store, &fake).await;
+        assert_eq!(r.missions[0].awaiting, vec!["analyze".to_string()], "{r:?}");
+        assert!(r.missions[0].notes.contains(&"calls done; step analyze is yours".to_string()));
+        assert_eq!(*fake.run.lock().unwrap(), "running");
+        {
+            let st = store.read().unwrap();
+            let m = st.mission("bot").expect("still active");
+            assert!(records_of(m).iter().all(|x| x.settled));
+            assert_eq!(m.fields()[AWAITING]["steps"], json!(["analyze"]));
+        }
+        // Still the bot's: one GET (the plan), the same note, no change.
+        let before = *fake.requests.lock().unwrap();
+        let r = poll(&store, &fake).await;
+        assert_eq!(*fake.requests.lock().unwrap() - before, 2, "the clock and the plan");
+        assert_eq!(r.missions[0].notes, vec!["calls done; step analyze is yours".to_string()]);
+        // The bot completes its step: the next poll ends the run and archives.
+        fake.plan.lock().unwrap()[1].status = "completed".into();
+        let r = poll(&store, &fake).await;
+        assert_eq!(r.missions[0].ended.as_deref(), Some("succeeded"), "{r:?}");
+        assert_eq!(*fake.run.lock().unwrap(), "succeeded");
+        assert_eq!(archived_result(&store, "m-bot")["status"], "succeeded");
+        assert!(store.read().unwrap().archived_mission("m-bot").unwrap().fields().get(AWAITING).is_none());
+        let before = *fake.requests.lock().unwrap();
+        assert!(poll(&store, &fake).await.missions.is_empty());
+        assert_eq!(*fake.requests.lock().unwrap(), before, "ended: no request");
+    }
+
+    #[tokio::test]
+    async fn a_step_change_is_logged_once_even_when_setting_the_step_failed_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "steps", &fake, &[("e1", "+15005550006")]);
+        fake.play();
+        *fake.steps_down.lock().unwrap() = true;
+        let r = poll(&store, &fake).await;
+        assert!(r.missions[0].error.is_some(), "{r:?}");
+        *fake.steps_down.lock().unwrap() = false;
+        let r = poll(&store, &fake).await;
+        assert_eq!(r.missions[0].ended.as_deref(), Some("succeeded"), "{r:?}");
+        let logs = fake.logs.lock().unwrap();
+        assert_eq!(logs.iter().filter(|(k, _)| k == "step_completed").count(), 1, "{logs:?}");
+        assert_eq!(logs.iter().filter(|(_, s)| s.contains("event_id=e1")).count(), 1, "{logs:?}");
+    }
+
+    #[tokio::test]
+    async fn a_mission_closes_only_once_its_run_events_are_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = setup(dir.path(), "late", &fake, &[("e1", "+15005550006")]);
+        fake.play();
+        *fake.logs_down.lock().unwrap() = true;
+        let r = poll(&store, &fake).await;
+        assert!(r.missions[0].ended.is_none(), "{r:?}");
+        assert_eq!(*fake.run.lock().unwrap(), "succeeded");
+        assert!(store.read().unwrap().mission("late").is_some(), "kept active while events are unsent");
+        *fake.logs_down.lock().unwrap() = false;
+        let r = poll(&store, &fake).await;
+        assert_eq!(r.missions[0].ended.as_deref(), Some("succeeded"), "{r:?}");
+        let st = store.read().unwrap();
+        assert!(st.archived_mission("m-late").unwrap().fields().get(OUTBOX).is_none());
+        let logs = fake.logs.lock().unwrap();
+        assert!(logs.iter().any(|(k, _)| k == "step_completed"), "{logs:?}");
     }
 
     #[tokio::test]

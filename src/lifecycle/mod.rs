@@ -22,4 +22,4 @@ pub mod service;
 mod testing;
 
 pub use engine::Policy;
-pub use executor::{poll_once, watch, Pace, PollOptions, PollReport};
+pub use executor::{poll_once, watch, watch_with_sleep, Pace, PollOptions, PollReport};

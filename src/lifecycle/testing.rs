@@ -40,6 +40,8 @@ pub struct Fake {
     pub offline: Mutex<bool>,
     /// Logging fails (the other requests work).
     pub logs_down: Mutex<bool>,
+    /// Setting plan steps fails.
+    pub steps_down: Mutex<bool>,
 }
 
 impl Fake {
@@ -82,6 +84,10 @@ impl Fake {
                 e.conversation_id = Some(format!("conv-{id}"));
             }
         }
+    }
+    pub fn advance_by(&self, d: std::time::Duration) {
+        let mut n = self.now.lock().unwrap();
+        *n = Some(n.unwrap() + chrono::Duration::from_std(d).unwrap());
     }
     pub fn advance(&self, mins: i64) {
         let mut n = self.now.lock().unwrap();
@@ -175,6 +181,9 @@ impl Service for Fake {
     }
     async fn set_step(&self, _run: &RunRef, step: &str, status: &str) -> Result<()> {
         self.hit()?;
+        if *self.steps_down.lock().unwrap() {
+            return Err(Error::Api { status: 503, message: "down".into(), body: None });
+        }
         if let Some(s) = self.plan.lock().unwrap().iter_mut().find(|s| s.step_id == step) {
             s.status = status.into();
         }
