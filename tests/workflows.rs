@@ -365,16 +365,23 @@ fn a_failed_run_event_log_keeps_the_record_and_is_retried_by_the_next_schedule()
     let evs = scheduled_events(&w);
     assert_eq!(evs.len(), 2);
     assert!(evs.iter().all(|e| e["logged"] == true), "{evs:?}");
-    let summaries: Vec<String> = w
+    // The retry first looks at the run (the failed attempt might have
+    // landed), then sends what is not there, oldest first.
+    let run_events: Vec<String> = w
         .srv
         .requests()
         .iter()
         .filter(|r| r.path == "/v1/missions/mis_1/runs/run_1/events")
-        .map(|r| r.json()["summary"].as_str().unwrap_or_default().to_string())
+        .map(|r| format!("{} {}", r.method, r.json()["summary"].as_str().unwrap_or_default()))
         .collect();
     assert_eq!(
-        summaries,
-        ["Scheduled call event_id=ev_1", "Scheduled call event_id=ev_1", "Scheduled call event_id=ev_2"]
+        run_events,
+        [
+            "POST Scheduled call event_id=ev_1",
+            "GET ",
+            "POST Scheduled call event_id=ev_1",
+            "POST Scheduled call event_id=ev_2"
+        ]
     );
 }
 
@@ -409,4 +416,209 @@ fn schedule_by_ids_of_a_mission_not_in_the_state_file_records_nothing() {
         .stdout("Scheduled call: ev_9\n");
     assert_eq!(std::fs::read(&w.state).unwrap(), before);
     assert_eq!(w.calls(), vec!["POST /v1/assistants/ast_9/events"]);
+}
+
+/// The custom run events "Scheduled … event_id=…" on a sandbox run, by event id.
+fn bookkeeping_events(sb: &common::sandbox::TestSandbox, mid: &str, rid: &str) -> Vec<String> {
+    let r = sb.call("GET", &format!("/v1/missions/{mid}/runs/{rid}/events"), None);
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    r.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "custom")
+        .filter_map(|e| e["summary"].as_str()?.split_once("event_id=").map(|(_, id)| id.to_string()))
+        .collect()
+}
+
+#[test]
+fn concurrent_schedules_for_one_mission_log_each_run_event_exactly_once() {
+    const N: usize = 8;
+    let sb = common::sandbox::TestSandbox::start();
+    let t = Sandboxed::new();
+    let state = t.path().join("state.json");
+    let run = |args: &[&str]| {
+        t.api(&sb.api).env("CLAWDTALK_STATE_FILE", &state).args(args).assert().success();
+    };
+    run(&["init", "Race", "Call them", "Three quotes"]);
+    run(&["setup-agent", "race", "Racer", "Get quotes"]);
+    let bin = assert_cmd::cargo::cargo_bin("clawdtalk");
+    let start = std::sync::Barrier::new(N);
+    let outs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..N)
+            .map(|_| {
+                let (bin, state, home, work, api, start) = (&bin, &state, t.home(), t.work(), &sb.api, &start);
+                scope.spawn(move || {
+                    let mut c = std::process::Command::new(bin);
+                    c.env_clear()
+                        .env("HOME", home)
+                        .env("CLAWDTALK_STATE_FILE", state)
+                        .env("CLAWDTALK_API_URL", api)
+                        .env("CLAWDTALK_API_KEY", common::TEST_KEY)
+                        .current_dir(work)
+                        .args(["schedule", "call", "--mission", "race", "--to", "+15005550006", "--at", "+5m"]);
+                    start.wait();
+                    c.output().unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &outs {
+        assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let s: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let m = &s["race"];
+    let (mid, rid) = (m["mission_id"].as_str().unwrap(), m["run_id"].as_str().unwrap());
+    let records = m["memory"]["scheduled_events"].as_array().unwrap();
+    assert_eq!(records.len(), N, "{records:?}");
+    for r in records {
+        assert_eq!(r["logged"], true, "{r}");
+        assert!(r.get("log_claim").is_none(), "a settled record keeps no claim: {r}");
+    }
+    let mut logged = bookkeeping_events(&sb, mid, rid);
+    assert_eq!(logged.len(), N, "one run event per scheduled call: {logged:?}");
+    logged.sort();
+    logged.dedup();
+    assert_eq!(logged.len(), N, "an event_id was logged twice");
+    let mut recorded: Vec<String> = records.iter().map(|r| r["event_id"].as_str().unwrap().to_string()).collect();
+    recorded.sort();
+    assert_eq!(logged, recorded);
+}
+
+/// A scheduled-event record of `find-window-washers` whose run event is still owed.
+fn owed(event_id: &str, claim: Option<(&str, &str)>) -> Value {
+    let mut r = json!({
+        "event_id": event_id, "assistant_id": "ast_1", "channel": "call", "to": "+15551234567",
+        "scheduled_at": "2030-01-01T00:00:00Z", "status": "pending", "from": "+15559876543",
+        "mission_id": "mis_1", "run_id": "run_1", "logged": false
+    });
+    if let Some((owner, until)) = claim {
+        r["log_claim"] = json!({"owner": owner, "until": until});
+    }
+    r
+}
+
+fn with_records(records: Vec<Value>) -> World {
+    let mut v = mission_with_agent();
+    v["find-window-washers"]["memory"]["scheduled_events"] = json!(records);
+    World::with_state(v)
+}
+
+fn posted_summaries(w: &World) -> Vec<String> {
+    w.srv
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/v1/missions/mis_1/runs/run_1/events")
+        .map(|r| r.json()["summary"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_record_another_live_command_is_logging_is_left_to_it() {
+    let w = with_records(vec![owed("ev_busy", Some(("4242-abc", "2999-01-01T00:00:00.000000Z")))]);
+    w.srv.on("POST", "/v1/assistants/ast_1/events", vec![Reply::json(201, json!({"id": "ev_new"}))]);
+    w.run(&["schedule", "call", "--mission", "find-window-washers", "--to", "+15551234567", "--at", "+5m"]).success();
+    assert_eq!(posted_summaries(&w), ["Scheduled call event_id=ev_new"]);
+    let evs = scheduled_events(&w);
+    assert_eq!(evs[0]["logged"], false);
+    assert_eq!(evs[0]["log_claim"]["owner"], "4242-abc", "the live claim is untouched");
+    assert_eq!((evs[1]["event_id"].as_str(), evs[1]["logged"].as_bool()), (Some("ev_new"), Some(true)));
+}
+
+#[test]
+fn a_record_whose_claimer_died_after_sending_is_marked_not_sent_again() {
+    // The claimer sent ev_sent's run event and died before marking it; its
+    // claim expired. ev_lost's claimer died before sending.
+    let expired = Some(("4242-abc", "2020-01-01T00:00:00.000000Z"));
+    let w = with_records(vec![owed("ev_sent", expired), owed("ev_lost", expired)]);
+    w.srv.on(
+        "GET",
+        "/v1/missions/mis_1/runs/run_1/events",
+        vec![Reply::json(200, json!({"data": [{"type": "custom", "summary": "Scheduled call event_id=ev_sent"}]}))],
+    );
+    w.srv.on("POST", "/v1/assistants/ast_1/events", vec![Reply::json(201, json!({"id": "ev_new"}))]);
+    w.run(&["schedule", "call", "--mission", "find-window-washers", "--to", "+15551234567", "--at", "+5m"]).success();
+    assert_eq!(posted_summaries(&w), ["Scheduled call event_id=ev_lost", "Scheduled call event_id=ev_new"]);
+    let evs = scheduled_events(&w);
+    assert_eq!(evs.len(), 3);
+    for e in &evs {
+        assert_eq!(e["logged"], true, "{e}");
+        assert!(e.get("log_claim").is_none(), "{e}");
+    }
+}
+
+#[test]
+fn when_the_run_cannot_be_checked_owed_records_are_kept_and_nothing_is_resent() {
+    let w = with_records(vec![owed("ev_old", None)]);
+    w.srv.on("GET", "/v1/missions/mis_1/runs/run_1/events", vec![Reply::json(404, json!({"message": "gone"}))]);
+    w.srv.on("POST", "/v1/assistants/ast_1/events", vec![Reply::json(201, json!({"id": "ev_new"}))]);
+    w.run(&["schedule", "call", "--mission", "find-window-washers", "--to", "+15551234567", "--at", "+5m"])
+        .success()
+        .stderr(contains("could not check run run_1"));
+    assert_eq!(posted_summaries(&w), ["Scheduled call event_id=ev_new"]);
+    let evs = scheduled_events(&w);
+    assert_eq!((evs[0]["logged"].as_bool(), evs[0].get("log_claim")), (Some(false), None), "released for later");
+}
+
+#[test]
+fn complete_logs_owed_run_events_before_ending_the_run() {
+    let w = with_records(vec![owed("ev_old", None)]);
+    w.srv.on("PATCH", "/v1/missions/mis_1/runs/run_1", vec![Reply::json(200, json!({"data": {}}))]);
+    w.run(&["complete", "find-window-washers", "mis_1", "run_1", "Done"])
+        .success()
+        .stdout("Updated run run_1: succeeded\nMission 'find-window-washers' completed successfully\n");
+    assert_eq!(
+        w.calls(),
+        [
+            "GET /v1/missions/mis_1/runs/run_1/events",
+            "POST /v1/missions/mis_1/runs/run_1/events",
+            "PATCH /v1/missions/mis_1/runs/run_1"
+        ]
+    );
+    let logged = w.request("POST", "/v1/missions/mis_1/runs/run_1/events").json();
+    assert_eq!(logged["summary"], "Scheduled call event_id=ev_old");
+    assert_eq!(logged["agent_id"], "clawdtalk");
+    let rec = &w.state()["_archive"]["mis_1"]["memory"]["scheduled_events"][0];
+    assert_eq!((rec["event_id"].as_str(), rec["logged"].as_bool()), (Some("ev_old"), Some(true)));
+}
+
+#[test]
+fn legacy_schedule_for_another_run_of_a_known_mission_is_not_recorded_there() {
+    let w = World::with_state(mission_with_agent());
+    let before = std::fs::read(&w.state).unwrap();
+    w.srv.on("POST", "/v1/assistants/ast_1/events", vec![Reply::json(201, json!({"id": "ev_r2"}))]);
+    w.run(&["schedule-call", "ast_1", "+15551234567", "+15559876543", "+5m", "mis_1", "run_2"])
+        .success()
+        .stdout("Scheduled call: ev_r2\n")
+        .stderr(contains("not recorded in mission 'find-window-washers'").and(contains("run_1, not run_2")));
+    assert_eq!(std::fs::read(&w.state).unwrap(), before);
+    assert_eq!(w.calls(), ["POST /v1/assistants/ast_1/events"], "no run event for either run");
+}
+
+#[test]
+fn schedule_with_mission_and_ids_of_another_run_is_refused_before_sending() {
+    let w = World::with_state(mission_with_agent());
+    let args = [
+        "schedule",
+        "call",
+        "--mission",
+        "find-window-washers",
+        "--to",
+        "+15551234567",
+        "--at",
+        "+5m",
+        "--mission-id",
+        "mis_1",
+        "--run-id",
+        "run_2",
+    ];
+    w.run(&args).code(2).stderr(contains("run id run_1").and(contains("not mis_1 and run_2")));
+    assert!(w.srv.requests().is_empty());
+    // The mission's own ids, given explicitly, are fine.
+    w.srv.on("POST", "/v1/assistants/ast_1/events", vec![Reply::json(201, json!({"id": "ev_1"}))]);
+    let mut same = args;
+    same[11] = "run_1";
+    w.run(&same).success().stdout("Scheduled call: ev_1\n");
+    assert_eq!(posted_summaries(&w), ["Scheduled call event_id=ev_1"]);
 }

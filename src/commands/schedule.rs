@@ -112,7 +112,7 @@ impl ScheduleRequest {
 /// the event is scheduled either way).
 pub async fn schedule(ctx: &Context, req: &ScheduleRequest) -> Result<(ScheduledEvent, Vec<String>)> {
     let mut req = req.clone();
-    let tracked = super::workflow::resolve_schedule(ctx, &mut req).await?;
+    let (tracked, mut notes) = super::workflow::resolve_schedule(ctx, &mut req).await?;
     for (arg, v) in [("--assistant", &req.assistant_id), ("--from", &req.from)] {
         if v.is_empty() {
             return Err(Error::usage(format!(
@@ -122,10 +122,9 @@ pub async fn schedule(ctx: &Context, req: &ScheduleRequest) -> Result<(Scheduled
     }
     let event = req.prepare(ctx.now())?;
     let created = scheduled::create(&ctx.client()?, &req.assistant_id, &event).await?;
-    let notes = match tracked {
-        Some(slug) => super::workflow::track_scheduled(ctx, &slug, &req.assistant_id, &event, &created).await,
-        None => Vec::new(),
-    };
+    if let Some(slug) = tracked {
+        notes.extend(super::workflow::track_scheduled(ctx, &slug, &req.assistant_id, &event, &created).await);
+    }
     Ok((created, notes))
 }
 

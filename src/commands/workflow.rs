@@ -19,7 +19,7 @@ use crate::cli::assistant::AssistantCreateArgs;
 use crate::cli::mission::{MissionCompleteArgs, MissionInitArgs, MissionSetupAgentArgs};
 use crate::error::{Error, Result};
 use crate::output::Outcome;
-use crate::state::{slugify, timestamp, Found, MissionState, ScheduledEvent, StateStore};
+use crate::state::{slugify, timestamp, Found, LogClaim, MissionState, ScheduledEvent, StateStore};
 use crate::validate;
 
 use super::schedule::ScheduleRequest;
@@ -355,19 +355,32 @@ pub async fn complete(ctx: &Context, r: CompleteRequest) -> Result<Outcome> {
 }
 
 /// Log the run event for each of the mission's scheduled events whose
-/// logging failed before (`logged: false`). Returns warnings for those that
-/// fail again (they stay pending for the next command).
+/// logging failed before (`logged: false`) and that no live command is
+/// logging right now. Returns warnings for those that fail again (they stay
+/// owed for the next command).
 pub async fn retry_unlogged(client: &Client, store: &StateStore, slug: &str, ctx: &Context) -> Vec<String> {
+    let now = ctx.now();
+    // Most of the time nothing is owed: look before taking the lock (and
+    // rewriting the file).
     let Ok(state) = store.read_async().await else { return Vec::new() };
-    let Some(m) = state.mission(slug) else { return Vec::new() };
-    let (Some(mid), Some(rid)) = (m.mission_id(), m.run_id()) else { return Vec::new() };
-    let mut notes = Vec::new();
-    for ev in m.scheduled_events().into_iter().filter(|e| !e.logged) {
-        if let Err(e) = log_scheduled(client, store, slug, &mid, &rid, &ev, ctx).await {
-            notes.push(e);
-        }
+    let owed = state.mission(slug).is_some_and(|m| m.scheduled_events().iter().any(|e| e.claimable(now)));
+    if !owed {
+        return Vec::new();
     }
-    notes
+    let claim = Claim::new(ctx);
+    let (s, c) = (slug.to_string(), claim.clone());
+    let claimed = store
+        .update_async(move |st| {
+            let Some(m) = st.mission_mut(&s) else { return Ok(None) };
+            let (Some(mid), Some(rid)) = (m.mission_id(), m.run_id()) else { return Ok(None) };
+            Ok(Some(((mid, rid), m.claim_unlogged(&c.owner, now, c.until)?)))
+        })
+        .await;
+    match claimed {
+        Ok(Some((run, retries))) => send_claimed(client, store, slug, &claim, &run, Vec::new(), retries, ctx).await,
+        Ok(None) => Vec::new(),
+        Err(e) => vec![format!("warning: could not retry the run events still owed for mission '{slug}': {e}")],
+    }
 }
 
 /// The run event summary for a scheduled event: `Scheduled call event_id=…`.
@@ -376,17 +389,132 @@ pub fn scheduled_summary(ev: &ScheduledEvent) -> String {
     format!("Scheduled {what} event_id={}", ev.event_id)
 }
 
-/// Log the `custom` run event for `ev` and mark it logged. On failure the
-/// record stays `logged: false`; the returned message says so.
-async fn log_scheduled(
+/// This process's claim on the records whose run events it sends.
+#[derive(Debug, Clone)]
+struct Claim {
+    owner: String,
+    until: chrono::DateTime<chrono::Utc>,
+}
+
+impl Claim {
+    /// A new claim, valid long enough for the slowest request the client
+    /// may make (every attempt timing out, plus backoff) and then some: a
+    /// live claimer is never overtaken, a dead one's records are retried
+    /// once it expires.
+    fn new(ctx: &Context) -> Claim {
+        let floor = chrono::Duration::minutes(10);
+        let slowest = ctx
+            .config
+            .request_timeout
+            .checked_mul(4)
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .and_then(|d| d.checked_add(&chrono::Duration::minutes(2)))
+            .unwrap_or(floor);
+        let ttl = slowest.max(floor);
+        let now = ctx.now();
+        Claim {
+            owner: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
+            until: now.checked_add_signed(ttl).unwrap_or(now),
+        }
+    }
+}
+
+/// The mission and run a record's run event goes to: the ones it was
+/// scheduled with, else the mission's in the state file.
+fn run_of(ev: &ScheduledEvent, state_run: &(String, String)) -> (String, String) {
+    match (&ev.mission_id, &ev.run_id) {
+        (Some(m), Some(r)) => (m.clone(), r.clone()),
+        _ => state_run.clone(),
+    }
+}
+
+/// Send the run events of the records this process claimed, then settle
+/// the claims in one update: sent ones are marked `logged`, failed ones
+/// released for the next command. `fresh` were scheduled just now (never
+/// sent); `retries` may have been sent by a command that failed or died
+/// before marking them, so their run is checked first and an event already
+/// there is only marked, not sent again. Returns notes for stderr.
+#[allow(clippy::too_many_arguments)]
+async fn send_claimed(
     client: &Client,
     store: &StateStore,
     slug: &str,
-    mid: &str,
-    rid: &str,
-    ev: &ScheduledEvent,
+    claim: &Claim,
+    state_run: &(String, String),
+    fresh: Vec<ScheduledEvent>,
+    retries: Vec<ScheduledEvent>,
     ctx: &Context,
-) -> std::result::Result<(), String> {
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut settled: Vec<(String, bool)> = Vec::new();
+    let mut to_send = Vec::new();
+    let mut runs: Vec<(String, String)> = retries.iter().map(|e| run_of(e, state_run)).collect();
+    runs.sort();
+    runs.dedup();
+    for run in runs {
+        let group: Vec<&ScheduledEvent> = retries.iter().filter(|e| run_of(e, state_run) == run).collect();
+        match events::list(client, &run.0, &run.1).await {
+            Ok(logged) => {
+                for ev in group {
+                    let summary = scheduled_summary(ev);
+                    let there = logged
+                        .iter()
+                        .any(|l| l.kind.as_deref() == Some("custom") && l.summary.as_deref() == Some(summary.as_str()));
+                    if there {
+                        settled.push((ev.event_id.clone(), true));
+                    } else {
+                        to_send.push(ev.clone());
+                    }
+                }
+            }
+            Err(e) => {
+                notes.push(format!(
+                    "warning: could not check run {} for the {} run event(s) still owed ({e}); they are kept in \
+                     the state file and retried by the next schedule or complete for this mission",
+                    run.1,
+                    group.len()
+                ));
+                settled.extend(group.iter().map(|ev| (ev.event_id.clone(), false)));
+            }
+        }
+    }
+    to_send.extend(fresh);
+    for ev in &to_send {
+        let (mid, rid) = run_of(ev, state_run);
+        match log_scheduled(client, &mid, &rid, ev).await {
+            Ok(()) => settled.push((ev.event_id.clone(), true)),
+            Err(note) => {
+                notes.push(note);
+                settled.push((ev.event_id.clone(), false));
+            }
+        }
+    }
+    if settled.is_empty() {
+        return notes;
+    }
+    let (s, owner, now) = (slug.to_string(), claim.owner.clone(), ctx.now());
+    let marked = store
+        .update_async(move |st| {
+            if let Some(m) = st.lookup_mut(&s) {
+                for (id, logged) in &settled {
+                    m.settle_log_claim(id, &owner, *logged, now)?;
+                }
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = marked {
+        notes.push(format!(
+            "warning: the run events were handled but the state file could not be updated ({e}); a later command \
+             finds them on the run and does not send them again"
+        ));
+    }
+    notes
+}
+
+/// Log the `custom` run event for `ev`. On failure the returned message
+/// says the record is kept for a retry.
+async fn log_scheduled(client: &Client, mid: &str, rid: &str, ev: &ScheduledEvent) -> std::result::Result<(), String> {
     let event = NewEvent {
         kind: "custom".into(),
         summary: scheduled_summary(ev),
@@ -395,34 +523,27 @@ async fn log_scheduled(
         payload: Some(json!({"event_id": ev.event_id, "channel": ev.channel, "to": ev.to,
             "scheduled_at": ev.scheduled_at, "assistant_id": ev.assistant_id})),
     };
-    if let Err(e) = events::log(client, mid, rid, &event).await {
-        return Err(format!(
+    events::log(client, mid, rid, &event).await.map(|_| ()).map_err(|e| {
+        format!(
             "warning: could not log \"{}\" to run {rid} ({e}); it is kept in the state file and retried by the \
              next schedule or complete for this mission",
             event.summary
-        ));
-    }
-    let (slug, id, now) = (slug.to_string(), ev.event_id.clone(), ctx.now());
-    store
-        .update_async(move |s| {
-            if let Some(m) = s.mission_mut(&slug) {
-                m.update_scheduled_event(&id, now, |e| e.logged = true)?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| format!("warning: logged the event but could not mark it in the state file: {e}"))
+        )
+    })
 }
 
 /// Complete a schedule request from the state file and decide where the
 /// event is recorded. With `--mission KEY` (slug or mission id; an unknown
 /// one is an error before anything is sent) the empty assistant and caller
-/// id and the absent mission and run ids come from that mission. Without
+/// id and the absent mission and run ids come from that mission; explicit
+/// ids that are not the mission's are refused (the event would be recorded
+/// for one run and scheduled for another), unless `--no-track`. Without
 /// it, a request carrying a mission id and run id is recorded in the active
-/// mission with that mission id, when the state file has one (a state file
-/// that cannot be read only means nothing is recorded). Returns the slug to
-/// record in, or `None` (also always with `--no-track`).
-pub async fn resolve_schedule(ctx: &Context, req: &mut ScheduleRequest) -> Result<Option<String>> {
+/// mission with that mission id *and* run id, when the state file has one
+/// (a state file that cannot be read only means nothing is recorded; a
+/// mission whose run differs is left alone, with a note). Returns the slug
+/// to record in, or `None` (also always with `--no-track`), and notes.
+pub async fn resolve_schedule(ctx: &Context, req: &mut ScheduleRequest) -> Result<(Option<String>, Vec<String>)> {
     if let Some(key) = req.mission.clone() {
         let state = ctx.state()?.read_async().await?;
         let slug = state.active_slug(&key)?;
@@ -442,14 +563,38 @@ pub async fn resolve_schedule(ctx: &Context, req: &mut ScheduleRequest) -> Resul
         if req.mission_id.is_none() && req.run_id.is_none() {
             req.mission_id = m.mission_id();
             req.run_id = m.run_id();
+        } else if req.track && (req.mission_id != m.mission_id() || req.run_id != m.run_id()) {
+            let show = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+            return Err(Error::usage(format!(
+                "mission '{slug}' has mission id {} and run id {} in the state file, not {} and {}: drop \
+                 --mission-id/--run-id (they come from the mission), or pass --no-track",
+                show(m.mission_id()),
+                show(m.run_id()),
+                show(req.mission_id.clone()),
+                show(req.run_id.clone())
+            )));
         }
-        return Ok(req.track.then_some(slug));
+        return Ok((req.track.then_some(slug), Vec::new()));
     }
-    let (true, Some(mid), Some(_)) = (req.track, &req.mission_id, &req.run_id) else { return Ok(None) };
-    let Ok(store) = ctx.state() else { return Ok(None) };
-    let Ok(state) = store.read_async().await else { return Ok(None) };
-    let found = state.missions().find(|(_, m)| m.mission_id().as_deref() == Some(mid.as_str()));
-    Ok(found.map(|(slug, _)| slug.to_string()))
+    let (true, Some(mid), Some(rid)) = (req.track, &req.mission_id, &req.run_id) else { return Ok((None, Vec::new())) };
+    let Ok(store) = ctx.state() else { return Ok((None, Vec::new())) };
+    let Ok(state) = store.read_async().await else { return Ok((None, Vec::new())) };
+    let same_mission: Vec<(&str, &MissionState)> =
+        state.missions().filter(|(_, m)| m.mission_id().as_deref() == Some(mid.as_str())).collect();
+    if let Some((slug, _)) = same_mission.iter().find(|(_, m)| m.run_id().as_deref() == Some(rid.as_str())) {
+        return Ok((Some(slug.to_string()), Vec::new()));
+    }
+    let notes = same_mission
+        .iter()
+        .map(|(slug, m)| {
+            format!(
+                "note: not recorded in mission '{slug}': its run in the state file is {}, not {rid} (use \
+                 --mission {slug} to schedule for its run)",
+                m.run_id().unwrap_or_else(|| "not set".into())
+            )
+        })
+        .collect();
+    Ok((None, notes))
 }
 
 /// Record a scheduled call or SMS in the mission's memory (first, so it is
@@ -481,6 +626,7 @@ pub async fn track_scheduled(
         mission_id: sent.mission_id.clone(),
         run_id: sent.run_id.clone(),
         logged: false,
+        log_claim: None,
         extra: Map::new(),
     };
     match record_and_log(ctx, slug, ev).await {
@@ -489,26 +635,36 @@ pub async fn track_scheduled(
     }
 }
 
+/// Under the lock: record `ev` already claimed by this process (so no
+/// concurrent command sends its run event) and claim the mission's other
+/// owed records; then send them all and settle the claims.
 async fn record_and_log(ctx: &Context, slug: &str, ev: ScheduledEvent) -> Result<Vec<String>> {
     let store = ctx.state()?;
     let now = ctx.now();
-    let (s, rec) = (slug.to_string(), ev.clone());
-    let (mid, rid) = store
+    let claim = Claim::new(ctx);
+    let (s, c, mut rec) = (slug.to_string(), claim.clone(), ev.clone());
+    let claimed = store
         .update_async(move |st| {
             if st.mission(&s).is_none() {
                 return Err(st.unknown(&s));
             }
-            let Some(m) = st.mission_mut(&s) else { return Ok((None, None)) };
+            let Some(m) = st.mission_mut(&s) else { return Ok(None) };
+            let (Some(mid), Some(rid)) = (m.mission_id(), m.run_id()) else {
+                m.upsert_scheduled_event(&rec, now)?;
+                return Ok(None);
+            };
+            let retries = m.claim_unlogged(&c.owner, now, c.until)?;
+            rec.log_claim = Some(LogClaim { owner: c.owner.clone(), until: timestamp(c.until) });
             m.upsert_scheduled_event(&rec, now)?;
-            Ok((m.mission_id(), m.run_id()))
+            Ok(Some(((mid, rid), rec, retries)))
         })
         .await?;
     let mut notes = vec![format!("Recorded {} in mission '{slug}' memory (scheduled_events)", ev.event_id)];
-    if mid.is_some() && rid.is_some() {
-        // Logs this event and any earlier one whose logging failed.
-        notes.extend(retry_unlogged(&ctx.client()?, &store, slug, ctx).await);
-    } else {
-        notes.push(format!("mission '{slug}' has no run id in the state file: no run event was logged"));
+    match claimed {
+        Some((run, rec, retries)) => {
+            notes.extend(send_claimed(&ctx.client()?, &store, slug, &claim, &run, vec![rec], retries, ctx).await)
+        }
+        None => notes.push(format!("mission '{slug}' has no run id in the state file: no run event was logged")),
     }
     Ok(notes)
 }

@@ -50,7 +50,7 @@ pub mod write;
 
 pub use fast::MemoryWrite;
 pub use model::{
-    parse_memory_value, slugify, timestamp, Found, MissionState, ScheduledEvent, State, ARCHIVE_KEY,
+    parse_memory_value, slugify, timestamp, Found, LogClaim, MissionState, ScheduledEvent, State, ARCHIVE_KEY,
     SCHEDULED_EVENTS_KEY,
 };
 

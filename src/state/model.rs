@@ -203,6 +203,40 @@ impl MissionState {
         Ok(())
     }
 
+    /// Claim every record whose run event is owed and not claimed by a live
+    /// claimer (see [`LogClaim`]): they get `owner`'s claim until `until`.
+    /// Call inside [`crate::state::StateStore::update`], so no two
+    /// processes claim the same record. Returns the claimed records.
+    pub fn claim_unlogged(
+        &mut self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<ScheduledEvent>> {
+        let mut claimed = Vec::new();
+        for mut ev in self.scheduled_events().into_iter().filter(|e| e.claimable(now)) {
+            ev.log_claim = Some(LogClaim { owner: owner.to_string(), until: timestamp(until) });
+            self.upsert_scheduled_event(&ev, now)?;
+            claimed.push(ev);
+        }
+        Ok(claimed)
+    }
+
+    /// Settle `owner`'s claim on `event_id`: `logged` marks the run event
+    /// sent (whoever holds the claim: it is sent either way); otherwise the
+    /// claim is released, when it is still `owner`'s, for the next command
+    /// to retry at once. Returns false when there is no such record.
+    pub fn settle_log_claim(&mut self, event_id: &str, owner: &str, logged: bool, now: DateTime<Utc>) -> Result<bool> {
+        self.update_scheduled_event(event_id, now, |e| {
+            if logged {
+                e.logged = true;
+                e.log_claim = None;
+            } else if e.log_claim.as_ref().is_some_and(|c| c.owner == owner) {
+                e.log_claim = None;
+            }
+        })
+    }
+
     /// Change the recorded event `event_id` in place (the poll engine uses
     /// this to store `status`, `call_status`, …). Returns false when the
     /// mission has no such event.
@@ -252,12 +286,49 @@ pub struct ScheduledEvent {
     /// Records without the field were logged.
     #[serde(default = "yes")]
     pub logged: bool,
+    /// Who is logging the owed run event right now, and until when
+    /// (`logged: false` only). A record claimed by a live claimer is left
+    /// to it; an expired claim (its process died or hung) is taken over.
+    #[serde(default, deserialize_with = "lenient_claim", skip_serializing_if = "Option::is_none")]
+    pub log_claim: Option<LogClaim>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// A claim that does not parse (edited by hand) is no claim: the record
+/// itself must never become unreadable because of it.
+fn lenient_claim<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<LogClaim>, D::Error> {
+    let v = Option::<Value>::deserialize(d)?;
+    Ok(v.and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// A claim on logging one record's run event: taken under the state lock
+/// before the request is sent, so concurrent commands never send the same
+/// run event twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogClaim {
+    /// The claiming process (pid and a random part).
+    pub owner: String,
+    /// RFC 3339: after this the claim is void.
+    pub until: String,
+}
+
+impl LogClaim {
+    /// Whether the claim still holds at `now` (an unreadable time does not).
+    pub fn live(&self, now: DateTime<Utc>) -> bool {
+        DateTime::parse_from_rfc3339(&self.until).is_ok_and(|t| t.with_timezone(&Utc) > now)
+    }
+}
+
+impl ScheduledEvent {
+    /// The run event is owed and nobody (alive) is sending it.
+    pub fn claimable(&self, now: DateTime<Utc>) -> bool {
+        !self.logged && !self.log_claim.as_ref().is_some_and(|c| c.live(now))
+    }
 }
 
 /// Where a mission key (slug or mission id) was found.
@@ -415,6 +486,15 @@ impl State {
     /// engine may still record event outcomes after completion).
     pub fn archived_mission_mut(&mut self, key: &str) -> Option<&mut MissionState> {
         self.archive.iter_mut().find(|(k, _)| k == key).map(|(_, m)| m)
+    }
+
+    /// The mission for `key` (slug or mission id), active or archived, for
+    /// writing: records of a mission completed meanwhile are still settled.
+    pub fn lookup_mut(&mut self, key: &str) -> Option<&mut MissionState> {
+        match self.find(key)? {
+            Found::Active(slug) => self.mission_mut(&slug),
+            Found::Archived(k) => self.archived_mission_mut(&k),
+        }
     }
 
     /// The active mission `slug`, created empty when absent. Only for
@@ -684,6 +764,45 @@ mod tests {
         assert_eq!(levenshtein("kitten", "sitting"), 3);
         assert_eq!(levenshtein("", "ab"), 2);
         assert_eq!(levenshtein("same", "same"), 0);
+    }
+
+    #[test]
+    fn owed_records_are_claimed_once_until_the_claim_expires() {
+        let mut m = MissionState::default();
+        for (id, logged) in [("ev1", false), ("ev2", true), ("ev3", false)] {
+            let ev: ScheduledEvent = serde_json::from_value(json!({
+                "event_id": id, "assistant_id": "a", "channel": "call", "to": "+15551234567",
+                "scheduled_at": "2026-01-01T00:00:00Z", "status": "pending", "logged": logged
+            }))
+            .unwrap();
+            m.upsert_scheduled_event(&ev, now()).unwrap();
+        }
+        let until = now() + chrono::Duration::minutes(10);
+        let ids = |v: Vec<ScheduledEvent>| v.into_iter().map(|e| e.event_id).collect::<Vec<_>>();
+        assert_eq!(ids(m.claim_unlogged("p1", now(), until).unwrap()), ["ev1", "ev3"]);
+        // A second claimer gets nothing while the claims are live...
+        assert!(m.claim_unlogged("p2", now(), until).unwrap().is_empty());
+        // ...and everything owed once they expire (the first claimer died).
+        let later = until + chrono::Duration::seconds(1);
+        assert_eq!(ids(m.claim_unlogged("p2", later, later + chrono::Duration::minutes(10)).unwrap()), ["ev1", "ev3"]);
+        // p1 cannot release p2's claim; p2 can; a sent event is logged whoever holds it.
+        m.settle_log_claim("ev1", "p1", false, later).unwrap();
+        assert!(!m.scheduled_events()[0].claimable(later));
+        m.settle_log_claim("ev1", "p2", false, later).unwrap();
+        assert!(m.scheduled_events()[0].claimable(later));
+        m.settle_log_claim("ev3", "p1", true, later).unwrap();
+        let ev3 = &m.scheduled_events()[2];
+        assert!(ev3.logged && ev3.log_claim.is_none());
+    }
+
+    #[test]
+    fn a_claim_that_does_not_parse_is_no_claim() {
+        let ev: ScheduledEvent = serde_json::from_value(json!({
+            "event_id": "ev1", "assistant_id": "a", "channel": "call", "to": "+15551234567",
+            "scheduled_at": "2026-01-01T00:00:00Z", "status": "pending", "logged": false, "log_claim": "junk"
+        }))
+        .unwrap();
+        assert!(ev.claimable(now()));
     }
 
     #[test]
