@@ -193,8 +193,8 @@ impl Config {
                 Some(v) => v
                     .parse::<f64>()
                     .ok()
-                    .filter(|f| *f > 0.0 && f.is_finite())
-                    .map(Duration::from_secs_f64)
+                    .filter(|f| *f > 0.0)
+                    .and_then(|f| Duration::try_from_secs_f64(f).ok())
                     .ok_or_else(|| Error::config(format!("{k} must be a positive number of seconds, got {v:?}"))),
             }
         };

@@ -373,7 +373,8 @@ pub async fn retry_unlogged(client: &Client, store: &StateStore, slug: &str, ctx
         .update_async(move |st| {
             let Some(m) = st.mission_mut(&s) else { return Ok(None) };
             let (Some(mid), Some(rid)) = (m.mission_id(), m.run_id()) else { return Ok(None) };
-            Ok(Some(((mid, rid), m.claim_unlogged(&c.owner, now, c.until)?)))
+            let until = c.until(now, m.scheduled_events().iter().filter(|e| e.claimable(now)).count());
+            Ok(Some(((mid, rid), m.claim_unlogged(&c.owner, now, until)?)))
         })
         .await;
     match claimed {
@@ -393,29 +394,33 @@ pub fn scheduled_summary(ev: &ScheduledEvent) -> String {
 #[derive(Debug, Clone)]
 struct Claim {
     owner: String,
-    until: chrono::DateTime<chrono::Utc>,
+    /// The longest one request may take: every attempt timing out, plus
+    /// the backoff between them.
+    per_request: chrono::Duration,
 }
 
 impl Claim {
-    /// A new claim, valid long enough for the slowest request the client
-    /// may make (every attempt timing out, plus backoff) and then some: a
-    /// live claimer is never overtaken, a dead one's records are retried
-    /// once it expires.
     fn new(ctx: &Context) -> Claim {
-        let floor = chrono::Duration::minutes(10);
-        let slowest = ctx
+        let attempts = crate::api::RetryPolicy::default().max_attempts;
+        let per_request = ctx
             .config
             .request_timeout
-            .checked_mul(4)
+            .checked_mul(attempts)
             .and_then(|d| chrono::Duration::from_std(d).ok())
-            .and_then(|d| d.checked_add(&chrono::Duration::minutes(2)))
-            .unwrap_or(floor);
-        let ttl = slowest.max(floor);
-        let now = ctx.now();
-        Claim {
-            owner: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
-            until: now.checked_add_signed(ttl).unwrap_or(now),
-        }
+            .and_then(|d| d.checked_add(&chrono::Duration::minutes(1)))
+            .unwrap_or(chrono::TimeDelta::MAX);
+        Claim { owner: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()), per_request }
+    }
+
+    /// When a claim taken at `now` for `records` run events expires: after
+    /// the slowest run of every request they need (one look at the run and
+    /// one log each), and never sooner than 10 minutes. So a live claimer is
+    /// never overtaken; a dead one's records are retried once it expires.
+    fn until(&self, now: chrono::DateTime<chrono::Utc>, records: usize) -> chrono::DateTime<chrono::Utc> {
+        let requests = i32::try_from(records.saturating_add(1)).unwrap_or(i32::MAX);
+        let ttl = self.per_request.checked_mul(requests).unwrap_or(chrono::TimeDelta::MAX);
+        now.checked_add_signed(ttl.max(chrono::Duration::minutes(10)))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
     }
 }
 
@@ -653,8 +658,9 @@ async fn record_and_log(ctx: &Context, slug: &str, ev: ScheduledEvent) -> Result
                 m.upsert_scheduled_event(&rec, now)?;
                 return Ok(None);
             };
-            let retries = m.claim_unlogged(&c.owner, now, c.until)?;
-            rec.log_claim = Some(LogClaim { owner: c.owner.clone(), until: timestamp(c.until) });
+            let until = c.until(now, 1 + m.scheduled_events().iter().filter(|e| e.claimable(now)).count());
+            let retries = m.claim_unlogged(&c.owner, now, until)?;
+            rec.log_claim = Some(LogClaim { owner: c.owner.clone(), until: timestamp(until) });
             m.upsert_scheduled_event(&rec, now)?;
             Ok(Some(((mid, rid), rec, retries)))
         })
@@ -667,4 +673,20 @@ async fn record_and_log(ctx: &Context, slug: &str, ev: ScheduledEvent) -> Result
         None => notes.push(format!("mission '{slug}' has no run id in the state file: no run event was logged")),
     }
     Ok(notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeDelta, Utc};
+
+    #[test]
+    fn a_claim_lasts_for_every_request_it_covers_and_at_least_ten_minutes() {
+        let c = Claim { owner: "1-a".into(), per_request: Duration::minutes(4) };
+        let now = Utc::now();
+        assert_eq!(c.until(now, 1) - now, Duration::minutes(10));
+        assert_eq!(c.until(now, 4) - now, Duration::minutes(20));
+        let huge = Claim { owner: "1-a".into(), per_request: TimeDelta::MAX };
+        assert_eq!(huge.until(now, 3), chrono::DateTime::<Utc>::MAX_UTC);
+    }
 }
