@@ -170,11 +170,41 @@ fn create_plan_posts_steps_and_counts_them() {
 
 #[test]
 fn get_plan_prints_data() {
+    // The service (and the sandbox) answer `{"data": [steps…]}`.
+    let reply = json!({"data": [{"step_id": "a", "status": "pending"}, {"step_id": "b", "status": "completed"}]});
+    let steps = reply["data"].clone();
     for args in [vec!["get-plan", "m", "r"], vec!["plan", "get", "m", "r"]] {
         check(
             &args,
-            ex("GET", "/v1/missions/m/runs/r/plan", "", "", ok(json!({"data": {"steps": [{"step_id": "a"}]}}))),
-            "{\n  \"steps\": [\n    {\n      \"step_id\": \"a\"\n    }\n  ]\n}\n",
+            ex("GET", "/v1/missions/m/runs/r/plan", "", "", ok(reply.clone())),
+            "[\n  {\n    \"step_id\": \"a\",\n    \"status\": \"pending\"\n  },\n  {\n    \"step_id\": \"b\",\n    \"status\": \"completed\"\n  }\n]\n",
+        );
+        check_json(&args, ex("GET", "/v1/missions/m/runs/r/plan", "", "", ok(reply.clone())), steps.clone());
+    }
+    // An object under `.data` is unwrapped too; an empty plan is an empty list.
+    check(
+        &["get-plan", "m", "r"],
+        ex("GET", "/v1/missions/m/runs/r/plan", "", "", ok(json!({"data": {"steps": [{"step_id": "a"}]}}))),
+        "{\n  \"steps\": [\n    {\n      \"step_id\": \"a\"\n    }\n  ]\n}\n",
+    );
+    check(&["plan", "get", "m", "r"], ex("GET", "/v1/missions/m/runs/r/plan", "", "", ok(json!({"data": []}))), "[]\n");
+}
+
+#[test]
+fn create_plan_json_is_the_step_list_under_data() {
+    let steps = r#"[{"step_id":"a","description":"A","sequence":1}]"#;
+    let reply = json!({"data": [{"step_id": "a", "description": "A", "sequence": 1, "status": "pending"}]});
+    for args in [vec!["create-plan", "m", "r", steps], vec!["plan", "create", "m", "r", steps]] {
+        check_json(
+            &args,
+            ex(
+                "POST",
+                "/v1/missions/m/runs/r/plan",
+                "",
+                r#"{"steps": [{"step_id": "a", "description": "A", "sequence": 1}]}"#,
+                ok(reply.clone()),
+            ),
+            reply["data"].clone(),
         );
     }
 }

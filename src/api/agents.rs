@@ -11,7 +11,7 @@ use crate::error::Result;
 pub async fn link(c: &Client, mission_id: &str, run_id: &str, assistant_id: &str) -> Result<Value> {
     let body = json!({ "telnyx_agent_id": assistant_id });
     let reply = c.post(&format!("{}/agents", run_path(mission_id, run_id)), &body).await?;
-    Ok(envelope::one(reply, &["data"]))
+    Ok(envelope::data(reply))
 }
 
 /// The assistants linked to a run.

@@ -7,7 +7,21 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-/// The object under the first of `keys` that holds an object, else the top level.
+/// The reply's `.data` when it holds an object or a list (the contract's
+/// "`.data`" rows: plans are a list of steps, most others an object), else
+/// the reply itself (a top-level reply, `null` for an empty body).
+pub fn data(reply: Value) -> Value {
+    match reply {
+        Value::Object(mut map) if map.get("data").is_some_and(|d| d.is_object() || d.is_array()) => {
+            map.remove("data").unwrap_or(Value::Null)
+        }
+        other => other,
+    }
+}
+
+/// The object under the first of `keys` that holds an object, else the top
+/// level. For a single record decoded into a model; a reply that may be a
+/// list under `.data` goes through [`data`].
 pub fn one(reply: Value, keys: &[&str]) -> Value {
     if let Value::Object(map) = &reply {
         for k in keys {
@@ -112,6 +126,17 @@ mod tests {
         assert_eq!(one(json!({"mission":{"id":"m1"}}), &["mission", "data"]), json!({"id":"m1"}));
         assert_eq!(one(json!({"data":{"id":"m2"}}), &["mission", "data"]), json!({"id":"m2"}));
         assert_eq!(one(json!({"id":"m3"}), &["mission", "data"]), json!({"id":"m3"}));
+    }
+
+    #[test]
+    fn data_unwraps_objects_and_lists_under_data() {
+        assert_eq!(data(json!({"data": [{"step_id": "a"}]})), json!([{"step_id": "a"}]));
+        assert_eq!(data(json!({"data": []})), json!([]));
+        assert_eq!(data(json!({"data": {"id": "r"}, "meta": 1})), json!({"id": "r"}));
+        assert_eq!(data(json!({"steps": [1]})), json!({"steps": [1]}));
+        assert_eq!(data(json!({"data": null, "ok": true})), json!({"data": null, "ok": true}));
+        assert_eq!(data(json!([1])), json!([1]));
+        assert_eq!(data(Value::Null), Value::Null);
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl NewEvent {
 /// Log an event; returns the unwrapped reply (`.data`, may be `null`).
 pub async fn log(c: &Client, mission_id: &str, run_id: &str, e: &NewEvent) -> Result<Value> {
     let reply = c.post(&format!("{}/events", run_path(mission_id, run_id)), &e.body()).await?;
-    Ok(envelope::one(reply, &["data"]))
+    Ok(envelope::data(reply))
 }
 
 /// List a run's events.

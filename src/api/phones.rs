@@ -29,5 +29,5 @@ pub async fn available(c: &Client) -> Result<Option<Phone>> {
 pub async fn assign(c: &Client, phone_id: &str, connection_id: &str, kind: &str) -> Result<Value> {
     let body = json!({"connection_id": connection_id, "type": kind});
     let reply = c.patch(&format!("/numbers/account-phones/{}", seg(phone_id)), &body).await?;
-    Ok(envelope::one(reply, &["data"]))
+    Ok(envelope::data(reply))
 }

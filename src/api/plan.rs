@@ -10,18 +10,18 @@ use crate::error::Result;
 /// Create the plan: `{"steps": [{"step_id","description","sequence"}, …]}`.
 pub async fn create(c: &Client, mission_id: &str, run_id: &str, steps: &Value) -> Result<Value> {
     let reply = c.post(&format!("{}/plan", run_path(mission_id, run_id)), &json!({ "steps": steps })).await?;
-    Ok(envelope::one(reply, &["data"]))
+    Ok(envelope::data(reply))
 }
 
 /// Fetch the plan (`.data`).
 pub async fn get(c: &Client, mission_id: &str, run_id: &str) -> Result<Value> {
     let reply = c.get(&format!("{}/plan", run_path(mission_id, run_id)), &[]).await?;
-    Ok(envelope::one(reply, &["data"]))
+    Ok(envelope::data(reply))
 }
 
 /// Set one step's status: `{"status": status}`.
 pub async fn update_step(c: &Client, mission_id: &str, run_id: &str, step_id: &str, status: &str) -> Result<Value> {
     let path = format!("{}/plan/steps/{}", run_path(mission_id, run_id), seg(step_id));
     let reply = c.patch(&path, &json!({ "status": status })).await?;
-    Ok(envelope::one(reply, &["data"]))
+    Ok(envelope::data(reply))
 }

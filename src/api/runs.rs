@@ -62,7 +62,7 @@ pub async fn update(c: &Client, mission_id: &str, run_id: &str, u: &RunUpdate) -
     let body = u.body();
     let body = truthy(&body).then_some(&body);
     let reply = c.send(reqwest::Method::PATCH, &run_path(mission_id, run_id), &[], body).await?;
-    Ok(envelope::one(reply, &["data"]))
+    Ok(envelope::data(reply))
 }
 
 /// List the runs of a mission.

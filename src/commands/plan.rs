@@ -29,11 +29,13 @@ pub async fn create(ctx: &Context, a: PlanCreateArgs) -> Result<Outcome> {
     Ok(Outcome::data(reply_or(reply, json!({ "steps": steps }))).line(format!("Created plan with {n} steps")))
 }
 
-/// `plan get MID RID` → the plan as pretty JSON.
+/// `plan get MID RID` → the plan (`.data`: the list of steps, or whatever
+/// object the service sends) as pretty JSON; an empty plan is `[]`.
 pub async fn get(ctx: &Context, a: RunRef) -> Result<Outcome> {
     check_ids(&[("MISSION_ID", &a.mission_id), ("RUN_ID", &a.run_id)])?;
     let p = plan::get(&ctx.client()?, &a.mission_id, &a.run_id).await?;
-    Ok(Outcome::json(reply_or(p, json!({}))))
+    let p = if p.is_array() || p.is_object() { p } else { json!([]) };
+    Ok(Outcome::json(p))
 }
 
 /// `plan update-step MID RID STEP STATUS` → `Updated step '<step>': <status>`.
