@@ -346,8 +346,30 @@ fn network_error(method: &Method, url: &str, e: &reqwest::Error) -> Error {
 }
 
 fn retry_after(h: &HeaderMap) -> Option<Duration> {
-    let v = h.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+    parse_retry_after(h.get(RETRY_AFTER)?.to_str().ok()?, chrono::Utc::now())
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3) as a wait from `now`: either
+/// delta-seconds (`120`; fractions tolerated) or an HTTP-date
+/// (`Wed, 21 Oct 2015 07:28:00 GMT`, and the obsolete RFC 850 and asctime
+/// forms); a date in the past means no wait. Anything else is ignored
+/// (the usual backoff applies). The caller caps the wait
+/// ([`RetryPolicy::max_delay`]).
+fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    use chrono::{NaiveDateTime, TimeZone, Utc};
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).ok();
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
+        // RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
+        let fixed = v.split_whitespace().collect::<Vec<_>>().join(" ");
+        ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(&fixed, f).ok())
+            .map(|n| Utc.from_utc_datetime(&n))
+    })?;
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 fn parse_body(bytes: &[u8]) -> Value {
@@ -440,6 +462,27 @@ mod tests {
         ] {
             assert_eq!(py_float_repr(x), want, "{x}");
         }
+    }
+
+    #[test]
+    fn retry_after_is_delta_seconds_or_an_http_date() {
+        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        // IMF-fixdate, the form servers send.
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:07 GMT", now), Some(Duration::from_secs(7)));
+        // The obsolete forms a recipient must accept.
+        assert_eq!(parse_retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now), Some(Duration::from_secs(60)));
+        assert_eq!(parse_retry_after("Wed Oct 21 07:28:30 2015", now), Some(Duration::from_secs(30)));
+        // A date already past: retry now.
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now), Some(Duration::ZERO));
+        for junk in ["soon", "-5", "", "NaN", "1e400"] {
+            assert_eq!(parse_retry_after(junk, now), None, "{junk:?}");
+        }
+        // However far away the date, the wait is capped by the policy.
+        let far = parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT", now);
+        assert_eq!(RetryPolicy::default().backoff(1, far), RetryPolicy::default().max_delay);
     }
 
     #[test]
