@@ -14,16 +14,39 @@ const EMERGENCY: &[&str] = &[
 ];
 
 /// Check an E.164 number: `+`, a country code not starting with 0, 8 to 15
-/// digits in all. Emergency and short numbers are refused.
+/// digits in all. Refused first, each with its own message: an emergency
+/// number (`911`, `+112`), an emergency number after a country code
+/// (`+1911`, `+44999`), and any other short number (6 digits or fewer),
+/// whatever the punctuation (`+1 (911)`).
 pub fn phone(arg: &str, value: &str) -> Result<String> {
     let v = value.trim();
     let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
-    let bare = v.trim_start_matches('+');
-    if EMERGENCY.contains(&bare) || (digits.len() <= 6 && !digits.is_empty()) {
-        return Err(Error::usage(format!(
-            "{arg}: {v} is an emergency or short number; clawdtalk never calls or texts those"
-        )));
+    let dialable = v.chars().all(|c| c.is_ascii_digit() || "+ -().".contains(c)) && !digits.is_empty();
+    if dialable {
+        if EMERGENCY.contains(&digits.as_str()) {
+            return Err(Error::usage(format!(
+                "{arg}: {v} is an emergency number; clawdtalk never calls or texts emergency services"
+            )));
+        }
+        // Country codes are 1 to 3 digits; the rest being an emergency
+        // number makes the whole thing at most 7 digits, below E.164's 8.
+        for cc_len in 1..=3 {
+            if let Some((cc, rest)) = digits.split_at_checked(cc_len).filter(|(_, r)| EMERGENCY.contains(r)) {
+                return Err(Error::usage(format!(
+                    "{arg}: {v} is an emergency number (country code +{cc}, then {rest}); clawdtalk never calls or \
+                     texts emergency services"
+                )));
+            }
+        }
+        if digits.len() <= 6 {
+            return Err(Error::usage(format!(
+                "{arg}: {v} is a short number ({} digits); clawdtalk only calls or texts full E.164 numbers \
+                 (+ country code and number, 8 to 15 digits, e.g. +15551234567)",
+                digits.len()
+            )));
+        }
     }
+    let bare = v.strip_prefix('+').unwrap_or(v);
     let ok = v.starts_with('+')
         && bare.chars().all(|c| c.is_ascii_digit())
         && (8..=15).contains(&bare.len())
@@ -32,14 +55,6 @@ pub fn phone(arg: &str, value: &str) -> Result<String> {
         return Err(Error::usage(format!(
             "{arg}: {v:?} is not an E.164 phone number (write it as + country code and number, e.g. +15551234567)"
         )));
-    }
-    // A country code followed by an emergency number (e.g. +1911) is refused too.
-    for cc_len in 1..=3 {
-        if let Some(rest) = bare.get(cc_len..) {
-            if EMERGENCY.contains(&rest) {
-                return Err(Error::usage(format!("{arg}: {v} is an emergency number; clawdtalk never calls it")));
-            }
-        }
     }
     Ok(v.to_string())
 }
@@ -178,10 +193,41 @@ mod tests {
 
     #[test]
     fn emergency_numbers_refused() {
-        for n in ["911", "+911", "112", "999", "+1911", "+44999"] {
-            let e = phone("to", n).unwrap_err();
-            assert!(e.to_string().contains("emergency"), "{n}: {e}");
+        for n in ["911", "+911", "112", "999", "000", "+112", " 911 ", "15"] {
+            let e = phone("to", n).unwrap_err().to_string();
+            assert!(
+                e.ends_with("is an emergency number; clawdtalk never calls or texts emergency services"),
+                "{n}: {e}"
+            );
         }
+    }
+
+    #[test]
+    fn emergency_numbers_after_a_country_code_are_named_as_such() {
+        for (n, cc, rest) in [
+            ("+1911", "1", "911"),
+            ("+44999", "44", "999"),
+            ("+33112", "33", "112"),
+            ("+1 (911)", "1", "911"),
+            ("1911", "1", "911"),
+            ("+61000", "61", "000"),
+            ("+880999", "880", "999"),
+        ] {
+            let e = phone("to", n).unwrap_err().to_string();
+            assert!(e.contains(&format!("is an emergency number (country code +{cc}, then {rest})")), "{n}: {e}");
+        }
+    }
+
+    #[test]
+    fn other_short_numbers_are_refused_as_short() {
+        for (n, len) in [("12345", 5), ("+4477", 4), ("+123456", 6), ("55-55", 4)] {
+            let e = phone("to", n).unwrap_err().to_string();
+            assert!(e.contains(&format!("is a short number ({len} digits)")), "{n}: {e}");
+            assert!(!e.contains("emergency"), "{n}: {e}");
+        }
+        // Seven digits is not short but still not E.164; letters are never "short".
+        assert!(phone("to", "+1234567").unwrap_err().to_string().contains("not an E.164"));
+        assert!(phone("to", "abc911").unwrap_err().to_string().contains("not an E.164"));
     }
 
     #[test]

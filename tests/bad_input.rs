@@ -78,11 +78,18 @@ fn phone_numbers_must_be_e164_and_never_emergency() {
     let cases = [
         (call("5551234567", "+15559876543"), vec!["TO", "E.164", "+15551234567"]),
         (call("+15551234567", "555-987"), vec!["FROM"]),
-        (call("911", "+15559876543"), vec!["emergency"]),
-        (call("+112", "+15559876543"), vec!["emergency"]),
-        (call("+44999", "+15559876543"), vec!["emergency"]),
-        (call("+1911", "+15559876543"), vec!["emergency"]),
-        (call("12345", "+15559876543"), vec!["short number"]),
+        // Each refusal names its own reason: an emergency number as dialled...
+        (call("911", "+15559876543"), vec!["TO: 911 is an emergency number;"]),
+        (call("112", "+15559876543"), vec!["TO: 112 is an emergency number;"]),
+        (call("+112", "+15559876543"), vec!["TO: +112 is an emergency number;"]),
+        (call("+15551234567", "999"), vec!["FROM: 999 is an emergency number;"]),
+        // ...after a country code...
+        (call("+1911", "+15559876543"), vec!["TO: +1911 is an emergency number (country code +1, then 911)"]),
+        (call("+44999", "+15559876543"), vec!["TO: +44999 is an emergency number (country code +44, then 999)"]),
+        (call("+33 112", "+15559876543"), vec!["is an emergency number (country code +33, then 112)"]),
+        // ...and any other short number, which is not called an emergency one.
+        (call("12345", "+15559876543"), vec!["TO: 12345 is a short number (5 digits)", "8 to 15 digits"]),
+        (call("+4477", "+15559876543"), vec!["TO: +4477 is a short number (4 digits)"]),
     ];
     let owned: Vec<(Vec<&str>, Vec<&str>)> =
         cases.iter().map(|(a, f)| (a.iter().map(String::as_str).collect(), f.clone())).collect();
@@ -103,8 +110,13 @@ fn phone_numbers_must_be_e164_and_never_emergency() {
             "--text",
             "hi",
         ],
-        &["emergency"],
+        &["TO: 999 is an emergency number;"],
     )]);
+    // A short number is never reported as an emergency one.
+    let srv = common::Recorder::start();
+    let t = Sandboxed::new();
+    let out = t.api(&srv.api_url()).args(call("+4477", "+15559876543")).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("emergency"));
 }
 
 #[test]
