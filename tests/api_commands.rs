@@ -346,12 +346,14 @@ fn list_assistants_sends_python_query_and_prints_lines() {
     });
     let srv_ex = || ex("GET", "/v1/assistants", "pageSize=10&page=2&name=Pool%20%26%20Spa", "", ok(reply.clone()));
     let (_, out) = exchange(&["list-assistants", "--name=Pool & Spa", "--page=2", "--size=10"], srv_ex());
+    assert_eq!(out.status.code(), Some(0), "list-assistants exit code");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "a1: One (model=openai/gpt-4o, features=['telephony', 'messaging'])\n"
     );
     assert_eq!(String::from_utf8_lossy(&out.stderr), "\nPage 2/3 (7 total)\n");
     let (_, out) = exchange(&["assistant", "list", "--name", "Pool & Spa", "--page", "2", "--size", "10"], srv_ex());
+    assert_eq!(out.status.code(), Some(0), "assistant list exit code");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "ID  NAME  MODEL          FEATURES\na1  One   openai/gpt-4o  telephony,messaging\n"
@@ -815,4 +817,57 @@ fn service_errors_show_status_and_message_for_api_commands() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("404") && err.contains("step not found"), "{err}");
+}
+
+// ---------------------------------------------------------------- check-key
+
+#[test]
+fn check_key_live_proves_a_good_key_with_one_get() {
+    let srv = Recorder::start();
+    srv.on("GET", "/v1/missions", vec![ok(json!({"missions": []}))]);
+    let t = Sandboxed::new();
+    let out = t.api(&srv.api_url()).args(["check-key", "--live"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("API key configured: cc_test_...cdef\nKey accepted by {}\n", srv.api_url())
+    );
+    let r = srv.single();
+    assert_eq!((r.method.as_str(), r.path.as_str(), r.query.as_str()), ("GET", "/v1/missions", "page[size]=20"));
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("authorization"), Some(format!("Bearer {TEST_KEY}").as_str()));
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains(TEST_KEY), "the key is shown in full");
+    }
+}
+
+#[test]
+fn check_key_live_with_a_refused_key_exits_1_and_never_shows_the_key() {
+    // The sandbox refuses any key that is not a test key, as the service does.
+    let sb = common::sandbox::TestSandbox::start();
+    let bad = "cc_live_not_a_real_key_9876";
+    let t = Sandboxed::new();
+    let out = t
+        .cmd()
+        .env("CLAWDTALK_API_URL", &sb.api)
+        .env("CLAWDTALK_API_KEY", bad)
+        .args(["check-key", "--live"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout, "", "nothing on stdout for a failed check");
+    assert!(stderr.contains("401"), "{stderr}");
+    assert!(!stdout.contains(bad) && !stderr.contains(bad), "the key is shown in full: {stdout} {stderr}");
+    let out = t
+        .cmd()
+        .env("CLAWDTALK_API_URL", &sb.api)
+        .env("CLAWDTALK_API_KEY", bad)
+        .args(["--json", "check-key", "--live"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!((doc["error"]["exit_code"].as_i64(), doc["error"]["status"].as_i64()), (Some(1), Some(401)));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(bad));
 }

@@ -46,6 +46,17 @@ impl World {
             .find(|r| r.method == method && r.path == path)
             .unwrap_or_else(|| panic!("no {method} {path} in {:?}", self.calls()))
     }
+    /// The raw body bytes of the request `METHOD path`, as text.
+    fn body(&self, method: &str, path: &str) -> String {
+        String::from_utf8_lossy(&self.request(method, path).body).into_owned()
+    }
+    /// Every request so far carried the key and the JSON content type.
+    fn assert_all_authed(&self) {
+        for r in self.srv.requests() {
+            assert_eq!(r.header("authorization"), Some(format!("Bearer {}", common::TEST_KEY).as_str()), "{r:?}");
+            assert_eq!(r.header("content-type"), Some("application/json"), "{r:?}");
+        }
+    }
     fn script_init(&self) {
         self.srv.on("POST", "/v1/missions", vec![Reply::json(201, json!({"mission": {"id": "mis_1"}}))]);
         self.srv.on("POST", "/v1/missions/mis_1/runs", vec![Reply::json(201, json!({"data": {"run_id": "run_1"}}))]);
@@ -100,6 +111,19 @@ fn init_creates_mission_run_and_plan_sets_it_running_and_prints_the_slug() {
         json!({"steps": serde_json::from_str::<Value>(STEPS).unwrap()})
     );
     assert_eq!(w.request("PATCH", "/v1/missions/mis_1/runs/run_1").json(), json!({"status": "running"}));
+    // The bytes telnyx_api.py sent (json.dumps), with the key on every request.
+    assert_eq!(
+        w.body("POST", "/v1/missions"),
+        r#"{"name": "Find Window Washers!", "instructions": "Call and compare"}"#
+    );
+    assert_eq!(w.body("POST", "/v1/missions/mis_1/runs"), r#"{"input": {"original_request": "Need 3 quotes"}}"#);
+    assert_eq!(
+        w.body("POST", "/v1/missions/mis_1/runs/run_1/plan"),
+        r#"{"steps": [{"step_id": "call_1", "description": "Call the first lead", "sequence": 1}]}"#
+    );
+    assert_eq!(w.body("PATCH", "/v1/missions/mis_1/runs/run_1"), r#"{"status": "running"}"#);
+    assert!(w.srv.requests().iter().all(|r| r.query.is_empty()));
+    w.assert_all_authed();
     let e = &w.state()["find-window-washers"];
     assert_eq!(e["mission_name"], "Find Window Washers!");
     assert_eq!(e["mission_id"], "mis_1");
@@ -169,6 +193,21 @@ fn setup_agent_creates_links_and_picks_the_number_then_reuses_it() {
     assert_eq!(body["greeting"], "Hi!");
     assert_eq!(body["enabled_features"], json!(["telephony", "messaging"]));
     assert_eq!(w.request("POST", "/v1/missions/mis_1/runs/run_1/agents").json(), json!({"telnyx_agent_id": "ast_1"}));
+    assert_eq!(
+        w.body("POST", "/v1/assistants"),
+        r#"{"name": "Washer Agent", "model": "openai/gpt-4o", "instructions": "Get quotes", "greeting": "Hi!", "voice": "Rime.ArcanaV3.astra", "tools": [{"type": "hangup", "hangup": {"description": "To be used whenever the conversation has ended and it would be appropriate to hangup the call."}}, {"type": "send_dtmf", "send_dtmf": {}}], "enabled_features": ["telephony", "messaging"]}"#
+    );
+    assert_eq!(w.body("POST", "/v1/missions/mis_1/runs/run_1/agents"), r#"{"telnyx_agent_id": "ast_1"}"#);
+    assert_eq!(w.body("GET", "/v1/numbers/account-phones/available"), "");
+    assert_eq!(
+        w.calls(),
+        [
+            "POST /v1/assistants",
+            "POST /v1/missions/mis_1/runs/run_1/agents",
+            "GET /v1/numbers/account-phones/available"
+        ]
+    );
+    w.assert_all_authed();
     // The number is the caller id: it is not assigned to the assistant.
     assert!(w.calls().iter().all(|c| !c.starts_with("PATCH /v1/numbers")), "{:?}", w.calls());
     let e = &w.state()["find-window-washers"];
@@ -228,6 +267,12 @@ fn complete_marks_the_run_succeeded_and_archives_the_mission_with_its_memory() {
         w.request("PATCH", "/v1/missions/mis_1/runs/run_1").json(),
         json!({"status": "succeeded", "result_summary": "Booked Crystal Clear", "result_payload": {"price": 350}})
     );
+    assert_eq!(
+        w.body("PATCH", "/v1/missions/mis_1/runs/run_1"),
+        r#"{"status": "succeeded", "result_summary": "Booked Crystal Clear", "result_payload": {"price": 350}}"#
+    );
+    assert_eq!(w.calls(), ["PATCH /v1/missions/mis_1/runs/run_1"]);
+    w.assert_all_authed();
     let s = w.state();
     assert!(s.get("find-window-washers").is_none());
     let a = &s["_archive"]["mis_1"];
@@ -394,6 +439,39 @@ fn no_track_leaves_the_state_and_the_run_alone() {
     w.run(&["schedule", "call", "--no-track", "--mission", "mis_1", "--to", "+15551234567", "--at", "+5m"]).success();
     assert_eq!(std::fs::read(&w.state).unwrap(), before);
     assert!(w.calls().iter().all(|c| !c.ends_with("/runs/run_1/events")), "{:?}", w.calls());
+}
+
+#[test]
+fn no_track_on_legacy_schedule_sms_sends_only_the_event() {
+    let w = World::with_state(mission_with_agent());
+    let before = std::fs::read(&w.state).unwrap();
+    w.srv.on("POST", "/v1/assistants/ast_1/events", vec![Reply::json(201, json!({"event": {"id": "sms_1"}}))]);
+    w.run(&[
+        "schedule-sms",
+        "--no-track",
+        "ast_1",
+        "+15551234567",
+        "+15559876543",
+        "+5m",
+        "Hi",
+        "mis_1",
+        "run_1",
+        "s1",
+    ])
+    .code(0)
+    .stdout("Scheduled SMS: sms_1\n")
+    .stderr("");
+    let r = w.srv.requests();
+    assert_eq!(r.len(), 1, "only the scheduling request: {:?}", w.calls());
+    let at = r[0].json()["scheduled_at"].as_str().unwrap().to_string();
+    assert_eq!(
+        String::from_utf8_lossy(&r[0].body),
+        format!(
+            r#"{{"channel": "sms", "to": "+15551234567", "from": "+15559876543", "scheduled_at": "{at}", "text_body": "Hi", "mission_id": "mis_1", "run_id": "run_1", "step_id": "s1"}}"#
+        )
+    );
+    w.assert_all_authed();
+    assert_eq!(std::fs::read(&w.state).unwrap(), before, "the state file is untouched");
 }
 
 #[test]
