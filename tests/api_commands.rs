@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Recorded, Recorder, Reply, Sandboxed, TEST_KEY};
+use predicates::prelude::PredicateBooleanExt;
 use serde_json::{json, Value};
 
 /// One expected request and the reply the server gives to it.
@@ -870,4 +871,130 @@ fn check_key_live_with_a_refused_key_exits_1_and_never_shows_the_key() {
     let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!((doc["error"]["exit_code"].as_i64(), doc["error"]["status"].as_i64()), (Some(1), Some(401)));
     assert!(!String::from_utf8_lossy(&out.stdout).contains(bad));
+}
+
+// ---------------------------------------------------------------- configuration
+
+/// A key ending in `tail` (so the masked form tells the keys apart).
+fn key(tail: &str) -> String {
+    format!("cc_test_config_key_{tail}")
+}
+
+fn write_config(path: &std::path::Path, body: Value) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body.to_string()).unwrap();
+}
+
+/// `--json check-key` on `c`: (masked key, where the key came from).
+fn which_key(c: &mut assert_cmd::Command) -> (String, String) {
+    let out = c.args(["--json", "check-key"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (doc["key"].as_str().unwrap().to_string(), doc["source"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn config_file_search_order_is_flag_then_env_then_cwd_then_user_dir() {
+    let t = Sandboxed::new();
+    let user = t.home().join(".config/clawdtalk/skill-config.json");
+    let local = t.work().join("skill-config.json");
+    let by_env = t.path().join("env-config.json");
+    let by_flag = t.path().join("flag-config.json");
+    write_config(&user, json!({"api_key": key("user")}));
+    assert_eq!(which_key(&mut t.cmd()), ("cc_test_...user".into(), user.display().to_string()));
+    write_config(&local, json!({"api_key": key("locl")}));
+    assert_eq!(which_key(&mut t.cmd()), ("cc_test_...locl".into(), local.display().to_string()));
+    write_config(&by_env, json!({"api_key": key("envv")}));
+    assert_eq!(
+        which_key(t.cmd().env("CLAWDTALK_CONFIG", &by_env)),
+        ("cc_test_...envv".into(), by_env.display().to_string())
+    );
+    write_config(&by_flag, json!({"api_key": key("flag")}));
+    assert_eq!(
+        which_key(t.cmd().env("CLAWDTALK_CONFIG", &by_env).arg("--config").arg(&by_flag)),
+        ("cc_test_...flag".into(), by_flag.display().to_string())
+    );
+    // The environment's key beats every file.
+    let (masked, source) = which_key(t.cmd().env("CLAWDTALK_API_KEY", key("kenv")).arg("--config").arg(&by_flag));
+    assert_eq!((masked.as_str(), source.as_str()), ("cc_test_...kenv", "$CLAWDTALK_API_KEY"));
+    // A named file that does not exist is a configuration error, not a fallback.
+    for c in [
+        t.cmd().arg("--config").arg(t.path().join("nope.json")).arg("check-key"),
+        t.cmd().env("CLAWDTALK_CONFIG", t.path().join("nope.json")).arg("check-key"),
+    ] {
+        c.assert().code(3).stdout("").stderr(predicates::str::contains("nope.json"));
+    }
+}
+
+#[test]
+fn the_user_config_dir_follows_xdg_config_home_else_home() {
+    let t = Sandboxed::new();
+    // No XDG_CONFIG_HOME: ~/.config.
+    let home_cfg = t.home().join(".config/clawdtalk/skill-config.json");
+    write_config(&home_cfg, json!({"api_key": key("home")}));
+    assert_eq!(
+        which_key(t.cmd().env_remove("XDG_CONFIG_HOME")),
+        ("cc_test_...home".into(), home_cfg.display().to_string())
+    );
+    // XDG_CONFIG_HOME set elsewhere: that directory, not ~/.config.
+    let xdg = t.path().join("xdg");
+    let xdg_cfg = xdg.join("clawdtalk/skill-config.json");
+    write_config(&xdg_cfg, json!({"api_key": key("xdgh")}));
+    assert_eq!(
+        which_key(t.cmd().env("XDG_CONFIG_HOME", &xdg)),
+        ("cc_test_...xdgh".into(), xdg_cfg.display().to_string())
+    );
+}
+
+#[test]
+fn env_references_in_the_config_file_are_resolved_and_used_on_the_wire() {
+    let srv = Recorder::start();
+    srv.on("GET", "/v1/missions", vec![ok(json!({"missions": []}))]);
+    let t = Sandboxed::new();
+    write_config(&t.work().join("skill-config.json"), json!({"api_key": "${MY_CT_KEY}", "server": "${MY_CT_SERVER}"}));
+    t.cmd()
+        .env("MY_CT_KEY", key("wire"))
+        .env("MY_CT_SERVER", format!("http://{}", srv.addr))
+        .args(["check-key", "--live"])
+        .assert()
+        .code(0)
+        .stdout(format!("API key configured: cc_test_...wire\nKey accepted by {}\n", srv.api_url()));
+    let r = srv.single();
+    assert_eq!((r.method.as_str(), r.path.as_str(), r.query.as_str()), ("GET", "/v1/missions", "page[size]=20"));
+    assert_eq!(r.header("authorization"), Some(format!("Bearer {}", key("wire")).as_str()));
+}
+
+#[test]
+fn a_request_the_server_never_answers_times_out_with_exit_4() {
+    use common::raw::{Act, RawServer};
+    let srv = RawServer::start(vec![Act::Hang]);
+    let t = Sandboxed::new();
+    // $CLAWDTALK_TIMEOUT; a POST is not retried after a timeout (it may have been applied).
+    t.api(&srv.api_url())
+        .env("CLAWDTALK_TIMEOUT", "1")
+        .args(["create-mission", "a", "b"])
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(4)
+        .stdout("")
+        .stderr(predicates::str::contains("POST").and(predicates::str::contains("timed out")));
+    assert_eq!(srv.requests().len(), 1);
+    // request_timeout_secs in the config file; a GET is retried, up to 3 attempts.
+    let cfg = t.path().join("timeout.json");
+    write_config(&cfg, json!({"request_timeout_secs": 1}));
+    t.api(&srv.api_url())
+        .env("CLAWDTALK_CONFIG", &cfg)
+        .args(["get-mission", "m1"])
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(4)
+        .stderr(predicates::str::contains("GET").and(predicates::str::contains("timed out")));
+    assert_eq!(srv.requests().len(), 4);
+    // A timeout that is not a positive number is a configuration error (exit 3), nothing sent.
+    for bad in ["0", "soon", "-1"] {
+        t.api(&srv.api_url()).env("CLAWDTALK_TIMEOUT", bad).args(["get-mission", "m1"]).assert().code(3);
+    }
+    write_config(&cfg, json!({"request_timeout_secs": 1e300}));
+    t.api(&srv.api_url()).env("CLAWDTALK_CONFIG", &cfg).args(["get-mission", "m1"]).assert().code(3);
+    assert_eq!(srv.requests().len(), 4);
 }
