@@ -318,3 +318,41 @@ fn a_state_file_that_is_not_json_is_reported_and_left_alone() {
         .stderr(contains("not valid JSON").and(contains("state.json")));
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"a\": {");
 }
+
+#[test]
+fn readers_are_not_blocked_while_another_process_holds_the_write_lock() {
+    use fs4::fs_std::FileExt;
+    let (t, p) = with_state(FIXTURE);
+    // Hold the sidecar lock as a writer in another process would.
+    let lock_path = p.with_file_name("state.json.lock");
+    let lock =
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path).unwrap();
+    FileExt::lock_exclusive(&lock).unwrap();
+    let quick = std::time::Duration::from_secs(20);
+    cmd(&t, &p)
+        .args(["memory", "get", "find-window-washers", "budget"])
+        .timeout(quick)
+        .assert()
+        .code(0)
+        .stdout("400\n");
+    cmd(&t, &p).args(["get-memory", "find-window-washers", "budget"]).timeout(quick).assert().code(0).stdout("400\n");
+    cmd(&t, &p).args(["state", "get", "book-dentist"]).timeout(quick).assert().code(0).stdout(contains("Book Dentist"));
+    cmd(&t, &p).args(["list-state"]).timeout(quick).assert().code(0).stdout(contains("book-dentist: Book Dentist"));
+    // The lock is the one writers take: a writer waits for it (and loses nothing).
+    let mut writer = std::process::Command::new(assert_cmd::cargo::cargo_bin("clawdtalk"))
+        .env_clear()
+        .env("HOME", t.home())
+        .env("CLAWDTALK_STATE_FILE", &p)
+        .args(["append-memory", "book-dentist", "notes", "while locked"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let waited = writer.try_wait().unwrap().is_none();
+    assert!(read_json(&p)["book-dentist"]["memory"].get("notes").is_none(), "a write went through the held lock");
+    FileExt::unlock(&lock).unwrap();
+    assert!(writer.wait().unwrap().success());
+    assert!(waited, "the writer did not wait for the lock");
+    assert_eq!(read_json(&p)["book-dentist"]["memory"]["notes"], json!(["while locked"]));
+}
