@@ -998,3 +998,137 @@ fn a_request_the_server_never_answers_times_out_with_exit_4() {
     t.api(&srv.api_url()).env("CLAWDTALK_CONFIG", &cfg).args(["get-mission", "m1"]).assert().code(3);
     assert_eq!(srv.requests().len(), 4);
 }
+
+// ---------------------------------------------------------------- --json: one document, every read-only command
+
+/// Run `args` with `--json` and return stdout parsed as its only JSON value.
+fn one_json_document(mut c: assert_cmd::Command, args: &[&str]) -> Value {
+    let out = c.arg("--json").args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?} failed: stdout {stdout}; stderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {stdout}"));
+    assert_eq!(docs.len(), 1, "{args:?}: stdout holds {} JSON documents: {stdout}", docs.len());
+    docs.into_iter().next().unwrap()
+}
+
+#[test]
+fn json_on_every_read_only_command_prints_exactly_one_document() {
+    use common::sandbox::TestSandbox;
+    let sb = TestSandbox::start();
+    let id = |v: &Value, env: &str, keys: &[&str]| -> String {
+        keys.iter()
+            .find_map(|k| v[env][*k].as_str().or_else(|| v[*k].as_str()))
+            .unwrap_or_else(|| panic!("no id in {v}"))
+            .to_string()
+    };
+    let m = sb.call("POST", "/v1/missions", Some(json!({"name": "Json", "instructions": "i"}))).json;
+    let mid = id(&m, "mission", &["id", "mission_id"]);
+    let r = sb.call("POST", &format!("/v1/missions/{mid}/runs"), Some(json!({"input": {}}))).json;
+    let rid = id(&r, "data", &["run_id", "id"]);
+    let steps = json!({"steps": [{"step_id": "s1", "description": "d", "sequence": 1}]});
+    assert_eq!(sb.call("POST", &format!("/v1/missions/{mid}/runs/{rid}/plan"), Some(steps)).status, 201);
+    let ev = json!({"type": "custom", "summary": "hello"});
+    sb.call("POST", &format!("/v1/missions/{mid}/runs/{rid}/events"), Some(ev));
+    let a = sb.call("POST", "/v1/assistants", Some(json!({"name": "A", "instructions": "I"}))).json;
+    let aid = id(&a, "assistant", &["id"]);
+    sb.call("POST", &format!("/v1/missions/{mid}/runs/{rid}/agents"), Some(json!({"telnyx_agent_id": aid})));
+    let at = TestSandbox::in_secs(61);
+    let call = json!({"channel": "call", "to": "+15005550006", "from": "+15550001111", "scheduled_at": at});
+    let e = sb.call("POST", &format!("/v1/assistants/{aid}/events"), Some(call)).json;
+    let eid = id(&e, "event", &["id"]);
+    sb.advance(400.0);
+    let conv = sb.call("GET", &format!("/v1/assistants/{aid}/events/{eid}"), None).json["event"]["conversation_id"]
+        .as_str()
+        .expect("a finished call has a conversation id")
+        .to_string();
+    let direct = sb.call("POST", "/v1/calls", Some(json!({"to": "+15005550006"}))).json;
+    let call_id = direct["call_id"].as_str().or_else(|| direct["data"]["call_id"].as_str()).unwrap().to_string();
+    let ap = sb.call("POST", "/v1/approvals", Some(json!({"action": "Deploy"}))).json;
+    let approval = ["id", "request_id"]
+        .iter()
+        .find_map(|k| ap[*k].as_str().or_else(|| ap["data"][*k].as_str()))
+        .unwrap_or_else(|| panic!("no approval id in {ap}"))
+        .to_string();
+
+    let t = Sandboxed::new();
+    let state = t.path().join("state.json");
+    let body = json!({"json": {"mission_name": "Json", "mission_id": mid, "run_id": rid, "assistant_id": aid,
+        "memory": {"leads": ["a"], "note": "n"}}});
+    std::fs::write(&state, body.to_string()).unwrap();
+    let (mid, rid, aid, eid) = (mid.as_str(), rid.as_str(), aid.as_str(), eid.as_str());
+    let cases: Vec<Vec<&str>> = vec![
+        // noun-verb
+        vec!["mission", "get", mid],
+        vec!["mission", "list"],
+        vec!["run", "get", mid, rid],
+        vec!["run", "list", mid],
+        vec!["plan", "get", mid, rid],
+        vec!["event", "list", mid, rid],
+        vec!["assistant", "list"],
+        vec!["assistant", "get", aid],
+        vec!["assistant", "connection-id", aid],
+        vec!["phone", "list"],
+        vec!["phone", "available"],
+        vec!["schedule", "get", aid, eid],
+        vec!["schedule", "list", aid],
+        vec!["insights", "get", &conv],
+        vec!["agent", "list", mid, rid],
+        vec!["call", "status", &call_id],
+        vec!["sms", "list"],
+        vec!["sms", "conversations"],
+        vec!["approval", "status", &approval],
+        vec!["check-key"],
+        vec!["check-key", "--live"],
+        vec!["state", "list"],
+        vec!["state", "list", "--all"],
+        vec!["state", "get", "json"],
+        vec!["state", "path"],
+        vec!["memory", "get", "json"],
+        vec!["memory", "get", "json", "leads"],
+        vec!["memory", "get", "json", "note"],
+        vec!["mission", "status", "json"],
+        // telnyx_api.py words
+        vec!["get-mission", mid],
+        vec!["list-missions"],
+        vec!["get-run", mid, rid],
+        vec!["list-runs", mid],
+        vec!["get-plan", mid, rid],
+        vec!["list-events", mid, rid],
+        vec!["list-assistants"],
+        vec!["get-assistant", aid],
+        vec!["get-connection-id", aid],
+        vec!["list-phones"],
+        vec!["get-available-phone"],
+        vec!["get-event", aid, eid],
+        vec!["list-events-assistant", aid],
+        vec!["get-insights", &conv],
+        vec!["list-linked-agents", mid, rid],
+        vec!["list-state"],
+        vec!["get-state", "json"],
+        vec!["get-memory", "json"],
+        vec!["get-memory", "json", "note"],
+    ];
+    for args in &cases {
+        let mut c = t.api(&sb.api);
+        c.env("CLAWDTALK_STATE_FILE", &state);
+        let doc = one_json_document(c, args);
+        assert!(!doc.is_null(), "{args:?} printed null");
+    }
+    // Spot checks that the document is the unwrapped object or list.
+    let get = |args: &[&str]| {
+        let mut c = t.api(&sb.api);
+        c.env("CLAWDTALK_STATE_FILE", &state);
+        one_json_document(c, args)
+    };
+    assert_eq!(get(&["get-mission", mid])["id"], mid);
+    assert_eq!(get(&["get-plan", mid, rid])[0]["step_id"], "s1");
+    assert_eq!(get(&["get-memory", "json", "leads"]), json!(["a"]));
+}
