@@ -322,6 +322,12 @@ fn sweep_ends_succeeded_with_insights_for_all_three_and_one_retry() {
     // Progress while waiting: plain lines (stderr is not a terminal).
     let err = String::from_utf8_lossy(&s.out.stderr);
     assert!(err.contains("/3 targets settled; next check at"), "{err}");
+
+    // Each status change is told once, not again when only the insights
+    // of the call arrived on a later poll.
+    let out = String::from_utf8_lossy(&s.out.stdout);
+    let ended: Vec<&str> = out.lines().filter(|l| l.ends_with(": completed (completed)")).collect();
+    assert_eq!(ended.len(), 3, "one line per completed call:\n{out}");
 }
 
 #[test]

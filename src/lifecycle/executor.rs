@@ -632,15 +632,21 @@ async fn poll_mission<S: Service>(
     };
     let d = reconcile(&view, &opts.policy);
     mr.notes.extend(d.notes.iter().cloned());
-    describe(&d, mr);
+    describe(&d, view.records, mr);
     drop(snapshots);
     drop(insights);
     apply(svc, store, &w, &run, d, opts, mr).await
 }
 
-/// Human lines for a decision.
-fn describe(d: &Decision, mr: &mut MissionReport) {
+/// Human lines for a decision. A record that changed only in what poll
+/// keeps about it (insights fetched, settled) gets no status line again.
+fn describe(d: &Decision, before: &[TrackedEvent], mr: &mut MissionReport) {
     for r in &d.records {
+        let unchanged =
+            before.iter().any(|b| b.event_id == r.event_id && b.status == r.status && b.call_status == r.call_status);
+        if unchanged {
+            continue;
+        }
         let cs = r.call_status.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
         mr.changes.push(format!("{} {}: {}{cs}", r.event_id, mask_phone(&r.to), r.status));
     }
@@ -1078,6 +1084,7 @@ mod tests {
         fake.play();
         let r = poll(&store, &fake).await;
         assert_eq!(r.missions[0].ended.as_deref(), Some("succeeded"), "{r:?}");
+
         assert!(r.missions[0].archived);
         assert_eq!(*fake.run.lock().unwrap(), "succeeded");
         assert_eq!(fake.plan.lock().unwrap()[0].status, "completed");
