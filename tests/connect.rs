@@ -898,6 +898,13 @@ impl Drop for StopOnDrop<'_> {
     }
 }
 
+/// `clawdtalk ARGS` for the client of `cfg`, given `secs` to finish.
+fn daemon_cmd(home: &Sandboxed, cfg: &std::path::Path, secs: u64, args: &[&str]) -> assert_cmd::Command {
+    let mut c = home.cmd();
+    c.env("CLAWDTALK_CONFIG", cfg).args(args).timeout(Duration::from_secs(secs));
+    c
+}
+
 fn status_json(home: &Sandboxed, cfg: &std::path::Path) -> (i32, Value) {
     let out = home.cmd().env("CLAWDTALK_CONFIG", cfg).args(["--json", "connect", "status"]).output().unwrap();
     (out.status.code().unwrap_or(-1), serde_json::from_slice(&out.stdout).unwrap())
@@ -912,11 +919,7 @@ fn start_status_watchdog_and_stop_manage_one_background_client() {
     std::fs::create_dir_all(home.home().join(".openclaw")).unwrap();
     std::fs::write(home.home().join(".openclaw/openclaw.json"), r#"{"gateway":{"tools":{"allow":["exec"]}}}"#).unwrap();
     let _guard = StopOnDrop(&home, cfg.clone());
-    let cmd = |args: &[&str]| {
-        let mut c = home.cmd();
-        c.env("CLAWDTALK_CONFIG", &cfg).args(args).timeout(Duration::from_secs(20));
-        c
-    };
+    let cmd = |args: &[&str]| daemon_cmd(&home, &cfg, 20, args);
 
     let (code, st) = status_json(&home, &cfg);
     assert_eq!((code, st["running"].clone()), (1, json!(false)));
@@ -978,11 +981,7 @@ fn after_the_log_rotates_the_background_clients_stderr_still_lands_in_the_curren
     let home = Sandboxed::new();
     let cfg = binary_config(&home, &sb.root, &gw, TEST_KEY);
     let _guard = StopOnDrop(&home, cfg.clone());
-    let cmd = |args: &[&str]| {
-        let mut c = home.cmd();
-        c.env("CLAWDTALK_CONFIG", &cfg).args(args).timeout(Duration::from_secs(20));
-        c
-    };
+    let cmd = |args: &[&str]| daemon_cmd(&home, &cfg, 20, args);
     let out = cmd(&["-v", "connect", "start"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let log = std::path::PathBuf::from(status_json(&home, &cfg).1["log_file"].as_str().unwrap());
@@ -1080,11 +1079,7 @@ fn restart_replaces_the_background_client_with_a_new_connected_one() {
     let home = Sandboxed::new();
     let cfg = binary_config(&home, &sb.root, &gw, TEST_KEY);
     let _guard = StopOnDrop(&home, cfg.clone());
-    let cmd = |args: &[&str]| {
-        let mut c = home.cmd();
-        c.env("CLAWDTALK_CONFIG", &cfg).args(args).timeout(Duration::from_secs(30));
-        c
-    };
+    let cmd = |args: &[&str]| daemon_cmd(&home, &cfg, 30, args);
     cmd(&["connect", "start"]).assert().success();
     let old = status_json(&home, &cfg).1["pid"].as_u64().unwrap();
     let out = cmd(&["--json", "connect", "restart"]).output().unwrap();
