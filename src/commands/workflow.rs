@@ -19,7 +19,9 @@ use crate::cli::assistant::AssistantCreateArgs;
 use crate::cli::mission::{MissionCompleteArgs, MissionInitArgs, MissionSetupAgentArgs};
 use crate::error::{Error, Result};
 use crate::output::Outcome;
-use crate::state::{slugify, timestamp, Found, LogClaim, MissionState, ScheduledEvent, StateStore};
+use crate::state::{
+    slugify, timestamp, Found, LogClaim, MissionState, RecordKind, ScheduledEvent, StateStore, SCHEDULED_EVENT_LOGS,
+};
 use crate::validate;
 
 use super::schedule::ScheduleRequest;
@@ -378,7 +380,7 @@ pub async fn retry_unlogged(client: &Client, store: &StateStore, slug: &str, ctx
         })
         .await;
     match claimed {
-        Ok(Some((run, retries))) => send_claimed(client, store, slug, &claim, &run, Vec::new(), retries, ctx).await,
+        Ok(Some((run, retries))) => send_scheduled(client, store, slug, &claim, &run, Vec::new(), retries, ctx).await,
         Ok(None) => Vec::new(),
         Err(e) => vec![format!("warning: could not retry the run events still owed for mission '{slug}': {e}")],
     }
@@ -392,15 +394,15 @@ pub fn scheduled_summary(ev: &ScheduledEvent) -> String {
 
 /// This process's claim on the records whose run events it sends.
 #[derive(Debug, Clone)]
-struct Claim {
-    owner: String,
+pub(crate) struct Claim {
+    pub(crate) owner: String,
     /// The longest one request may take: every attempt timing out, plus
     /// the backoff between them.
     per_request: chrono::Duration,
 }
 
 impl Claim {
-    fn new(ctx: &Context) -> Claim {
+    pub(crate) fn new(ctx: &Context) -> Claim {
         let attempts = crate::api::RetryPolicy::default().max_attempts;
         let per_request = ctx
             .config
@@ -416,7 +418,7 @@ impl Claim {
     /// the slowest run of every request they need (one look at the run and
     /// one log each), and never sooner than 10 minutes. So a live claimer is
     /// never overtaken; a dead one's records are retried once it expires.
-    fn until(&self, now: chrono::DateTime<chrono::Utc>, records: usize) -> chrono::DateTime<chrono::Utc> {
+    pub(crate) fn until(&self, now: chrono::DateTime<chrono::Utc>, records: usize) -> chrono::DateTime<chrono::Utc> {
         let requests = i32::try_from(records.saturating_add(1)).unwrap_or(i32::MAX);
         let ttl = self.per_request.checked_mul(requests).unwrap_or(chrono::TimeDelta::MAX);
         now.checked_add_signed(ttl.max(chrono::Duration::minutes(10)))
@@ -433,64 +435,86 @@ fn run_of(ev: &ScheduledEvent, state_run: &(String, String)) -> (String, String)
     }
 }
 
-/// Send the run events of the records this process claimed, then settle
-/// the claims in one update: sent ones are marked `logged`, failed ones
-/// released for the next command. `fresh` were scheduled just now (never
-/// sent); `retries` may have been sent by a command that failed or died
-/// before marking them, so their run is checked first and an event already
-/// there is only marked, not sent again. Returns notes for stderr.
+/// One run event a record owes, claimed by this process (the claim helpers
+/// of [`crate::state::RecordKind`]), ready to send.
+#[derive(Debug, Clone)]
+pub(crate) struct OwedEvent {
+    /// The record's id (`event_id`, `call_id`).
+    pub(crate) id: String,
+    /// Which of the record's run events: the flag that marks it logged.
+    pub(crate) flag: &'static str,
+    /// The mission and run it goes to.
+    pub(crate) run: (String, String),
+    pub(crate) event: NewEvent,
+    /// Never sent before (the record got it just now, under this claim):
+    /// nothing to look for on the run first.
+    pub(crate) fresh: bool,
+}
+
+/// Send the run events this process claimed for records of `kind`, then
+/// settle the claims in one update: sent ones are marked logged, failed
+/// ones released for the next command. Those not `fresh` may have been
+/// sent by a command that failed or died before marking them, so their run
+/// is checked first and an event already there (same type and summary) is
+/// only marked, not sent again. `retried_by` says in the notes which
+/// command retries what is still owed. Returns notes for stderr.
 #[allow(clippy::too_many_arguments)]
-async fn send_claimed(
+pub(crate) async fn send_claimed(
     client: &Client,
     store: &StateStore,
     slug: &str,
+    kind: &'static RecordKind,
     claim: &Claim,
-    state_run: &(String, String),
-    fresh: Vec<ScheduledEvent>,
-    retries: Vec<ScheduledEvent>,
+    owed: Vec<OwedEvent>,
+    retried_by: &str,
     ctx: &Context,
 ) -> Vec<String> {
     let mut notes = Vec::new();
-    let mut settled: Vec<(String, bool)> = Vec::new();
+    let mut settled: Vec<(String, &'static str, bool)> = Vec::new();
+    let (fresh, retries): (Vec<OwedEvent>, Vec<OwedEvent>) = owed.into_iter().partition(|o| o.fresh);
     let mut to_send = Vec::new();
-    let mut runs: Vec<(String, String)> = retries.iter().map(|e| run_of(e, state_run)).collect();
+    let mut runs: Vec<(String, String)> = retries.iter().map(|o| o.run.clone()).collect();
     runs.sort();
     runs.dedup();
     for run in runs {
-        let group: Vec<&ScheduledEvent> = retries.iter().filter(|e| run_of(e, state_run) == run).collect();
+        let group: Vec<&OwedEvent> = retries.iter().filter(|o| o.run == run).collect();
         match events::list(client, &run.0, &run.1).await {
             Ok(logged) => {
-                for ev in group {
-                    let summary = scheduled_summary(ev);
-                    let there = logged
-                        .iter()
-                        .any(|l| l.kind.as_deref() == Some("custom") && l.summary.as_deref() == Some(summary.as_str()));
+                for o in group {
+                    let there = logged.iter().any(|l| {
+                        l.kind.as_deref() == Some(o.event.kind.as_str())
+                            && l.summary.as_deref() == Some(o.event.summary.as_str())
+                    });
                     if there {
-                        settled.push((ev.event_id.clone(), true));
+                        settled.push((o.id.clone(), o.flag, true));
                     } else {
-                        to_send.push(ev.clone());
+                        to_send.push(o.clone());
                     }
                 }
             }
             Err(e) => {
                 notes.push(format!(
                     "warning: could not check run {} for the {} run event(s) still owed ({e}); they are kept in \
-                     the state file and retried by the next schedule or complete for this mission",
+                     the state file and retried by {retried_by}",
                     run.1,
                     group.len()
                 ));
-                settled.extend(group.iter().map(|ev| (ev.event_id.clone(), false)));
+                settled.extend(group.iter().map(|o| (o.id.clone(), o.flag, false)));
             }
         }
     }
     to_send.extend(fresh);
-    for ev in &to_send {
-        let (mid, rid) = run_of(ev, state_run);
-        match log_scheduled(client, &mid, &rid, ev).await {
-            Ok(()) => settled.push((ev.event_id.clone(), true)),
-            Err(note) => {
-                notes.push(note);
-                settled.push((ev.event_id.clone(), false));
+    for o in &to_send {
+        let (mid, rid) = &o.run;
+        match events::log(client, mid, rid, &o.event).await {
+            Ok(_) => settled.push((o.id.clone(), o.flag, true)),
+            Err(e) => {
+                notes.push(format!(
+                    "warning: could not log \"{}\" to run {rid} ({e}); it is kept in the state file and retried by \
+                     {retried_by}",
+                    o.event.summary
+                ));
+                settled.push((o.id.clone(), o.flag, false));
             }
         }
     }
@@ -501,8 +525,8 @@ async fn send_claimed(
     let marked = store
         .update_async(move |st| {
             if let Some(m) = st.lookup_mut(&s) {
-                for (id, logged) in &settled {
-                    m.settle_log_claim(id, &owner, *logged, now)?;
+                for (id, flag, logged) in &settled {
+                    m.settle_log(kind, id, flag, &owner, *logged, now);
                 }
             }
             Ok(())
@@ -517,24 +541,44 @@ async fn send_claimed(
     notes
 }
 
-/// Log the `custom` run event for `ev`. On failure the returned message
-/// says the record is kept for a retry.
-async fn log_scheduled(client: &Client, mid: &str, rid: &str, ev: &ScheduledEvent) -> std::result::Result<(), String> {
-    let event = NewEvent {
+/// Who retries a scheduled event's run event that is still owed.
+const SCHEDULED_RETRIED_BY: &str = "the next schedule or complete for this mission";
+
+/// Send the run events of the scheduled events this process claimed
+/// ([`send_claimed`]): `fresh` were scheduled just now (never sent).
+#[allow(clippy::too_many_arguments)]
+async fn send_scheduled(
+    client: &Client,
+    store: &StateStore,
+    slug: &str,
+    claim: &Claim,
+    state_run: &(String, String),
+    fresh: Vec<ScheduledEvent>,
+    retries: Vec<ScheduledEvent>,
+    ctx: &Context,
+) -> Vec<String> {
+    let owed = |ev: &ScheduledEvent, fresh: bool| OwedEvent {
+        id: ev.event_id.clone(),
+        flag: SCHEDULED_EVENT_LOGS.logs[0].flag,
+        run: run_of(ev, state_run),
+        event: scheduled_event(ev),
+        fresh,
+    };
+    let mut all: Vec<OwedEvent> = retries.iter().map(|e| owed(e, false)).collect();
+    all.extend(fresh.iter().map(|e| owed(e, true)));
+    send_claimed(client, store, slug, &SCHEDULED_EVENT_LOGS, claim, all, SCHEDULED_RETRIED_BY, ctx).await
+}
+
+/// The `custom` run event for `ev`.
+fn scheduled_event(ev: &ScheduledEvent) -> NewEvent {
+    NewEvent {
         kind: "custom".into(),
         summary: scheduled_summary(ev),
         agent_id: Some(BOOKKEEPING_AGENT.into()),
         step_id: ev.step_id.clone(),
         payload: Some(json!({"event_id": ev.event_id, "channel": ev.channel, "to": ev.to,
             "scheduled_at": ev.scheduled_at, "assistant_id": ev.assistant_id})),
-    };
-    events::log(client, mid, rid, &event).await.map(|_| ()).map_err(|e| {
-        format!(
-            "warning: could not log \"{}\" to run {rid} ({e}); it is kept in the state file and retried by the \
-             next schedule or complete for this mission",
-            event.summary
-        )
-    })
+    }
 }
 
 /// Complete a schedule request from the state file and decide where the
@@ -668,7 +712,7 @@ async fn record_and_log(ctx: &Context, slug: &str, ev: ScheduledEvent) -> Result
     let mut notes = vec![format!("Recorded {} in mission '{slug}' memory (scheduled_events)", ev.event_id)];
     match claimed {
         Some((run, rec, retries)) => {
-            notes.extend(send_claimed(&ctx.client()?, &store, slug, &claim, &run, vec![rec], retries, ctx).await)
+            notes.extend(send_scheduled(&ctx.client()?, &store, slug, &claim, &run, vec![rec], retries, ctx).await)
         }
         None => notes.push(format!("mission '{slug}' has no run id in the state file: no run event was logged")),
     }

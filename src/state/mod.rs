@@ -50,8 +50,8 @@ pub mod write;
 
 pub use fast::MemoryWrite;
 pub use model::{
-    parse_memory_value, slugify, timestamp, Found, LogClaim, MissionState, ScheduledEvent, State, ARCHIVE_KEY,
-    SCHEDULED_EVENTS_KEY,
+    parse_memory_value, slugify, timestamp, ClaimedLog, Found, LogClaim, MissionState, RecordKind, RunLog,
+    ScheduledEvent, State, ARCHIVE_KEY, SCHEDULED_EVENTS_KEY, SCHEDULED_EVENT_LOGS,
 };
 
 /// The state file's name in the working directory (telnyx_api.py's file).
