@@ -539,14 +539,12 @@ fn calls_in_memory(p: &std::path::Path) -> Vec<Value> {
     s["find-a-table"]["memory"]["agentphone_calls"].as_array().cloned().unwrap_or_default()
 }
 
+/// The run events posted to the recorder's run_1 (a retry may first GET the list).
 fn run_events(srv: &Recorder) -> Vec<Value> {
     srv.requests()
         .iter()
-        .filter(|r| r.path == "/v1/missions/mis_1/runs/run_1/events")
-        .map(|r| {
-            assert_eq!(r.method, "POST");
-            r.json()
-        })
+        .filter(|r| r.method == "POST" && r.path == "/v1/missions/mis_1/runs/run_1/events")
+        .map(|r| r.json())
         .collect()
 }
 
@@ -633,10 +631,12 @@ fn a_run_event_that_failed_is_kept_and_logged_by_the_next_get() {
         .assert()
         .code(1)
         .stdout("Call placed: c1 (queued)\n")
-        .stderr(contains("warning: could not log the run event"));
+        .stderr(contains("warning: could not log \"AgentPhone call placed call_id=c1\" to run run_1"));
     assert_eq!(calls_in_memory(&state)[0]["placed_logged"], false);
 
     srv.on("POST", "/v1/missions/mis_1/runs/run_1/events", vec![Reply::json(201, json!({"data": {}}))]);
+    // The failed attempt did not land: the retry finds no such event on the run.
+    srv.on("GET", "/v1/missions/mis_1/runs/run_1/events", vec![Reply::json(200, json!({"data": []}))]);
     srv.on("GET", &format!("{CALLS}/c1"), vec![done("c1", json!({"summary": "S", "transcript": "T"}))]);
     let mut c = ap(&t, &srv);
     env(&mut c);
@@ -656,44 +656,201 @@ fn a_run_event_that_failed_is_kept_and_logged_by_the_next_get() {
     );
 }
 
-#[test]
-fn sandbox_mission_bookkeeping_records_memory_and_logs_run_events() {
-    let sb = fast_sandbox();
-    let t = Sandboxed::new();
+/// A mission and a run created on the sandbox: (mission id, run id).
+fn sandbox_run(sb: &TestSandbox) -> (String, String) {
     let m = sb.call("POST", "/v1/missions", Some(json!({"name": "Find a table", "instructions": "Call restaurants"})));
     let mid = m.json.get("mission").or(m.json.get("data")).unwrap_or(&m.json)["id"].as_str().unwrap().to_string();
     let r = sb.call("POST", &format!("/v1/missions/{mid}/runs"), Some(json!({"input": {}})));
     let run = r.json.get("data").unwrap_or(&r.json);
     let rid = run.get("run_id").or(run.get("id")).and_then(Value::as_str).unwrap().to_string();
+    (mid, rid)
+}
+
+/// A state file with the mission `find-a-table` on that run, whose memory
+/// holds these AgentPhone call records.
+fn sandbox_mission_state(t: &Sandboxed, (mid, rid): &(String, String), calls: Vec<Value>) -> std::path::PathBuf {
     let state = t.work().join("state.json");
+    let mut memory = json!({});
+    if !calls.is_empty() {
+        memory["agentphone_calls"] = json!(calls);
+    }
     std::fs::write(
         &state,
         serde_json::to_vec(&json!({"find-a-table": {"mission_name": "Find a table", "mission_id": mid, "run_id": rid,
-            "created_at": "2026-01-01T00:00:00", "memory": {}}}))
+            "created_at": "2026-01-01T00:00:00", "memory": memory}}))
         .unwrap(),
     )
     .unwrap();
+    state
+}
+
+/// The summaries of the run's events on the sandbox, in order.
+fn sandbox_run_events(sb: &TestSandbox, (mid, rid): &(String, String)) -> Vec<String> {
+    let ev = sb.call("GET", &format!("/v1/missions/{mid}/runs/{rid}/events"), None);
+    assert_eq!(ev.status, 200, "{:?}", ev.json);
+    let list = ev.json.get("data").or(ev.json.get("events")).unwrap_or(&ev.json).as_array().cloned().unwrap();
+    list.iter().filter_map(|e| e["summary"].as_str().map(str::to_string)).collect()
+}
+
+/// Place an AgentPhone call on the sandbox (not booked) and wait for its end.
+fn sandbox_ended_call(t: &Sandboxed, sb: &TestSandbox) -> String {
+    let out = ap_sb(t, sb)
+        .args(["--json", "agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--wait"])
+        .assert()
+        .success();
+    stdout_json(&out)["call_id"].as_str().unwrap().to_string()
+}
+
+/// The record `call --mission` leaves when its "placed" run event could not
+/// be logged (the call seen queued).
+fn owed_record(id: &str) -> Value {
+    json!({"call_id": id, "provider": "agentphone", "to": "+15005550006", "objective": "Book", "status": "queued",
+        "placed_logged": false, "result_logged": false})
+}
+
+fn sandbox_calls_in_memory(state: &std::path::Path) -> Vec<Value> {
+    let s: Value = serde_json::from_slice(&std::fs::read(state).unwrap()).unwrap();
+    s["find-a-table"]["memory"]["agentphone_calls"].as_array().cloned().unwrap()
+}
+
+#[test]
+fn sandbox_mission_bookkeeping_records_memory_and_logs_run_events() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    let run = sandbox_run(&sb);
+    let state = sandbox_mission_state(&t, &run, vec![]);
     ap_sb(&t, &sb)
         .env("CLAWDTALK_STATE_FILE", &state)
         .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book a table", "--wait"])
         .args(["--mission", "find-a-table"])
         .assert()
         .success();
-    let s: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-    let rec = &s["find-a-table"]["memory"]["agentphone_calls"][0];
+    let rec = &sandbox_calls_in_memory(&state)[0];
     assert_eq!((rec["status"].as_str(), rec["outcome"].as_str()), (Some("completed"), Some("achieved")));
     assert!(rec["transcript"].is_string() && rec["summary"].is_string());
-    let ev = sb.call("GET", &format!("/v1/missions/{mid}/runs/{rid}/events"), None);
-    let list = ev.json.get("data").or(ev.json.get("events")).unwrap_or(&ev.json).as_array().cloned().unwrap();
-    let summaries: Vec<&str> = list.iter().filter_map(|e| e["summary"].as_str()).collect();
     let id = rec["call_id"].as_str().unwrap();
     assert_eq!(
-        summaries,
+        sandbox_run_events(&sb, &run),
         vec![
             format!("AgentPhone call placed call_id={id}"),
             format!("AgentPhone call call_id={id} completed: achieved")
         ]
     );
+}
+
+#[test]
+fn concurrent_gets_for_one_mission_log_each_owed_run_event_exactly_once() {
+    const N: usize = 8;
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    let run = sandbox_run(&sb);
+    // Three calls that ended while their "placed" run events were never
+    // logged: each owes "placed" and its result.
+    let ids: Vec<String> = (0..3).map(|_| sandbox_ended_call(&t, &sb)).collect();
+    let state = sandbox_mission_state(&t, &run, ids.iter().map(|id| owed_record(id)).collect());
+    let start = std::sync::Barrier::new(N);
+    let outs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let mut c = ap_sb(&t, &sb);
+                c.env("CLAWDTALK_STATE_FILE", &state).args([
+                    "agentphone",
+                    "get",
+                    &ids[i % ids.len()],
+                    "--mission",
+                    "find-a-table",
+                ]);
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    c.output().unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &outs {
+        assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let mut logged = sandbox_run_events(&sb, &run);
+    let mut want: Vec<String> = ids
+        .iter()
+        .flat_map(|id| {
+            [
+                format!("AgentPhone call placed call_id={id}"),
+                format!("AgentPhone call call_id={id} completed: achieved"),
+            ]
+        })
+        .collect();
+    logged.sort();
+    want.sort();
+    assert_eq!(logged, want, "each owed run event exactly once");
+    let records = sandbox_calls_in_memory(&state);
+    assert_eq!(records.len(), ids.len(), "{records:#?}");
+    for r in &records {
+        assert_eq!((r["placed_logged"].as_bool(), r["result_logged"].as_bool()), (Some(true), Some(true)), "{r}");
+        assert_eq!(r["status"], "completed", "{r}");
+        assert!(r.get("placed_log_claim").is_none() && r.get("result_log_claim").is_none(), "settled: {r}");
+    }
+}
+
+#[test]
+fn sandbox_event_sent_by_a_claimer_that_died_is_marked_not_sent_again() {
+    let sb = fast_sandbox();
+    let t = Sandboxed::new();
+    let run = sandbox_run(&sb);
+    let id = sandbox_ended_call(&t, &sb);
+    // A command claimed the "placed" event, sent it, and died before marking
+    // it; its claim has expired.
+    let placed = format!("AgentPhone call placed call_id={id}");
+    let r = sb.call(
+        "POST",
+        &format!("/v1/missions/{}/runs/{}/events", run.0, run.1),
+        Some(json!({"type": "custom", "summary": placed, "agent_id": "claude-code"})),
+    );
+    assert!(r.status < 300, "{:?}", r.json);
+    let mut rec = owed_record(&id);
+    rec["placed_log_claim"] = json!({"owner": "4242-dead", "until": "2020-01-01T00:00:00.000000Z"});
+    let state = sandbox_mission_state(&t, &run, vec![rec]);
+    ap_sb(&t, &sb)
+        .env("CLAWDTALK_STATE_FILE", &state)
+        .args(["agentphone", "get", &id, "--mission", "find-a-table"])
+        .assert()
+        .success();
+    assert_eq!(
+        sandbox_run_events(&sb, &run),
+        vec![placed, format!("AgentPhone call call_id={id} completed: achieved")]
+    );
+    let r = &sandbox_calls_in_memory(&state)[0];
+    assert_eq!((r["placed_logged"].as_bool(), r["result_logged"].as_bool()), (Some(true), Some(true)), "{r}");
+    assert!(r.get("placed_log_claim").is_none(), "{r}");
+}
+
+#[test]
+fn a_run_event_another_live_command_is_sending_is_left_to_it() {
+    let srv = Recorder::start();
+    srv.on("GET", &format!("{CALLS}/c1"), vec![done("c1", json!({"summary": "S", "transcript": "T"}))]);
+    let t = Sandboxed::new();
+    let state = mission_state(&t);
+    let mut s: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let mut rec = json!({"call_id": "c1", "provider": "agentphone", "to": "+15005550006", "objective": "Book",
+        "status": "queued", "placed_logged": false, "result_logged": false});
+    rec["placed_log_claim"] = json!({"owner": "4242-busy", "until": "2999-01-01T00:00:00.000000Z"});
+    s["find-a-table"]["memory"]["agentphone_calls"] = json!([rec]);
+    std::fs::write(&state, serde_json::to_vec(&s).unwrap()).unwrap();
+    ap(&t, &srv)
+        .env("CLAWDTALK_API_URL", srv.api_url())
+        .env("CLAWDTALK_API_KEY", common::TEST_KEY)
+        .env("CLAWDTALK_STATE_FILE", &state)
+        .args(["agentphone", "get", "c1", "--mission", "find-a-table"])
+        .assert()
+        .success();
+    // Only the result (never owed before: nothing to check) is sent.
+    let summaries: Vec<Value> = run_events(&srv).iter().map(|e| e["summary"].clone()).collect();
+    assert_eq!(summaries, vec![json!("AgentPhone call call_id=c1 completed: achieved")]);
+    let r = &calls_in_memory(&state)[0];
+    assert_eq!((r["placed_logged"].as_bool(), r["result_logged"].as_bool()), (Some(false), Some(true)), "{r}");
+    assert_eq!(r["placed_log_claim"]["owner"], "4242-busy", "the live claim is untouched");
 }
 
 #[test]

@@ -14,9 +14,10 @@ use crate::api::events::{self, NewEvent};
 use crate::cli::agentphone::{AgentPhoneCallArgs, AgentPhoneCommand, AgentPhoneGetArgs};
 use crate::error::{Error, Result};
 use crate::output::{Block, Outcome};
-use crate::state::StateStore;
+use crate::state::{RecordKind, RunLog, StateStore};
 use crate::validate;
 
+use super::workflow::{send_claimed, Claim, OwedEvent};
 use super::Context;
 
 pub async fn run(ctx: &Context, cmd: AgentPhoneCommand) -> Result<Outcome> {
@@ -173,13 +174,48 @@ fn report(call: &Call, credits: &Option<Value>) -> Outcome {
 /// Memory key under which a mission keeps its AgentPhone calls.
 pub const MEMORY_KEY: &str = "agentphone_calls";
 
+/// The record flag of the "placed" run event.
+const PLACED: &str = "placed_logged";
+/// The record flag of the result run event.
+const RESULT: &str = "result_logged";
+
+/// AgentPhone call records and their two run events, each with its own
+/// claim (`placed_log_claim`, `result_log_claim`) so concurrent commands
+/// for one mission log each once (the mechanism of the scheduled events).
+pub const CALL_LOGS: RecordKind = RecordKind {
+    memory_key: MEMORY_KEY,
+    id_field: "call_id",
+    logs: &[
+        RunLog { flag: PLACED, claim: "placed_log_claim", owed: placed_owed },
+        RunLog { flag: RESULT, claim: "result_log_claim", owed: result_owed },
+    ],
+};
+
+/// The "placed" event is owed by a record that `call --mission` created
+/// and did not log yet (`placed_logged: false`).
+fn placed_owed(rec: &Map<String, Value>) -> bool {
+    rec.get(PLACED).and_then(Value::as_bool) == Some(false)
+}
+
+/// The result is owed once the call ended, until logged. A call first
+/// booked by `get --mission` was never announced as placed, but its result
+/// is still owed: only an explicit `true` means logged.
+fn result_owed(rec: &Map<String, Value>) -> bool {
+    rec.get(RESULT).and_then(Value::as_bool) != Some(true)
+        && matches!(rec.get("status").and_then(Value::as_str), Some("completed" | "failed" | "canceled" | "cancelled"))
+}
+
+/// Who retries an AgentPhone run event that is still owed.
+const RETRIED_BY: &str = "the next agentphone command with --mission for this mission";
+
 /// The mission a call is booked to (`--mission SLUG`): its calls are kept in
 /// memory under [`MEMORY_KEY`], one record per `call_id`, and each is logged
 /// to the run as a `custom` event when placed and a `custom` (completed) or
 /// `error` (failed, canceled) event when it ends, like the scheduled events
 /// of ClawdTalk. A record remembers which of its run events were logged
 /// (`placed_logged`, `result_logged`); one that could not be logged is
-/// retried by the next `--mission` command for that mission.
+/// retried by the next `--mission` command for that mission. Every owed run
+/// event is claimed under the state lock before it is sent ([`CALL_LOGS`]).
 struct Booking {
     store: StateStore,
     slug: String,
@@ -202,32 +238,58 @@ impl Booking {
         Ok(Booking { store, slug, run })
     }
 
-    /// Save what is known of `call` in the mission's memory, then log the run
-    /// events still missing. Returns notes for stderr (`warning:` ones for
+    /// Save what is known of `call` in the mission's memory and, in the same
+    /// update, claim every run event the mission's AgentPhone records owe
+    /// and no live command is sending; then send them and settle the claims
+    /// ([`send_claimed`]). Returns notes for stderr (`warning:` ones for
     /// failures: the call itself went through).
     async fn record(&self, ctx: &Context, call: &Call, req: Option<&CallRequest>) -> Vec<String> {
         let now = ctx.now();
         let fields = record_fields(call, req, now);
-        let slug = self.slug.clone();
+        // Without a client nothing can be sent: claim nothing (the owed
+        // events stay free for the next command).
+        let client = match &self.run {
+            None => Ok(None),
+            Some(_) => ctx.client().map(Some),
+        };
+        let claim = Claim::new(ctx);
+        let (slug, c, claiming) = (self.slug.clone(), claim.clone(), matches!(client, Ok(Some(_))));
         let saved = self
             .store
             .update_async(move |s| {
                 let m = s
                     .mission_mut(&slug)
                     .ok_or_else(|| Error::state(format!("mission '{slug}' is no longer active in the state file")))?;
+                let owed_before = m.owed_logs(&CALL_LOGS);
                 upsert(m.memory_mut()?, fields);
                 m.touch(now);
-                Ok(())
+                let Some(run) = m.mission_id().zip(m.run_id()).filter(|_| claiming) else { return Ok(None) };
+                let n = m.claimable_logs(&CALL_LOGS, now);
+                if n == 0 {
+                    return Ok(Some(Vec::new()));
+                }
+                let claimed = m.claim_logs(&CALL_LOGS, &c.owner, now, c.until(now, n));
+                // A run event that was not owed before this update was never
+                // sent: nothing to look for on the run first.
+                let owed = claimed
+                    .into_iter()
+                    .map(|cl| {
+                        let fresh = !owed_before.iter().any(|(id, f)| *id == cl.id && *f == cl.flag);
+                        OwedEvent {
+                            event: run_event(&cl.record, cl.flag),
+                            id: cl.id,
+                            flag: cl.flag,
+                            run: run.clone(),
+                            fresh,
+                        }
+                    })
+                    .collect::<Vec<_>>();
+                Ok(Some(owed))
             })
             .await;
         let what = if req.is_some() { "Recorded" } else { "Updated" };
-        let mut notes = match saved {
-            Ok(()) => vec![format!(
-                "{what} AgentPhone call {} ({}) in mission '{}' memory ({MEMORY_KEY})",
-                call.call_id,
-                call.stage(),
-                self.slug
-            )],
+        let claimed = match saved {
+            Ok(claimed) => claimed,
             Err(e) => {
                 return vec![format!(
                     "warning: could not record AgentPhone call {} in mission '{}': {e}",
@@ -235,61 +297,20 @@ impl Booking {
                 )]
             }
         };
-        match &self.run {
-            Some(run) => notes.extend(self.log_pending(ctx, run).await),
-            None => {
+        let mut notes = vec![format!(
+            "{what} AgentPhone call {} ({}) in mission '{}' memory ({MEMORY_KEY})",
+            call.call_id,
+            call.stage(),
+            self.slug
+        )];
+        match (claimed, client) {
+            (_, Err(e)) => notes.push(format!("warning: no run event logged: {e}")),
+            (Some(owed), Ok(Some(client))) if !owed.is_empty() => notes.extend(
+                send_claimed(&client, &self.store, &self.slug, &CALL_LOGS, &claim, owed, RETRIED_BY, ctx).await,
+            ),
+            (Some(_), _) => {}
+            (None, _) => {
                 notes.push(format!("mission '{}' has no run id in the state file: no run event was logged", self.slug))
-            }
-        }
-        notes
-    }
-
-    /// Log every run event this mission's AgentPhone records still owe, and
-    /// mark each one logged.
-    async fn log_pending(&self, ctx: &Context, (mission_id, run_id): &(String, String)) -> Vec<String> {
-        let records = match self.store.read_async().await {
-            Ok(s) => s
-                .mission(&self.slug)
-                .and_then(|m| m.memory_get(MEMORY_KEY))
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-            Err(e) => return vec![format!("warning: could not read the state file to log run events: {e}")],
-        };
-        let client = match ctx.client() {
-            Ok(c) => c,
-            Err(e) => return vec![format!("warning: no run event logged: {e}")],
-        };
-        let mut notes = Vec::new();
-        for rec in records {
-            for (flag, event) in pending_events(&rec) {
-                let Some(call_id) = rec.get("call_id").and_then(Value::as_str) else { continue };
-                if let Err(e) = events::log(&client, mission_id, run_id, &event).await {
-                    notes.push(format!(
-                        "warning: could not log the run event for AgentPhone call {call_id} ({e}); \
-                         it is kept and retried by the next --mission command"
-                    ));
-                    continue;
-                }
-                let (slug, id, now) = (self.slug.clone(), call_id.to_string(), ctx.now());
-                let marked = self
-                    .store
-                    .update_async(move |s| {
-                        if let Some(m) = s.mission_mut(&slug) {
-                            upsert(
-                                m.memory_mut()?,
-                                Map::from_iter([("call_id".into(), json!(id)), (flag.into(), json!(true))]),
-                            );
-                            m.touch(now);
-                        }
-                        Ok(())
-                    })
-                    .await;
-                match marked {
-                    Ok(()) => notes.push(format!("Logged run event: {}", event.summary)),
-                    Err(e) => notes
-                        .push(format!("warning: logged the run event but could not mark it in the state file: {e}")),
-                }
             }
         }
         notes
@@ -351,10 +372,9 @@ fn upsert(memory: &mut Map<String, Value>, fields: Map<String, Value>) {
     }
 }
 
-/// The run events a record still owes, each with the flag that marks it logged.
-fn pending_events(rec: &Value) -> Vec<(&'static str, NewEvent)> {
+/// The run event `flag` ([`PLACED`] or [`RESULT`]) of a call record.
+fn run_event(rec: &Map<String, Value>, flag: &str) -> NewEvent {
     let s = |k: &str| rec.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-    let unlogged = |k: &str| rec.get(k).and_then(Value::as_bool) == Some(false);
     let id = s("call_id");
     let event = |kind: &str, summary: String, payload: Value| NewEvent {
         kind: kind.into(),
@@ -363,48 +383,29 @@ fn pending_events(rec: &Value) -> Vec<(&'static str, NewEvent)> {
         step_id: None,
         payload: Some(payload),
     };
-    let mut out = Vec::new();
-    if unlogged("placed_logged") {
-        out.push((
-            "placed_logged",
-            event(
-                "custom",
-                format!("AgentPhone call placed call_id={id}"),
-                json!({"provider": "agentphone", "call_id": id, "to": s("to"), "objective": s("objective")}),
-            ),
-        ));
+    if flag == PLACED {
+        return event(
+            "custom",
+            format!("AgentPhone call placed call_id={id}"),
+            json!({"provider": "agentphone", "call_id": id, "to": s("to"), "objective": s("objective")}),
+        );
     }
-    // A call first booked by `get --mission` was never announced as placed,
-    // but its result is still owed: only an explicit `true` means logged.
-    let status = s("status");
-    if rec.get("result_logged").and_then(Value::as_bool) != Some(true)
-        && matches!(status.as_str(), "completed" | "failed" | "canceled" | "cancelled")
+    let mut payload = Map::new();
+    for k in
+        ["provider", "call_id", "status", "outcome", "summary", "duration_seconds", "recording_url", "failure_reason"]
     {
-        let mut payload = Map::new();
-        for k in [
-            "provider",
-            "call_id",
-            "status",
-            "outcome",
-            "summary",
-            "duration_seconds",
-            "recording_url",
-            "failure_reason",
-        ] {
-            if let Some(v) = rec.get(k) {
-                payload.insert(k.into(), v.clone());
-            }
+        if let Some(v) = rec.get(k) {
+            payload.insert(k.into(), v.clone());
         }
-        let (kind, summary) = if status == "completed" {
-            let outcome = rec.get("outcome").and_then(Value::as_str).unwrap_or("no outcome");
-            ("custom", format!("AgentPhone call call_id={id} completed: {outcome}"))
-        } else {
-            let why = rec.get("failure_reason").and_then(Value::as_str).map(|r| format!(" ({r})")).unwrap_or_default();
-            ("error", format!("AgentPhone call call_id={id} {status}{why}"))
-        };
-        out.push(("result_logged", event(kind, summary, Value::Object(payload))));
     }
-    out
+    let status = s("status");
+    if status == "completed" {
+        let outcome = rec.get("outcome").and_then(Value::as_str).unwrap_or("no outcome");
+        event("custom", format!("AgentPhone call call_id={id} completed: {outcome}"), Value::Object(payload))
+    } else {
+        let why = rec.get("failure_reason").and_then(Value::as_str).map(|r| format!(" ({r})")).unwrap_or_default();
+        event("error", format!("AgentPhone call call_id={id} {status}{why}"), Value::Object(payload))
+    }
 }
 
 /// Why a call failed, when the service says (`failure_reason`, `reason`, `error`).
@@ -434,6 +435,7 @@ fn credits_note(o: Outcome, credits: &Option<Value>) -> Outcome {
 mod tests {
     use super::*;
     use crate::output::render_blocks;
+    use crate::state::MissionState;
 
     fn call(v: Value) -> Call {
         serde_json::from_value(v).unwrap()
@@ -451,22 +453,74 @@ mod tests {
         assert_eq!(o.exit_code, 0);
     }
 
+    /// A mission whose memory holds these AgentPhone call records.
+    fn mission(records: Value) -> MissionState {
+        let mut m = MissionState::default();
+        m.memory_save(MEMORY_KEY, records, now()).unwrap();
+        m
+    }
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().with_timezone(&chrono::Utc)
+    }
+
+    fn owed_summaries(records: Value) -> Vec<String> {
+        let m = mission(records);
+        let recs = m.memory_get(MEMORY_KEY).unwrap().as_array().unwrap().clone();
+        m.owed_logs(&CALL_LOGS)
+            .into_iter()
+            .map(|(id, flag)| {
+                let rec = recs.iter().find(|r| r["call_id"] == id.as_str()).unwrap().as_object().unwrap();
+                run_event(rec, flag).summary
+            })
+            .collect()
+    }
+
     #[test]
     fn run_events_owed_follow_the_record_flags() {
-        let summaries =
-            |rec: Value| -> Vec<String> { pending_events(&rec).into_iter().map(|(_, e)| e.summary).collect() };
-        let placed = json!({"call_id": "c1", "status": "queued", "placed_logged": false, "result_logged": false});
-        assert_eq!(summaries(placed), vec!["AgentPhone call placed call_id=c1"]);
+        let placed = json!([{"call_id": "c1", "status": "queued", "placed_logged": false, "result_logged": false}]);
+        assert_eq!(owed_summaries(placed), vec!["AgentPhone call placed call_id=c1"]);
         // Booked by `get --mission` after the end: only the result is owed.
         let seen = json!({"call_id": "c1", "status": "failed", "failure_reason": "busy"});
-        let ev = pending_events(&seen);
-        assert_eq!(ev.len(), 1);
-        assert_eq!(
-            (ev[0].1.kind.as_str(), ev[0].1.summary.as_str()),
-            ("error", "AgentPhone call call_id=c1 failed (busy)")
-        );
-        let logged = json!({"call_id": "c1", "status": "completed", "placed_logged": true, "result_logged": true});
-        assert!(summaries(logged).is_empty());
+        let ev = run_event(seen.as_object().unwrap(), RESULT);
+        assert_eq!((ev.kind.as_str(), ev.summary.as_str()), ("error", "AgentPhone call call_id=c1 failed (busy)"));
+        assert_eq!(owed_summaries(json!([seen])), vec!["AgentPhone call call_id=c1 failed (busy)"]);
+        let logged = json!([{"call_id": "c1", "status": "completed", "placed_logged": true, "result_logged": true}]);
+        assert!(owed_summaries(logged).is_empty());
+    }
+
+    #[test]
+    fn an_expired_claim_is_taken_over_and_a_live_one_is_left_alone() {
+        let later = now() + chrono::Duration::minutes(30);
+        let mut m = mission(json!([
+            // p1 claimed c1's placed event and died: its claim expired.
+            {"call_id": "c1", "status": "completed", "outcome": "achieved", "placed_logged": false,
+             "placed_log_claim": {"owner": "p1", "until": "2026-01-02T03:00:00.000000Z"}},
+            // p3 is sending c2's placed event right now.
+            {"call_id": "c2", "status": "queued", "placed_logged": false, "result_logged": false,
+             "placed_log_claim": {"owner": "p3", "until": crate::state::timestamp(later)}},
+        ]));
+        assert_eq!(m.claimable_logs(&CALL_LOGS, now()), 2);
+        let claimed = m.claim_logs(&CALL_LOGS, "p2", now(), later);
+        let got: Vec<(&str, &str)> = claimed.iter().map(|c| (c.id.as_str(), c.flag)).collect();
+        assert_eq!(got, [("c1", PLACED), ("c1", RESULT)], "c1's expired claim and unclaimed result are taken");
+        assert_eq!(claimed[0].record["placed_log_claim"]["owner"], "p2");
+        // Nothing is left for another claimer while p2's and p3's claims live.
+        assert_eq!(m.claimable_logs(&CALL_LOGS, now()), 0);
+        assert!(m.claim_logs(&CALL_LOGS, "p4", now(), later).is_empty());
+        // The dead p1 cannot release p2's claim; p2 settles its two events.
+        assert!(m.settle_log(&CALL_LOGS, "c1", PLACED, "p1", false, now()));
+        assert_eq!(m.claimable_logs(&CALL_LOGS, now()), 0);
+        assert!(m.settle_log(&CALL_LOGS, "c1", PLACED, "p2", true, now()));
+        assert!(m.settle_log(&CALL_LOGS, "c1", RESULT, "p2", false, now()));
+        let c1 = m.memory_get(MEMORY_KEY).unwrap()[0].clone();
+        assert_eq!(c1["placed_logged"], true);
+        assert!(c1.get("placed_log_claim").is_none() && c1.get("result_log_claim").is_none(), "{c1}");
+        // The released result is free at once; the rest is logged or p3's.
+        assert_eq!(m.owed_logs(&CALL_LOGS), [("c1".to_string(), RESULT), ("c2".to_string(), PLACED)]);
+        assert_eq!(m.claimable_logs(&CALL_LOGS, now()), 1);
+        // Once p3's claim expires too, everything owed is claimable again.
+        assert_eq!(m.claimable_logs(&CALL_LOGS, later + chrono::Duration::seconds(1)), 2);
     }
 
     #[test]
