@@ -30,6 +30,7 @@ fn main() -> ExitCode {
     let runtime = if commands::needs_multi_thread(&cli.command) {
         tokio::runtime::Builder::new_multi_thread().enable_all().build()
     } else {
+        one_malloc_arena();
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     };
     let runtime = match runtime {
@@ -48,6 +49,19 @@ fn main() -> ExitCode {
             printer.error(&e);
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Single-threaded commands still do their state-file work on tokio's
+/// blocking pool, and glibc gives each such thread its own malloc arena:
+/// memory freed in one is not reused by the other. One arena keeps a
+/// 1,000-event poll about 5 MB smaller; nothing here contends for it.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // thread but this one exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
