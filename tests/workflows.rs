@@ -662,6 +662,33 @@ fn complete_logs_owed_run_events_before_ending_the_run() {
 }
 
 #[test]
+fn complete_logs_owed_agentphone_run_events_before_ending_the_run() {
+    let mut v = mission_with_agent();
+    v["find-window-washers"]["memory"]["agentphone_calls"] = json!([{
+        "provider": "agentphone", "call_id": "ap_1", "to": "+15551234567", "objective": "Book a table",
+        "status": "completed", "outcome": "achieved", "summary": "Booked for 8pm",
+        "placed_logged": true, "result_logged": false
+    }]);
+    let w = World::with_state(v);
+    w.srv.on("PATCH", "/v1/missions/mis_1/runs/run_1", vec![Reply::json(200, json!({"data": {}}))]);
+    w.run(&["complete", "find-window-washers", "mis_1", "run_1", "Done"]).success();
+    assert_eq!(
+        w.calls(),
+        [
+            "GET /v1/missions/mis_1/runs/run_1/events",
+            "POST /v1/missions/mis_1/runs/run_1/events",
+            "PATCH /v1/missions/mis_1/runs/run_1"
+        ],
+        "the owed result is checked for on the run, logged, then the run ends"
+    );
+    let logged = posted_summaries(&w);
+    assert_eq!(logged.len(), 1);
+    assert!(logged[0].starts_with("AgentPhone call call_id=ap_1 completed"), "{logged:?}");
+    let rec = &w.state()["_archive"]["mis_1"]["memory"]["agentphone_calls"][0];
+    assert_eq!(rec["result_logged"], true, "{rec:#}");
+}
+
+#[test]
 fn legacy_schedule_for_another_run_of_a_known_mission_is_not_recorded_there() {
     let w = World::with_state(mission_with_agent());
     let before = std::fs::read(&w.state).unwrap();

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::agentphone::{self, fmt_secs, AgentPhone, Call, CallRequest, WaitOptions};
 use crate::api::events::{self, NewEvent};
+use crate::api::Client;
 use crate::cli::agentphone::{AgentPhoneCallArgs, AgentPhoneCommand, AgentPhoneGetArgs};
 use crate::error::{Error, Result};
 use crate::output::{Block, Outcome};
@@ -206,7 +207,7 @@ fn result_owed(rec: &Map<String, Value>) -> bool {
 }
 
 /// Who retries an AgentPhone run event that is still owed.
-const RETRIED_BY: &str = "the next agentphone command with --mission for this mission";
+const RETRIED_BY: &str = "the next agentphone command with --mission, or complete, for this mission";
 
 /// The mission a call is booked to (`--mission SLUG`): its calls are kept in
 /// memory under [`MEMORY_KEY`], one record per `call_id`, and each is logged
@@ -314,6 +315,46 @@ impl Booking {
             }
         }
         notes
+    }
+}
+
+/// Log the run events the mission's AgentPhone records still owe (their
+/// logging failed before) and that no live command is sending: `complete`
+/// calls this before the run ends, so nothing owed is stranded in the
+/// archive. Returns notes for stderr.
+pub async fn retry_owed(client: &Client, store: &StateStore, slug: &str, ctx: &Context) -> Vec<String> {
+    let now = ctx.now();
+    // Most of the time nothing is owed: look before taking the lock.
+    let Ok(state) = store.read_async().await else { return Vec::new() };
+    if state.mission(slug).is_none_or(|m| m.claimable_logs(&CALL_LOGS, now) == 0) {
+        return Vec::new();
+    }
+    let claim = Claim::new(ctx);
+    let (s, c) = (slug.to_string(), claim.clone());
+    let claimed = store
+        .update_async(move |st| {
+            let Some(m) = st.mission_mut(&s) else { return Ok(Vec::new()) };
+            let Some(run) = m.mission_id().zip(m.run_id()) else { return Ok(Vec::new()) };
+            let n = m.claimable_logs(&CALL_LOGS, now);
+            let claimed = m.claim_logs(&CALL_LOGS, &c.owner, now, c.until(now, n));
+            // Owed from an earlier command: it may have landed before that
+            // command could mark it, so the run is checked first.
+            Ok(claimed
+                .into_iter()
+                .map(|cl| OwedEvent {
+                    event: run_event(&cl.record, cl.flag),
+                    id: cl.id,
+                    flag: cl.flag,
+                    run: run.clone(),
+                    fresh: false,
+                })
+                .collect::<Vec<_>>())
+        })
+        .await;
+    match claimed {
+        Ok(owed) if owed.is_empty() => Vec::new(),
+        Ok(owed) => send_claimed(client, store, slug, &CALL_LOGS, &claim, owed, RETRIED_BY, ctx).await,
+        Err(e) => vec![format!("warning: could not retry the AgentPhone run events owed by mission '{slug}': {e}")],
     }
 }
 

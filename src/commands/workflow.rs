@@ -323,6 +323,7 @@ pub async fn complete(ctx: &Context, r: CompleteRequest) -> Result<Outcome> {
     if let Some(Found::Active(slug)) = &found {
         // A run event that could not be logged earlier is logged before the run ends.
         o.notes.extend(retry_unlogged(&client, &store, slug, ctx).await);
+        o.notes.extend(super::agentphone::retry_owed(&client, &store, slug, ctx).await);
     }
     let update = RunUpdate {
         status: Some("succeeded".into()),
