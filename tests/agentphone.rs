@@ -748,30 +748,20 @@ fn concurrent_gets_for_one_mission_log_each_owed_run_event_exactly_once() {
     // logged: each owes "placed" and its result.
     let ids: Vec<String> = (0..3).map(|_| sandbox_ended_call(&t, &sb)).collect();
     let state = sandbox_mission_state(&t, &run, ids.iter().map(|id| owed_record(id)).collect());
-    let start = std::sync::Barrier::new(N);
-    let outs: Vec<std::process::Output> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..N)
-            .map(|i| {
-                let mut c = ap_sb(&t, &sb);
-                c.env("CLAWDTALK_STATE_FILE", &state).args([
-                    "agentphone",
-                    "get",
-                    &ids[i % ids.len()],
-                    "--mission",
-                    "find-a-table",
-                ]);
-                let start = &start;
-                scope.spawn(move || {
-                    start.wait();
-                    c.output().unwrap()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    for o in &outs {
-        assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
-    }
+    let cmds = (0..N)
+        .map(|i| {
+            let mut c = ap_sb(&t, &sb);
+            c.env("CLAWDTALK_STATE_FILE", &state).args([
+                "agentphone",
+                "get",
+                &ids[i % ids.len()],
+                "--mission",
+                "find-a-table",
+            ]);
+            c
+        })
+        .collect();
+    common::run_at_once(cmds);
     let mut logged = sandbox_run_events(&sb, &run);
     let mut want: Vec<String> = ids
         .iter()

@@ -597,8 +597,8 @@ fn get_json(url: &str, key: Option<&str>) -> (u16, Value) {
     })
 }
 
-/// `clawdtalk sandbox ARGS` as a child process; returns it with the root URL it printed.
-fn spawn_sandbox(t: &Sandboxed, args: &[&str]) -> (std::process::Child, String) {
+/// `clawdtalk ARGS` as a child process in a clean environment, with its stdout to read.
+fn sandbox_child(t: &Sandboxed, args: &[&str]) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("clawdtalk"))
         .args(args)
         .env_clear()
@@ -608,7 +608,13 @@ fn spawn_sandbox(t: &Sandboxed, args: &[&str]) -> (std::process::Child, String) 
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let out = BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+/// `clawdtalk sandbox ARGS` as a child process; returns it with the root URL it printed.
+fn spawn_sandbox(t: &Sandboxed, args: &[&str]) -> (std::process::Child, String) {
+    let (child, mut out) = sandbox_child(t, args);
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
     let root = first
@@ -866,17 +872,7 @@ mod ws {
 #[test]
 fn sandbox_command_prints_the_exports_and_stops_cleanly_on_ctrl_c() {
     let t = Sandboxed::new();
-    let bin = assert_cmd::cargo::cargo_bin("clawdtalk");
-    let mut child = std::process::Command::new(bin)
-        .args(["sandbox", "--speed", "10"])
-        .env_clear()
-        .env("HOME", t.home())
-        .current_dir(t.work())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (mut child, mut out) = sandbox_child(&t, &["sandbox", "--speed", "10"]);
     let mut lines = Vec::new();
     for _ in 0..4 {
         let mut l = String::new();

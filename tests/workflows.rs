@@ -520,31 +520,23 @@ fn concurrent_schedules_for_one_mission_log_each_run_event_exactly_once() {
     };
     run(&["init", "Race", "Call them", "Three quotes"]);
     run(&["setup-agent", "race", "Racer", "Get quotes"]);
-    let bin = assert_cmd::cargo::cargo_bin("clawdtalk");
-    let start = std::sync::Barrier::new(N);
-    let outs: Vec<std::process::Output> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..N)
-            .map(|_| {
-                let (bin, state, home, work, api, start) = (&bin, &state, t.home(), t.work(), &sb.api, &start);
-                scope.spawn(move || {
-                    let mut c = std::process::Command::new(bin);
-                    c.env_clear()
-                        .env("HOME", home)
-                        .env("CLAWDTALK_STATE_FILE", state)
-                        .env("CLAWDTALK_API_URL", api)
-                        .env("CLAWDTALK_API_KEY", common::TEST_KEY)
-                        .current_dir(work)
-                        .args(["schedule", "call", "--mission", "race", "--to", "+15005550006", "--at", "+5m"]);
-                    start.wait();
-                    c.output().unwrap()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    for o in &outs {
-        assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
-    }
+    let cmds = (0..N)
+        .map(|_| {
+            let mut c = t.api(&sb.api);
+            c.env("CLAWDTALK_STATE_FILE", &state).args([
+                "schedule",
+                "call",
+                "--mission",
+                "race",
+                "--to",
+                "+15005550006",
+                "--at",
+                "+5m",
+            ]);
+            c
+        })
+        .collect();
+    common::run_at_once(cmds);
     let s: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     let m = &s["race"];
     let (mid, rid) = (m["mission_id"].as_str().unwrap(), m["run_id"].as_str().unwrap());

@@ -197,3 +197,27 @@ impl Sandboxed {
         c
     }
 }
+
+/// Run `cmds` at the same moment (each from its own thread, all released
+/// by one barrier) and assert each succeeded: for tests of concurrent
+/// writers.
+pub fn run_at_once(cmds: Vec<assert_cmd::Command>) -> Vec<std::process::Output> {
+    let start = std::sync::Barrier::new(cmds.len());
+    let outs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cmds
+            .into_iter()
+            .map(|mut c| {
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    c.output().unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &outs {
+        assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    outs
+}
