@@ -8,6 +8,7 @@
 pub mod agentphone;
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connect;

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::agentphone::{self, fmt_secs, AgentPhone, Call, CallRequest, WaitOptions};
+use crate::agentphone::{self, fmt_secs, Call, CallRequest, WaitOptions};
 use crate::api::events::{self, NewEvent};
 use crate::api::Client;
 use crate::cli::agentphone::{AgentPhoneCallArgs, AgentPhoneCommand, AgentPhoneGetArgs};
@@ -56,7 +56,7 @@ fn call_request(a: &AgentPhoneCallArgs) -> Result<CallRequest> {
 /// `agentphone call --to N --objective T [--wait]`.
 pub async fn call(ctx: &Context, a: AgentPhoneCallArgs) -> Result<Outcome> {
     let req = call_request(&a)?;
-    let ap = AgentPhone::from_config(&ctx.config, a.tuning.rate_limit_wait)?;
+    let ap = ctx.agentphone(a.tuning.rate_limit_wait)?;
     // The mission is checked before the call is placed: a typo in the slug
     // must not leave a paid call that nothing records.
     let booking = match &a.mission {
@@ -128,7 +128,7 @@ fn with_notes(mut o: Outcome, notes: Vec<String>) -> Outcome {
 /// `agentphone get CALL_ID`.
 pub async fn get(ctx: &Context, a: AgentPhoneGetArgs) -> Result<Outcome> {
     let id = validate::plain_id("CALL_ID", &a.call_id)?;
-    let ap = AgentPhone::from_config(&ctx.config, a.tuning.rate_limit_wait)?;
+    let ap = ctx.agentphone(a.tuning.rate_limit_wait)?;
     let booking = match &a.mission {
         Some(key) => Some(Booking::open(ctx, key).await?),
         None => None,

@@ -37,7 +37,8 @@ pub async fn run(ctx: &Context, a: PollArgs) -> Result<Outcome> {
     let cell: std::cell::OnceCell<ApiService> = std::cell::OnceCell::new();
     let connect = || -> Result<&ApiService> {
         if cell.get().is_none() {
-            let _ = cell.set(ApiService::from_config(&ctx.config, a.clock_url.as_deref())?);
+            let clock = a.clock_url.as_deref().map(|url| ctx.client_at(url)).transpose()?;
+            let _ = cell.set(ApiService::new(ctx.client()?, clock));
         }
         cell.get().ok_or_else(|| Error::failed("cannot build the API client"))
     };
