@@ -18,6 +18,8 @@ pub mod openclaw;
 pub mod output;
 pub mod sandbox;
 pub mod state;
+#[cfg(test)]
+pub mod testing;
 pub mod validate;
 
 pub use error::{Error, Result};
