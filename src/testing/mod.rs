@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::agentphone::AgentPhone;
 use crate::api::{Client, RetryPolicy};
+use crate::cli::{Cli, Command};
 use crate::clock::FixedClock;
 use crate::commands::{ClientFactory, Context, ProgressStyle};
 use crate::config::{Config, MapEnv, Overrides};
@@ -313,4 +314,14 @@ pub fn time(s: &str) -> DateTime<Utc> {
 /// What a person would see on stdout for `o`.
 pub fn text(o: &Outcome) -> String {
     render_blocks(&o.blocks)
+}
+
+/// The command `clawdtalk ARGS…` parses to (clap's defaults filled in, as
+/// a user would get them); panics with clap's message when it does not parse.
+pub fn parse(args: &[&str]) -> Command {
+    use clap::Parser;
+    match Cli::try_parse_from(std::iter::once("clawdtalk").chain(args.iter().copied())) {
+        Ok(cli) => cli.command,
+        Err(e) => panic!("clawdtalk {args:?} does not parse: {e}"),
+    }
 }
