@@ -8,6 +8,7 @@
 pub mod agentphone;
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connect;
@@ -17,6 +18,8 @@ pub mod openclaw;
 pub mod output;
 pub mod sandbox;
 pub mod state;
+#[cfg(test)]
+pub mod testing;
 pub mod validate;
 
 pub use error::{Error, Result};

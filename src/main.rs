@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     };
     let printer = Printer::new(cli.global.json);
     init_logging(cli.global.verbose, commands::log_setup(&cli.command));
-    let ctx = match Context::from_cli(&cli) {
+    let ctx = match Context::from_cli(&cli, printer) {
         Ok(c) => c,
         Err(e) => {
             printer.error(&e);

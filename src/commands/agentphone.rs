@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::agentphone::{self, fmt_secs, AgentPhone, Call, CallRequest, WaitOptions};
+use crate::agentphone::{self, fmt_secs, Call, CallRequest, WaitOptions};
 use crate::api::events::{self, NewEvent};
 use crate::api::Client;
 use crate::cli::agentphone::{AgentPhoneCallArgs, AgentPhoneCommand, AgentPhoneGetArgs};
@@ -56,7 +56,7 @@ fn call_request(a: &AgentPhoneCallArgs) -> Result<CallRequest> {
 /// `agentphone call --to N --objective T [--wait]`.
 pub async fn call(ctx: &Context, a: AgentPhoneCallArgs) -> Result<Outcome> {
     let req = call_request(&a)?;
-    let ap = AgentPhone::from_config(&ctx.config, a.tuning.rate_limit_wait)?;
+    let ap = ctx.agentphone(a.tuning.rate_limit_wait)?;
     // The mission is checked before the call is placed: a typo in the slug
     // must not leave a paid call that nothing records.
     let booking = match &a.mission {
@@ -128,7 +128,7 @@ fn with_notes(mut o: Outcome, notes: Vec<String>) -> Outcome {
 /// `agentphone get CALL_ID`.
 pub async fn get(ctx: &Context, a: AgentPhoneGetArgs) -> Result<Outcome> {
     let id = validate::plain_id("CALL_ID", &a.call_id)?;
-    let ap = AgentPhone::from_config(&ctx.config, a.tuning.rate_limit_wait)?;
+    let ap = ctx.agentphone(a.tuning.rate_limit_wait)?;
     let booking = match &a.mission {
         Some(key) => Some(Booking::open(ctx, key).await?),
         None => None,
@@ -582,5 +582,123 @@ mod tests {
         let o = report(&call(json!({"call_id": "c1", "status": "failed", "failure_reason": "busy"})), &None);
         assert_eq!(o.exit_code, 1);
         assert_eq!(o.notes, vec!["AgentPhone call c1 failed (busy)".to_string()]);
+    }
+}
+
+#[cfg(test)]
+mod service_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{parse, text, Harness, Reply, AGENTPHONE_KEY};
+
+    fn cmd(args: &[&str]) -> AgentPhoneCommand {
+        match parse(&[&["agentphone"], args].concat()) {
+            crate::cli::Command::Agentphone(c) => c,
+            other => panic!("not an agentphone command: {other:?}"),
+        }
+    }
+
+    /// Mission `roof` with run r1 of mission m1 in the harness's state file.
+    fn mission_with_run(h: &Harness) {
+        h.ctx()
+            .state()
+            .unwrap()
+            .update(|st| {
+                let m = st.mission_or_create("roof");
+                m.set("mission_id", "m1");
+                m.set("run_id", "r1");
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn call_posts_the_request_with_the_agentphone_key() {
+        let h = Harness::start().await;
+        h.service.on(
+            "POST",
+            "/agentphone/v1/calls",
+            vec![Reply::ok(json!({"call_id": "ap_1", "status": "queued", "credits_remaining": 9}))],
+        );
+        let o = run(
+            &h.ctx(),
+            cmd(&["call", "--to", "+15551234567", "--objective", " Book a table ", "--business-name", "Luigi's"]),
+        )
+        .await
+        .unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "POST /agentphone/v1/calls");
+        assert_eq!(r.header("x-api-key"), Some(AGENTPHONE_KEY));
+        assert_eq!(r.header("authorization"), None);
+        assert_eq!(
+            r.json(),
+            json!({"to_phone_number": "+15551234567", "objective": "Book a table", "business_name": "Luigi's"})
+        );
+        assert_eq!(text(&o), "Call placed: ap_1 (queued)\n");
+        assert_eq!(o.data["credits_remaining"], 9);
+        assert!(o.notes.iter().any(|n| n == "AgentPhone credits remaining: 9"), "{:?}", o.notes);
+    }
+
+    #[tokio::test]
+    async fn a_call_booked_to_a_mission_is_remembered_and_logged_to_its_run() {
+        let h = Harness::start().await;
+        mission_with_run(&h);
+        h.service.on("POST", "/agentphone/v1/calls", vec![Reply::ok(json!({"call_id": "ap_1", "status": "queued"}))]);
+        let o = run(&h.ctx(), cmd(&["call", "--to", "+15551234567", "--objective", "Quote", "--mission", "roof"]))
+            .await
+            .unwrap();
+        assert_eq!(h.service.lines(), vec!["POST /agentphone/v1/calls", "POST /v1/missions/m1/runs/r1/events"]);
+        let logged = h.service.requests()[1].json();
+        assert_eq!(logged["summary"], "AgentPhone call placed call_id=ap_1");
+        assert_eq!(o.exit_code, 0);
+        let state = h.ctx().state().unwrap().read_async().await.unwrap();
+        let memory = state.mission("roof").unwrap().memory().unwrap();
+        let rec = &memory[MEMORY_KEY][0];
+        assert_eq!((&rec["call_id"], &rec["placed_logged"]), (&json!("ap_1"), &json!(true)));
+        // Stamped with the context's clock.
+        assert_eq!(rec["updated_at"], crate::state::timestamp(h.ctx().now()));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_mission_is_refused_before_the_call_is_placed() {
+        let h = Harness::start().await;
+        mission_with_run(&h);
+        let e = run(&h.ctx(), cmd(&["call", "--to", "+15551234567", "--objective", "Quote", "--mission", "rooof"]))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("roof"), "{e}");
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn exhausted_credits_stop_with_what_to_do() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/agentphone/v1/calls", vec![Reply::error(402, "no credits")]);
+        let e = run(&h.ctx(), cmd(&["call", "--to", "+15551234567", "--objective", "Quote"])).await.unwrap_err();
+        assert!(matches!(&e, Error::Api { status: 402, message, .. } if message.contains("add credits")), "{e:?}");
+        assert_eq!(h.service.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn no_agentphone_key_is_a_configuration_error_before_anything_is_sent() {
+        let h = Harness::start().await.without_keys();
+        let e = run(&h.ctx(), cmd(&["get", "ap_1"])).await.unwrap_err();
+        assert!(matches!(&e, Error::Config(m) if m.contains("AGENTPHONE_API_KEY")), "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn get_shows_a_failed_call_and_exits_1() {
+        let h = Harness::start().await;
+        h.service.on(
+            "GET",
+            "/agentphone/v1/calls/ap_1",
+            vec![Reply::ok(json!({"data": {"call_id": "ap_1", "status": "failed", "failure_reason": "no answer"}}))],
+        );
+        let o = run(&h.ctx(), cmd(&["get", "ap_1"])).await.unwrap();
+        assert_eq!(h.service.single().line(), "GET /agentphone/v1/calls/ap_1");
+        assert_eq!(o.exit_code, 1);
+        assert!(o.notes.iter().any(|n| n.contains("ap_1 failed (no answer)")), "{:?}", o.notes);
     }
 }

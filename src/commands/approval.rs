@@ -115,3 +115,94 @@ mod tests {
         assert_eq!(unreachable_outcome(&c(1, 2)), None);
     }
 }
+
+#[cfg(test)]
+mod service_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{parse, text, Harness, Reply};
+
+    fn cmd(args: &[&str]) -> ApprovalCommand {
+        match parse(&[&["approval"], args].concat()) {
+            crate::cli::Command::Approval(c) => c,
+            other => panic!("not an approval command: {other:?}"),
+        }
+    }
+
+    fn created(notified: u32, failed: u32) -> Reply {
+        Reply::ok(json!({"request_id": "apr_1", "devices_notified": notified, "devices_failed": failed}))
+    }
+
+    #[tokio::test]
+    async fn request_asks_then_polls_until_the_owner_decides() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/approvals", vec![created(1, 0)]);
+        h.service.on(
+            "GET",
+            "/v1/approvals/apr_1",
+            vec![Reply::ok(json!({"status": "pending"})), Reply::ok(json!({"status": "approved"}))],
+        );
+        let args =
+            ["request", "Pay $5", "--details", "to Bob", "--biometric", "--timeout", "60", "--poll-interval", "0.01"];
+        let o = run(&h.ctx(), cmd(&args)).await.unwrap();
+        let reqs = h.service.requests();
+        assert_eq!(h.service.lines(), vec!["POST /v1/approvals", "GET /v1/approvals/apr_1", "GET /v1/approvals/apr_1"]);
+        assert_eq!(
+            reqs[0].json(),
+            json!({"action": "Pay $5", "require_biometric": true, "expires_in": 60, "details": "to Bob"})
+        );
+        assert_eq!(text(&o), "approved\n");
+        assert_eq!(o.data["outcome"], "approved");
+        assert_eq!(o.exit_code, 0);
+    }
+
+    #[tokio::test]
+    async fn no_wait_prints_the_request_id_without_polling() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/approvals", vec![created(2, 0)]);
+        let o = run(&h.ctx(), cmd(&["request", "Pay", "--no-wait"])).await.unwrap();
+        assert_eq!(h.service.lines(), vec!["POST /v1/approvals"]);
+        assert_eq!(text(&o), "apr_1\n");
+        assert_eq!(o.data["outcome"], "pending");
+    }
+
+    #[tokio::test]
+    async fn an_owner_without_devices_is_an_outcome_not_an_error() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/approvals", vec![created(0, 0)]);
+        let o = run(&h.ctx(), cmd(&["request", "Pay"])).await.unwrap();
+        assert_eq!(h.service.lines(), vec!["POST /v1/approvals"]);
+        assert_eq!((text(&o).as_str(), o.exit_code), ("no_devices\n", 0));
+    }
+
+    #[tokio::test]
+    async fn a_blank_action_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e = run(&h.ctx(), cmd(&["request", "  "])).await.unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unexpected_status_is_a_failure() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/approvals", vec![created(1, 0)]);
+        h.service.on("GET", "/v1/approvals/apr_1", vec![Reply::ok(json!({"status": "maybe"}))]);
+        let e = run(&h.ctx(), cmd(&["request", "Pay", "--poll-interval", "0.01"])).await.unwrap_err();
+        assert!(matches!(&e, Error::Failed(m) if m.contains("\"maybe\"")), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn status_prints_the_word_alone() {
+        let h = Harness::start().await;
+        h.service.on(
+            "GET",
+            "/v1/approvals/apr_1",
+            vec![Reply::ok(json!({"data": {"id": "apr_1", "status": "denied"}}))],
+        );
+        let o = run(&h.ctx(), cmd(&["status", "apr_1"])).await.unwrap();
+        assert_eq!(h.service.single().line(), "GET /v1/approvals/apr_1");
+        assert_eq!(text(&o), "denied\n");
+    }
+}

@@ -167,3 +167,90 @@ pub async fn connection_id(ctx: &Context, a: ConnectionIdArgs) -> Result<Outcome
         None => Outcome::data(data).note(format!("No connection ID found for {feature}")).with_exit_code(1),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{parse, text, Harness, Reply};
+
+    fn cmd(args: &[&str]) -> AssistantCommand {
+        match parse(&[&["assistant"], args].concat()) {
+            crate::cli::Command::Assistant(c) => c,
+            other => panic!("not an assistant command: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_posts_the_flags_over_the_options() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/assistants", vec![Reply::ok(json!({"data": {"id": "as_1"}}))]);
+        let args = ["create", "Bot", "Be brief", "Hello", "--options", r#"{"model": "a"}"#, "--model", "b"];
+        let o = run(&h.ctx(), cmd(&args)).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "POST /v1/assistants");
+        let body = r.json();
+        assert_eq!(
+            (&body["name"], &body["instructions"], &body["model"]),
+            (&json!("Bot"), &json!("Be brief"), &json!("b"))
+        );
+        assert_eq!(text(&o), "Created assistant: as_1\n");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_option_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e =
+            run(&h.ctx(), cmd(&["create", "Bot", "Be brief", "--options", r#"{"colour": "red"}"#])).await.unwrap_err();
+        assert!(matches!(&e, Error::Usage(m) if m.contains("colour")), "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn list_pages_with_python_query_and_notes_the_page() {
+        let h = Harness::start().await;
+        h.service.on(
+            "GET",
+            "/v1/assistants",
+            vec![Reply::ok(
+                json!({"data": [{"id": "as_1", "name": "Bot"}], "meta": {"total_pages": 3, "total_results": 51}}),
+            )],
+        );
+        let o = run(&h.ctx(), cmd(&["list", "--name", "my bot", "--page", "2"])).await.unwrap();
+        let r = h.service.single();
+        assert_eq!((r.line(), r.query.as_str()), ("GET /v1/assistants".into(), "pageSize=25&page=2&name=my%20bot"));
+        assert!(text(&o).contains("as_1"));
+        assert_eq!(o.notes, vec!["Page 2/3 (51 total)"]);
+    }
+
+    #[tokio::test]
+    async fn update_patches_the_updates_as_given() {
+        let h = Harness::start().await;
+        let o = run(&h.ctx(), cmd(&["update", "as_1", r#"{"greeting": "Yo"}"#])).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "PATCH /v1/assistants/as_1");
+        assert_eq!(r.json(), json!({"greeting": "Yo"}));
+        assert_eq!(text(&o), "Updated assistant as_1\n");
+    }
+
+    #[tokio::test]
+    async fn a_missing_connection_id_exits_1() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/assistants/as_1/connection-id", vec![Reply::ok(json!({"data": {}}))]);
+        let o = run(&h.ctx(), cmd(&["connection-id", "as_1", "messaging"])).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.query, "feature=messaging");
+        assert_eq!(o.exit_code, 1);
+        assert_eq!(o.notes, vec!["No connection ID found for messaging"]);
+    }
+
+    #[tokio::test]
+    async fn a_found_connection_id_is_printed() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/assistants/as_1/connection-id", vec![Reply::ok(json!({"connection_id": "c9"}))]);
+        let o = run(&h.ctx(), cmd(&["connection-id", "as_1"])).await.unwrap();
+        assert_eq!(h.service.single().query, "feature=telephony");
+        assert_eq!((text(&o).as_str(), o.exit_code), ("Connection ID: c9\n", 0));
+    }
+}

@@ -192,3 +192,86 @@ mod tests {
         assert_eq!((req.to, req.greeting.as_deref()), (None, Some("Hi there")));
     }
 }
+
+#[cfg(test)]
+mod service_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{parse, text, Harness, Reply};
+
+    fn args(words: &[&str]) -> CallArgs {
+        match parse(&[&["call"], words].concat()) {
+            crate::cli::Command::Call(a) => a,
+            other => panic!("not a call command: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn start_posts_number_greeting_and_purpose() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/calls", vec![Reply::ok(json!({"call_id": "call_1", "status": "queued"}))]);
+        let o = run(&h.ctx(), args(&["Hi Bob", "--to", "+15551234567", "--purpose", "remind"])).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "POST /v1/calls");
+        assert_eq!(r.json(), json!({"to": "+15551234567", "greeting": "Hi Bob", "context": {"purpose": "remind"}}));
+        assert_eq!(text(&o), "Call initiated: call_1\n");
+        assert!(o.notes[0].contains("clawdtalk call status call_1"), "{:?}", o.notes);
+    }
+
+    #[tokio::test]
+    async fn wait_follows_the_call_until_it_ends() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/calls", vec![Reply::ok(json!({"call_id": "call_1", "status": "queued"}))]);
+        h.service.on(
+            "GET",
+            "/v1/calls/call_1",
+            vec![
+                Reply::ok(json!({"call_id": "call_1", "status": "in-progress"})),
+                Reply::ok(json!({"call_id": "call_1", "status": "completed", "duration_seconds": 42})),
+            ],
+        );
+        let o = run(&h.ctx(), args(&["Hi", "--wait", "--poll-interval", "0.01"])).await.unwrap();
+        assert_eq!(h.service.lines(), vec!["POST /v1/calls", "GET /v1/calls/call_1", "GET /v1/calls/call_1"]);
+        let t = text(&o);
+        assert!(t.contains("Call ended: completed") && t.contains("42"), "{t}");
+        assert_eq!(o.data["status"], "completed");
+    }
+
+    #[tokio::test]
+    async fn an_error_document_in_a_2xx_reply_is_a_failure() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/calls", vec![Reply::ok(json!({"error": {"message": "no phone set up"}}))]);
+        let e = run(&h.ctx(), args(&["Hi"])).await.unwrap_err();
+        assert!(matches!(&e, Error::Failed(m) if m.contains("no phone set up")), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn an_emergency_number_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e = run(&h.ctx(), args(&["--to", "911"])).await.unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn end_posts_the_reason_and_says_so() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/calls/call_1/end", vec![Reply::ok(json!(null))]);
+        let o = run(&h.ctx(), args(&["end", "call_1"])).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "POST /v1/calls/call_1/end");
+        assert_eq!(r.json(), json!({"reason": "user_ended"}));
+        assert_eq!(text(&o), "Call call_1 ended (user_ended)\n");
+        assert_eq!(o.data, json!({"call_id": "call_1", "ended": true, "reason": "user_ended"}));
+    }
+
+    #[tokio::test]
+    async fn status_shows_the_call_as_reported() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/calls/call_1", vec![Reply::ok(json!({"call_id": "call_1", "status": "ringing"}))]);
+        let o = run(&h.ctx(), args(&["status", "call_1"])).await.unwrap();
+        assert_eq!(h.service.single().line(), "GET /v1/calls/call_1");
+        assert_eq!(o.data["status"], "ringing");
+    }
+}

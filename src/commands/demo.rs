@@ -108,11 +108,10 @@ fn demo_context(ctx: &Context, sb: &SandboxHandle, state: &Path) -> Result<Conte
     let config = Config::resolve_with_file(&overrides, &MapEnv::default(), None)?;
     Ok(Context {
         config,
-        json: ctx.json,
         state_override: Some(state.to_path_buf()),
         config_path: None,
-        cwd: ctx.cwd.clone(),
         interactive: false,
+        ..ctx.clone()
     })
 }
 
@@ -153,7 +152,7 @@ async fn mission(ctx: &Context, sb: &SandboxHandle, state_path: &Path, kept: boo
             )));
         }
     }
-    let t = Transcript { printer: Printer::new(ctx.json) };
+    let t = Transcript { printer: ctx.printer };
     t.show(&Outcome::default().line(format!(
         "ClawdTalk demo: a parallel-sweep mission against an in-process sandbox on {} (clock ×{}), no account \
          and no network.",

@@ -67,3 +67,68 @@ pub async fn list(ctx: &Context, a: RunRef) -> Result<Outcome> {
     let data = serde_json::to_value(&es).unwrap_or_else(|_| json!([]));
     Ok(Outcome::data(data).table(t).note(format!("{n} events")))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{parse, text, Harness, Reply};
+
+    fn cmd(args: &[&str]) -> EventCommand {
+        match parse(&[&["event"], args].concat()) {
+            crate::cli::Command::Event(c) => c,
+            other => panic!("not an event command: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn log_posts_the_event_the_way_python_wrote_it() {
+        let h = Harness::start().await;
+        let o =
+            run(&h.ctx(), cmd(&["log", "m1", "r1", "custom", "Called Bob", "--step", "s1", "--payload", "{\"n\": 1}"]))
+                .await
+                .unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "POST /v1/missions/m1/runs/r1/events");
+        assert_eq!(
+            String::from_utf8_lossy(&r.body),
+            r#"{"type": "custom", "summary": "Called Bob", "agent_id": "claude-code", "step_id": "s1", "payload": {"n": 1}}"#
+        );
+        assert_eq!(text(&o), "Logged event: Called Bob\n");
+        // An empty reply: `--json` shows what was logged.
+        assert_eq!(o.data["summary"], "Called Bob");
+    }
+
+    #[tokio::test]
+    async fn a_step_that_looks_like_json_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e = run(&h.ctx(), cmd(&["log", "m1", "r1", "custom", "Called", "--step", "{\"a\": 1}"])).await.unwrap_err();
+        assert!(matches!(&e, Error::Usage(m) if m.contains("forgot the step id")), "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn list_is_a_table_with_a_dash_for_no_step() {
+        let h = Harness::start().await;
+        h.service.on(
+            "GET",
+            "/v1/missions/m1/runs/r1/events",
+            vec![Reply::ok(json!({"data": [{"type": "custom", "summary": "hi"}]}))],
+        );
+        let o = run(&h.ctx(), cmd(&["list", "m1", "r1"])).await.unwrap();
+        assert_eq!(h.service.single().line(), "GET /v1/missions/m1/runs/r1/events");
+        let t = text(&o);
+        assert!(t.lines().any(|l| l.starts_with("custom") && l.contains(" - ") && l.ends_with("hi")), "{t}");
+        assert_eq!(o.notes, vec!["1 events"]);
+    }
+
+    #[tokio::test]
+    async fn a_server_error_on_a_write_is_not_retried() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/missions/m1/runs/r1/events", vec![Reply::error(500, "boom")]);
+        let e = run(&h.ctx(), cmd(&["log", "m1", "r1", "custom", "x"])).await.unwrap_err();
+        assert!(matches!(e, Error::Api { status: 500, .. }), "{e:?}");
+        assert_eq!(h.service.requests().len(), 1);
+    }
+}

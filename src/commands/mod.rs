@@ -3,14 +3,20 @@
 //! live in `api`, `state`, `lifecycle`; printing lives in `output`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::agentphone::AgentPhone;
 use crate::api::Client;
 use crate::cli::{Cli, Command};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Overrides, ProcessEnv};
 use crate::error::Result;
-use crate::output::Outcome;
+use crate::output::{Outcome, Printer, Progress};
+
+pub use clients::{ClientFactory, FromConfig};
 
 pub mod agent;
 pub mod agentphone;
@@ -18,6 +24,7 @@ pub mod approval;
 pub mod assistant;
 pub mod call;
 pub mod check_key;
+mod clients;
 pub mod connect;
 pub mod demo;
 pub mod docs;
@@ -40,12 +47,23 @@ pub mod status;
 mod support;
 pub mod workflow;
 
-/// Everything a command needs from its surroundings, resolved once.
+/// Everything a command needs from its surroundings, resolved once. The
+/// surroundings that reach outside the process (the clock, the services'
+/// clients, the terminal) are handed in rather than looked up, so a test
+/// can run a command against a fake service at a fixed time.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub config: Config,
-    /// `--json` was given.
-    pub json: bool,
+    /// The one printer (its `json` is `--json`). Commands return an
+    /// [`Outcome`] for the binary to print; only those that print before they
+    /// finish (a server's banner, the demo's transcript) use it themselves.
+    pub printer: Printer,
+    /// Where "now" comes from ([`Context::now`]).
+    pub clock: Arc<dyn Clock>,
+    /// How the service clients are built ([`Context::client`]).
+    pub clients: Arc<dyn ClientFactory>,
+    /// How a command that waits shows it is still waiting.
+    pub progress: ProgressStyle,
     /// `--state FILE`, if given.
     pub state_override: Option<PathBuf>,
     /// `--config PATH` as given, even when the file does not exist yet (`setup` writes there).
@@ -55,9 +73,22 @@ pub struct Context {
     pub interactive: bool,
 }
 
+/// How [`Context::progress`] shows progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressStyle {
+    /// A spinner (stderr is a terminal).
+    Spinner,
+    /// Plain stderr lines (logs, pipes).
+    Lines,
+    /// Nothing (tests).
+    Hidden,
+}
+
 impl Context {
-    /// Build the context from parsed arguments and the process environment.
-    pub fn from_cli(cli: &Cli) -> Result<Context> {
+    /// Build the context from parsed arguments and the process environment,
+    /// with the printer the binary prints through, the system clock and
+    /// clients built from the configuration.
+    pub fn from_cli(cli: &Cli, printer: Printer) -> Result<Context> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let overrides = Overrides {
             api_key: cli.global.api_key.clone(),
@@ -80,26 +111,45 @@ impl Context {
             Err(e) => return Err(e),
         };
         use std::io::IsTerminal;
+        let stderr_terminal = std::io::stderr().is_terminal();
         Ok(Context {
             config,
-            json: cli.global.json,
+            printer,
+            clock: Arc::new(SystemClock),
+            clients: Arc::new(FromConfig),
+            progress: if stderr_terminal { ProgressStyle::Spinner } else { ProgressStyle::Lines },
             state_override: cli.global.state.clone(),
             config_path: cli.global.config.clone(),
             cwd,
-            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            interactive: std::io::stdin().is_terminal() && stderr_terminal,
         })
     }
 
-    /// A progress indicator for a command that waits: a spinner on a
-    /// terminal, plain stderr lines otherwise.
-    pub fn progress(&self) -> crate::output::Progress {
-        use std::io::IsTerminal;
-        crate::output::Progress::new(std::io::stderr().is_terminal(), false)
+    /// A progress indicator for a command that waits ([`ProgressStyle`]).
+    pub fn progress(&self) -> Progress {
+        match self.progress {
+            ProgressStyle::Spinner => Progress::new(true, false),
+            ProgressStyle::Lines => Progress::new(false, false),
+            ProgressStyle::Hidden => Progress::hidden(),
+        }
     }
 
     /// The ClawdTalk API client (a configuration error when no key is set).
     pub fn client(&self) -> Result<Client> {
-        Client::from_config(&self.config)
+        self.clients.clawdtalk(&self.config)
+    }
+
+    /// A ClawdTalk client with the same key and timeouts for another base
+    /// URL (`poll --clock-url`'s clock).
+    pub fn client_at(&self, base_url: &str) -> Result<Client> {
+        let mut config = self.config.clone();
+        config.api_url = base_url.to_string();
+        self.clients.clawdtalk(&config)
+    }
+
+    /// The AgentPhone client (a configuration error when no AgentPhone key is set).
+    pub fn agentphone(&self, rate_limit_wait: Duration) -> Result<AgentPhone> {
+        self.clients.agentphone(&self.config, rate_limit_wait)
     }
 
     /// Where the mission state file is (`--state` > `$CLAWDTALK_STATE_FILE`
@@ -113,9 +163,9 @@ impl Context {
         Ok(crate::state::StateStore::open(self.state_location()?.path))
     }
 
-    /// Current time (one place, so time rules are testable).
+    /// The current time, from [`Context::clock`].
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.clock.now()
     }
 }
 

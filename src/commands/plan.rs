@@ -46,3 +46,56 @@ pub async fn update_step(ctx: &Context, a: PlanUpdateStepArgs) -> Result<Outcome
     let data = reply_or(reply, json!({"step_id": a.step_id, "status": status}));
     Ok(Outcome::data(data).line(format!("Updated step '{}': {status}", a.step_id)))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::error::Error;
+    use crate::testing::{parse, text, Harness, Reply};
+
+    fn cmd(args: &[&str]) -> PlanCommand {
+        match parse(&[&["plan"], args].concat()) {
+            crate::cli::Command::Plan(c) => c,
+            other => panic!("not a plan command: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_posts_the_steps_and_counts_them() {
+        let h = Harness::start().await;
+        let steps = r#"[{"step_id": "a", "description": "A", "sequence": 1}, {"step_id": "b", "description": "B", "sequence": 2}]"#;
+        let o = run(&h.ctx(), cmd(&["create", "m1", "r1", steps])).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "POST /v1/missions/m1/runs/r1/plan");
+        assert_eq!(r.json()["steps"][1]["step_id"], "b");
+        assert_eq!(text(&o), "Created plan with 2 steps\n");
+    }
+
+    #[tokio::test]
+    async fn update_step_patches_the_encoded_step() {
+        let h = Harness::start().await;
+        let o = run(&h.ctx(), cmd(&["update-step", "m1", "r1", "call/1", "completed"])).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "PATCH /v1/missions/m1/runs/r1/plan/steps/call%2F1");
+        assert_eq!(r.json(), json!({"status": "completed"}));
+        assert_eq!(text(&o), "Updated step 'call/1': completed\n");
+    }
+
+    #[tokio::test]
+    async fn an_empty_plan_is_an_empty_list() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/missions/m1/runs/r1/plan", vec![Reply::ok(json!(null))]);
+        let o = run(&h.ctx(), cmd(&["get", "m1", "r1"])).await.unwrap();
+        assert_eq!(o.data, json!([]));
+    }
+
+    #[tokio::test]
+    async fn steps_that_are_not_json_are_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e = run(&h.ctx(), cmd(&["create", "m1", "r1", "call them"])).await.unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+}

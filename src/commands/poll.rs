@@ -37,7 +37,8 @@ pub async fn run(ctx: &Context, a: PollArgs) -> Result<Outcome> {
     let cell: std::cell::OnceCell<ApiService> = std::cell::OnceCell::new();
     let connect = || -> Result<&ApiService> {
         if cell.get().is_none() {
-            let _ = cell.set(ApiService::from_config(&ctx.config, a.clock_url.as_deref())?);
+            let clock = a.clock_url.as_deref().map(|url| ctx.client_at(url)).transpose()?;
+            let _ = cell.set(ApiService::new(ctx.client()?, clock));
         }
         cell.get().ok_or_else(|| Error::failed("cannot build the API client"))
     };
@@ -155,5 +156,112 @@ fn shell_quote(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{parse, text, Harness, Reply};
+
+    fn args(words: &[&str]) -> PollArgs {
+        match parse(&[&["poll"], words].concat()) {
+            crate::cli::Command::Poll(a) => a,
+            other => panic!("not a poll command: {other:?}"),
+        }
+    }
+
+    /// A state file with mission `roof` tracking one call scheduled for 11:59.
+    fn one_pending_call(h: &Harness) {
+        let now = h.ctx().now();
+        h.ctx()
+            .state()
+            .unwrap()
+            .update(move |st| {
+                let m = st.mission_or_create("roof");
+                m.set("mission_id", "m1");
+                m.set("run_id", "r1");
+                m.set("assistant_id", "a1");
+                m.set("agent_phone", "+15550001111");
+                let events = json!([{"event_id": "e1", "assistant_id": "a1", "channel": "call", "to": "+15551234567",
+                    "scheduled_at": "2026-01-01T11:59:00Z", "step_id": "calls", "status": "pending"}]);
+                m.memory_save(crate::lifecycle::record::SCHEDULED_EVENTS, events, now)
+            })
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn nothing_pending_sends_nothing() {
+        let h = Harness::start().await;
+        let o = run(&h.ctx(), args(&[])).await.unwrap();
+        assert!(h.service.requests().is_empty());
+        assert_eq!(o.notes, vec!["nothing pending"]);
+        assert_eq!(o.exit_code, 0);
+    }
+
+    #[tokio::test]
+    async fn a_finished_call_completes_its_step_and_ends_the_mission_at_the_clock_urls_time() {
+        let h = Harness::start().await;
+        one_pending_call(&h);
+        h.service.on("GET", "/clock", vec![Reply::ok(json!({"now": "2026-01-01T12:00:00Z"}))]);
+        h.service.on(
+            "GET",
+            "/v1/assistants/a1/events/e1",
+            vec![Reply::ok(json!({"data": {"id": "e1", "status": "completed", "call_status": "completed", "conversation_id": "conv1"}}))],
+        );
+        h.service.on(
+            "GET",
+            "/v1/missions/conversations/conv1/insights",
+            vec![Reply::ok(
+                json!({"data": [{"status": "completed", "conversation_insights": [{"result": "talked"}]}]}),
+            )],
+        );
+        h.service.on(
+            "GET",
+            "/v1/missions/m1/runs/r1",
+            vec![Reply::ok(json!({"data": {"id": "r1", "status": "running"}}))],
+        );
+        h.service.on(
+            "GET",
+            "/v1/missions/m1/runs/r1/plan",
+            vec![Reply::ok(json!({"data": [{"step_id": "calls", "status": "in_progress"}]}))],
+        );
+        let clock = format!("http://{}/clock", h.service.addr);
+        let o = run(&h.ctx(), args(&["--clock-url", &clock])).await.unwrap();
+        let reqs = h.service.requests();
+        assert_eq!(h.service.lines()[..2], ["GET /clock".to_string(), "GET /v1/assistants/a1/events/e1".to_string()]);
+        // The clock client carries the same key as the API client.
+        assert_eq!(reqs[0].header("authorization"), Some("Bearer cc_test_0123456789abcdef"));
+        let step = reqs.iter().find(|r| r.line() == "PATCH /v1/missions/m1/runs/r1/plan/steps/calls").unwrap();
+        assert_eq!(step.json(), json!({"status": "completed"}));
+        let run_end = reqs.iter().find(|r| r.line() == "PATCH /v1/missions/m1/runs/r1").unwrap();
+        assert_eq!(run_end.json()["status"], "succeeded");
+        assert_eq!(o.data["now"], "2026-01-01T12:00:00Z");
+        let t = text(&o);
+        assert!(t.starts_with("roof: 1 events pending, 1 fetched\n  e1 +15551***: completed"), "{t}");
+        assert!(t.contains("mission ended: succeeded"), "{t}");
+        assert_eq!(o.exit_code, 0);
+    }
+
+    #[tokio::test]
+    async fn an_interval_beyond_a_day_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e = run(&h.ctx(), args(&["--watch", "--interval", "90000"])).await.unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_service_outage_is_reported_per_mission_and_exits_non_zero() {
+        let h = Harness::start().await;
+        one_pending_call(&h);
+        h.service.on("GET", "/v1/assistants/a1/events/e1", vec![Reply::error(503, "down")]);
+        let o = run(&h.ctx(), args(&[])).await.unwrap();
+        // A GET is retried before the poll gives up on the mission.
+        assert_eq!(h.service.lines(), vec!["GET /v1/assistants/a1/events/e1"; 3]);
+        assert!(text(&o).contains("error:") && text(&o).contains("nothing lost"), "{}", text(&o));
+        assert_ne!(o.exit_code, 0);
     }
 }

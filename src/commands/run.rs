@@ -57,3 +57,76 @@ pub async fn list(ctx: &Context, a: RunListArgs) -> Result<Outcome> {
     let n = rs.len();
     Ok(Outcome::data(&rs).table(t).note(format!("{n} runs")))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::error::Error;
+    use crate::testing::{parse, text, Harness, Reply};
+
+    fn cmd(args: &[&str]) -> RunCommand {
+        match parse(&[&["run"], args].concat()) {
+            crate::cli::Command::Run(c) => c,
+            other => panic!("not a run command: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_posts_the_input_and_names_the_new_run() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/missions/m1/runs", vec![Reply::ok(json!({"data": {"run_id": "r9"}}))]);
+        let o = run(&h.ctx(), cmd(&["create", "m1", r#"{"city": "Köln"}"#])).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "POST /v1/missions/m1/runs");
+        assert_eq!(r.json(), json!({"input": {"city": "Köln"}}));
+        assert_eq!(text(&o), "Created run: r9\n");
+    }
+
+    #[tokio::test]
+    async fn update_patches_status_summary_and_payload() {
+        let h = Harness::start().await;
+        let o =
+            run(&h.ctx(), cmd(&["update", "m1", "r1", "succeeded", "--summary", "done", "--payload", "{\"n\": 3}"]))
+                .await
+                .unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "PATCH /v1/missions/m1/runs/r1");
+        assert_eq!(r.json(), json!({"status": "succeeded", "result_summary": "done", "result_payload": {"n": 3}}));
+        assert_eq!(text(&o), "Updated run r1: succeeded\n");
+        assert_eq!(o.data, json!({"run_id": "r1", "status": "succeeded"}));
+    }
+
+    #[tokio::test]
+    async fn list_is_a_table_with_a_count_note() {
+        let h = Harness::start().await;
+        h.service.on(
+            "GET",
+            "/v1/missions/m1/runs",
+            vec![Reply::ok(json!({"data": [{"run_id": "r1", "status": "running"}, {"run_id": "r2"}]}))],
+        );
+        let o = run(&h.ctx(), cmd(&["list", "m1"])).await.unwrap();
+        assert_eq!(h.service.single().line(), "GET /v1/missions/m1/runs");
+        let t = text(&o);
+        assert!(t.contains("r1") && t.contains("running") && t.contains("r2"), "{t}");
+        assert_eq!(o.notes, vec!["2 runs"]);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_status_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e = run(&h.ctx(), cmd(&["update", "m1", "r1", "finished"])).await.unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_get_that_keeps_failing_is_retried_then_reported() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/missions/m1/runs/r1", vec![Reply::error(503, "down")]);
+        let e = run(&h.ctx(), cmd(&["get", "m1", "r1"])).await.unwrap_err();
+        assert!(matches!(e, Error::Api { status: 503, .. }), "{e:?}");
+        assert_eq!(h.service.lines(), vec!["GET /v1/missions/m1/runs/r1"; 3]);
+    }
+}

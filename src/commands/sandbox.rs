@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::cli::sandbox::{CallInArgs, SandboxAction, SandboxArgs, SandboxServeArgs};
 use crate::error::{Error, Result};
-use crate::output::{Outcome, Printer};
+use crate::output::Outcome;
 use crate::sandbox::{self, SandboxOptions};
 
 use super::Context;
@@ -63,7 +63,7 @@ pub async fn serve(ctx: &Context, a: SandboxServeArgs) -> Result<Outcome> {
         .line(format!("export AGENTPHONE_API_URL={}{}", handle.root_url(), sandbox::agentphone::BASE_PATH))
         .line(format!("export AGENTPHONE_API_KEY={}", sandbox::agentphone::SANDBOX_KEY))
         .note("Control API under /_sandbox/ (see README, section Sandbox). Press Ctrl-C to stop.");
-    Printer::new(ctx.json).print(&started);
+    ctx.printer.print(&started);
     tokio::signal::ctrl_c().await.map_err(|e| Error::failed(format!("cannot wait for Ctrl-C: {e}")))?;
     let requests = handle.shared.log.lock().map(|l| l.entries.len() as u64 + l.dropped).unwrap_or(0);
     handle.shutdown().await;

@@ -491,3 +491,63 @@ mod tests {
         assert!(f.existing.is_none() && f.existing_error.is_some());
     }
 }
+
+#[cfg(test)]
+mod service_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{parse, text, Harness, Reply, TEST_KEY};
+
+    fn args(words: &[&str]) -> SetupArgs {
+        match parse(&[&["setup"], words].concat()) {
+            crate::cli::Command::Setup(a) => a,
+            other => panic!("not a setup command: {other:?}"),
+        }
+    }
+
+    /// A context that writes its configuration into the harness directory.
+    fn ctx(h: &Harness) -> Context {
+        Context { config_path: Some(h.dir().join("skill-config.json")), ..h.ctx() }
+    }
+
+    #[tokio::test]
+    async fn the_key_check_is_one_authenticated_mission_list() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/missions", vec![Reply::ok(json!({"data": []}))]);
+        assert_eq!(check_key(&h.service.api_url(), &Secret::new(TEST_KEY)).await, KeyCheck::Accepted);
+        let r = h.service.single();
+        assert_eq!(r.line(), "GET /v1/missions");
+        assert_eq!(r.header("authorization"), Some(format!("Bearer {TEST_KEY}").as_str()));
+    }
+
+    #[tokio::test]
+    async fn a_server_error_leaves_the_key_unverified_after_one_attempt() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/missions", vec![Reply::error(503, "maintenance")]);
+        let check = check_key(&h.service.api_url(), &Secret::new(TEST_KEY)).await;
+        assert!(matches!(&check, KeyCheck::Unverified(m) if m.contains("maintenance")), "{check:?}");
+        assert_eq!(h.service.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_accepted_key_is_saved_with_the_server() {
+        let h = Harness::start().await;
+        let o = run(&ctx(&h), args(&["--yes", "--no-gateway-edit", "--owner-name", "Alex"])).await.unwrap();
+        assert_eq!(h.service.single().line(), "GET /v1/missions");
+        assert!(text(&o).starts_with("✓ API key cc_test_"), "{}", text(&o));
+        assert_eq!(o.data["key_check"], "accepted");
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(h.dir().join("skill-config.json")).unwrap()).unwrap();
+        assert_eq!((saved["api_key"].as_str(), saved["owner_name"].as_str()), (Some(TEST_KEY), Some("Alex")));
+    }
+
+    #[tokio::test]
+    async fn a_rejected_key_is_not_saved_without_force() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/missions", vec![Reply::error(401, "invalid key")]);
+        let e = run(&ctx(&h), args(&["--yes", "--no-gateway-edit"])).await.unwrap_err();
+        assert!(matches!(&e, Error::Failed(m) if m.contains("rejected the API key") && m.contains("--force")), "{e:?}");
+        assert!(!h.dir().join("skill-config.json").exists());
+    }
+}

@@ -130,3 +130,91 @@ mod tests {
         assert_eq!(excerpt("a\nb", 60), "a b");
     }
 }
+
+#[cfg(test)]
+mod service_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{parse, text, Harness, Reply};
+
+    fn cmd(args: &[&str]) -> SmsCommand {
+        match parse(&[&["sms"], args].concat()) {
+            crate::cli::Command::Sms(c) => c,
+            other => panic!("not an sms command: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn send_posts_number_text_and_media() {
+        let h = Harness::start().await;
+        h.service.on(
+            "POST",
+            "/v1/messages/send",
+            vec![Reply::ok(json!({"message": {"id": "msg_1", "from": "+15550000000"}}))],
+        );
+        let o =
+            run(&h.ctx(), cmd(&["send", "+15551234567", "See you", "--media", "https://x.test/a.png"])).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "POST /v1/messages/send");
+        assert_eq!(
+            r.json(),
+            json!({"to": "+15551234567", "message": "See you", "media_urls": ["https://x.test/a.png"]})
+        );
+        assert_eq!(text(&o), "✓ Message sent\n  ID: msg_1\n  From: +15550000000\n  To: +15551234567\n");
+    }
+
+    #[tokio::test]
+    async fn list_sends_the_filters_as_query_and_shows_the_total() {
+        let h = Harness::start().await;
+        h.service.on(
+            "GET",
+            "/v1/messages",
+            vec![Reply::ok(json!({
+                "messages": [{"direction": "inbound", "from": "+15551112222", "body": "hello", "created_at": "2026-01-01T10:00:00Z"}],
+                "pagination": {"total": 7},
+            }))],
+        );
+        let o = run(&h.ctx(), cmd(&["list", "--limit", "5", "--contact", "+15551112222", "--direction", "inbound"]))
+            .await
+            .unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "GET /v1/messages");
+        assert_eq!(
+            r.query_pairs(),
+            vec![
+                ("limit".into(), "5".into()),
+                ("contact".into(), "+15551112222".into()),
+                ("direction".into(), "inbound".into())
+            ]
+        );
+        let t = text(&o);
+        assert!(t.contains("2026-01-01") && t.contains("hello") && t.ends_with("Total: 7 messages\n"), "{t}");
+        assert_eq!(o.data["total"], 7);
+    }
+
+    #[tokio::test]
+    async fn no_conversations_says_so() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/messages/conversations", vec![Reply::ok(json!({"conversations": []}))]);
+        let o = run(&h.ctx(), cmd(&["conversations"])).await.unwrap();
+        assert_eq!(h.service.single().line(), "GET /v1/messages/conversations");
+        assert_eq!(text(&o), "No conversations.\n");
+    }
+
+    #[tokio::test]
+    async fn a_media_link_that_is_not_http_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e = run(&h.ctx(), cmd(&["send", "+15551234567", "hi", "--media", "file:///etc/passwd"])).await.unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_error_document_in_a_2xx_reply_is_a_failure() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/messages/send", vec![Reply::ok(json!({"error": {"message": "no sms number"}}))]);
+        let e = run(&h.ctx(), cmd(&["send", "+15551234567", "hi"])).await.unwrap_err();
+        assert!(matches!(&e, Error::Failed(m) if m.contains("no sms number")), "{e:?}");
+    }
+}

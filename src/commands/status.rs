@@ -250,3 +250,70 @@ mod tests {
         assert_eq!(lines, vec!["✓ api key  k", "✗ gateway  down", "           fix: start it"]);
     }
 }
+
+#[cfg(test)]
+mod service_tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::testing::{parse, Harness, Reply};
+
+    fn args(words: &[&str]) -> StatusArgs {
+        match parse(&[&["status"], words].concat()) {
+            crate::cli::Command::Status(a) => a,
+            other => panic!("not a status command: {other:?}"),
+        }
+    }
+
+    /// The check named `name` in the JSON document.
+    fn check(o: &Outcome, name: &str) -> Value {
+        let checks = o.data["checks"].as_array().cloned().unwrap_or_default();
+        checks.into_iter().find(|c| c["name"] == name).unwrap_or(Value::Null)
+    }
+
+    #[tokio::test]
+    async fn an_accepted_key_and_an_answering_gateway_pass() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/missions", vec![Reply::ok(json!({"data": []}))]);
+        let o = run(&h.ctx(), args(&[])).await.unwrap();
+        let lines = h.service.lines();
+        assert!(lines.contains(&"GET /v1/missions".to_string()), "{lines:?}");
+        // The gateway probe reached the fake (the harness's gateway URL).
+        assert!(lines.contains(&"GET /".to_string()), "{lines:?}");
+        assert_eq!(check(&o, "service")["status"], "ok");
+        assert_eq!(check(&o, "gateway")["status"], "ok");
+        assert_eq!(check(&o, "api key")["status"], "ok");
+    }
+
+    #[tokio::test]
+    async fn a_rejected_key_fails_with_the_fix_and_exit_1() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/missions", vec![Reply::error(401, "invalid key")]);
+        let o = run(&h.ctx(), args(&[])).await.unwrap();
+        let service = check(&o, "service");
+        assert_eq!(service["status"], "fail");
+        assert!(service["detail"].as_str().unwrap_or_default().contains("rejected the key (HTTP 401"), "{service}");
+        assert!(service["fix"].as_str().unwrap_or_default().contains("clawdtalk setup --api-key"), "{service}");
+        assert_eq!(o.exit_code, 1);
+        assert_eq!(o.data["ok"], false);
+    }
+
+    #[tokio::test]
+    async fn offline_sends_nothing_and_leaves_the_network_checks_unknown() {
+        let h = Harness::start().await;
+        let o = run(&h.ctx(), args(&["--offline"])).await.unwrap();
+        assert!(h.service.requests().is_empty());
+        assert_eq!(check(&o, "service")["status"], "unknown");
+        assert_eq!(check(&o, "gateway")["status"], "unknown");
+    }
+
+    #[tokio::test]
+    async fn no_key_fails_without_asking_the_service() {
+        let h = Harness::start().await.without_keys();
+        let o = run(&h.ctx(), args(&[])).await.unwrap();
+        assert!(!h.service.lines().contains(&"GET /v1/missions".to_string()));
+        assert_eq!(check(&o, "api key")["status"], "fail");
+        assert_eq!(check(&o, "service")["status"], "unknown");
+        assert_eq!(o.exit_code, 1);
+    }
+}
