@@ -69,7 +69,7 @@ impl RetryPolicy {
             return ra.min(self.max_delay);
         }
         let exp = self.base_delay.saturating_mul(1u32 << (attempt - 1).min(16));
-        let jitter = rand::thread_rng().gen_range(0.0..0.5);
+        let jitter = rand::rng().random_range(0.0..0.5);
         exp.mul_f64(1.0 + jitter).min(self.max_delay)
     }
 }
