@@ -85,7 +85,7 @@ pub fn json_object_arg(arg: &str, text: &str) -> Result<Value> {
 pub fn plain_id(arg: &str, value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(Error::usage(format!("{arg} must not be empty")));
+        return Err(Error::usage(format!("{arg} must not be empty or only whitespace (an unset shell variable?)")));
     }
     if v.starts_with('{') || v.starts_with('[') {
         return Err(Error::usage(format!(

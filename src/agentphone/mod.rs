@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::api::{envelope, seg, Client, ClientOptions, RetryPolicy};
+use crate::api::{envelope, ApiPath, Client, ClientOptions, RetryPolicy};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::output::Progress;
@@ -57,7 +57,8 @@ impl AgentPhone {
             request_timeout: cfg.request_timeout,
             retry: retry_policy(rate_limit_wait),
             key_header: Some("x-api-key"),
-        })?;
+        })?
+        .with_secrets_of(cfg);
         Ok(AgentPhone { client, rate_limit_wait })
     }
 
@@ -70,7 +71,7 @@ impl AgentPhone {
     /// ([`crate::validate::phone`]); this is the last place before the wire.
     pub async fn create_call(&self, req: &CallRequest) -> Result<Placed> {
         let body = serde_json::to_value(req).map_err(|e| Error::failed(format!("cannot encode the call: {e}")))?;
-        let reply = self.client.post("/calls", &body).await.map_err(|e| self.explain(e))?;
+        let reply = self.client.post(&ApiPath::new("/calls"), &body).await.map_err(|e| self.explain(e))?;
         let credits_remaining = reply.get("credits_remaining").filter(|v| !v.is_null()).cloned();
         let call = to_call(reply)?;
         Ok(Placed { call, credits_remaining })
@@ -78,7 +79,8 @@ impl AgentPhone {
 
     /// `GET /calls/{id}`.
     pub async fn get_call(&self, call_id: &str) -> Result<Call> {
-        let reply = self.client.get(&format!("/calls/{}", seg(call_id)), &[]).await.map_err(|e| self.explain(e))?;
+        let path = ApiPath::new("/calls").id("CALL_ID", call_id)?;
+        let reply = self.client.get(&path, &[]).await.map_err(|e| self.explain(e))?;
         to_call(reply)
     }
 
