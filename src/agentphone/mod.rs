@@ -1,9 +1,9 @@
-//! The AgentPhone client (contract §5): one call, one objective.
+//! The AgentPhone client (docs/protocol.md#agentphone): one call, one objective.
 //!
 //! It reuses the shared HTTP client ([`crate::api::Client`]) with AgentPhone's
 //! `x-api-key` header and base URL, and with a retry policy of exactly one
 //! retry 60 s after a 429 (AgentPhone allows 10 calls a minute; a second 429
-//! stops) and the normal short backoff for a GET's 5xx or transport failure. Error replies are reworded so each guard rail of §5 says what
+//! stops) and the normal short backoff for a GET's 5xx or transport failure. Error replies are reworded so each guard rail of docs/protocol.md#agentphone says what
 //! happened and what to do: 401 names the key setting, 402 says the credits
 //! are exhausted, a second 429 says the rate limit still holds.
 
@@ -84,7 +84,7 @@ impl AgentPhone {
         to_call(reply)
     }
 
-    /// Reword the service errors that §5 gives a meaning to.
+    /// Reword the service errors that docs/protocol.md#agentphone gives a meaning to.
     fn explain(&self, e: Error) -> Error {
         let Error::Api { status, message, body } = e else { return e };
         let message = match status {
@@ -109,7 +109,7 @@ impl AgentPhone {
 }
 
 /// AgentPhone's retries: a 429 is retried once, exactly `wait` (the
-/// contract's 60 s) after it, whatever `Retry-After` says (the limit is per
+/// protocol's 60 s) after it, whatever `Retry-After` says (the limit is per
 /// minute), and a second 429 stops; a GET's 5xx or transport failure gets the
 /// normal short backoff (250 ms doubling, up to 3 attempts). A POST is retried
 /// on a 5xx never, only after a 429 or a connection that failed before the

@@ -1,4 +1,4 @@
-//! Owner approvals (contract §2.3): `POST /approvals` pushes a request to the
+//! Owner approvals (docs/protocol.md#direct-calls-sms-and-approvals): `POST /approvals` pushes a request to the
 //! owner's phone; `GET /approvals/{id}` reads its decision.
 
 use serde_json::Value;

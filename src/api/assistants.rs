@@ -13,7 +13,7 @@ const ID_ALIASES: &[&str] = &["assistant_id"];
 pub const DEFAULT_MODEL: &str = "openai/gpt-4o";
 pub const DEFAULT_VOICE: &str = "Rime.ArcanaV3.astra";
 pub const DEFAULT_FEATURES: &[&str] = &["telephony", "messaging"];
-/// Tool types the service knows (contract §2.1).
+/// Tool types the service knows (docs/protocol.md#create-assistant).
 pub const TOOL_TYPES: &[&str] =
     &["hangup", "webhook", "transfer", "handoff", "retrieval", "refer", "send_dtmf", "send_message"];
 /// Features an assistant can be asked for a connection id of.
@@ -28,7 +28,7 @@ pub fn default_tools() -> Value {
     ])
 }
 
-/// An assistant to create. [`NewAssistant::new`] fills the contract's defaults.
+/// An assistant to create. [`NewAssistant::new`] fills the protocol's defaults (docs/protocol.md#create-assistant).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAssistant {
     pub name: String,
@@ -56,7 +56,7 @@ impl NewAssistant {
         }
     }
 
-    /// The body in the contract's key order: name, model, instructions,
+    /// The body in the protocol's key order: name, model, instructions,
     /// greeting, voice, tools, enabled_features, then description when given.
     pub fn body(&self) -> Value {
         let mut m = Map::new();
@@ -135,7 +135,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn create_body_has_contract_defaults_in_order() {
+    fn create_body_has_protocol_defaults_in_order() {
         let body = super::super::body_bytes(&NewAssistant::new("N", "I").body());
         let s = String::from_utf8(body).unwrap();
         assert!(s.starts_with(r#"{"name": "N", "model": "openai/gpt-4o", "instructions": "I", "greeting": "", "voice": "Rime.ArcanaV3.astra", "tools": [{"type": "hangup""#), "{s}");

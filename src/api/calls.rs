@@ -1,4 +1,4 @@
-//! Direct calls (contract §2.3): `POST /calls`, `GET /calls/{id}`,
+//! Direct calls (docs/protocol.md#direct-calls-sms-and-approvals): `POST /calls`, `GET /calls/{id}`,
 //! `POST /calls/{id}/end`. Unlike missions, these place one call right now,
 //! to the owner's verified phone or (paid accounts) to another number.
 

@@ -1,4 +1,4 @@
-//! SMS (contract §2.3): `POST /messages/send`, `GET /messages`,
+//! SMS (docs/protocol.md#direct-calls-sms-and-approvals): `POST /messages/send`, `GET /messages`,
 //! `GET /messages/conversations`.
 
 use serde_json::{json, Value};
