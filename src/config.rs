@@ -58,16 +58,8 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Mask a key as first 8 … last 4; short keys are fully hidden.
-pub fn mask_key(key: &str) -> String {
-    let chars: Vec<char> = key.chars().collect();
-    if chars.len() <= 12 {
-        return "*".repeat(chars.len().max(4));
-    }
-    let head: String = chars[..8].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}...{tail}")
-}
+/// Keys are masked by the shared redaction module (first 8 … last 4).
+pub use crate::redact::mask_key;
 
 /// Mask a phone number for logs: keep the first 6 characters (`+15551***`).
 pub fn mask_phone(number: &str) -> String {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod openclaw;
 pub mod output;
+pub mod redact;
 pub mod sandbox;
 pub mod state;
 #[cfg(test)]

@@ -120,7 +120,14 @@ impl Printer {
     /// Print an error: to stderr always; with `--json`, also an error document on stdout.
     pub fn error(&self, e: &Error) {
         let prefix = if self.color { "\x1b[31merror:\x1b[0m" } else { "error:" };
-        let _ = writeln!(std::io::stderr(), "{prefix} {e}");
+        // A message may carry a server's text: escape its control
+        // characters. A service error is one line; our own messages keep
+        // their line breaks.
+        let text = match e {
+            Error::Api { .. } => crate::redact::sanitize_for_terminal(&e.to_string()),
+            _ => e.to_string().split('\n').map(crate::redact::sanitize_for_terminal).collect::<Vec<_>>().join("\n"),
+        };
+        let _ = writeln!(std::io::stderr(), "{prefix} {text}");
         if self.json {
             let mut doc = json!({"error": {"kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code()}});
             if let Error::Api { status, body, .. } = e {

@@ -20,6 +20,11 @@ const EMERGENCY: &[&str] = &[
 /// whatever the punctuation (`+1 (911)`).
 pub fn phone(arg: &str, value: &str) -> Result<String> {
     let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::usage(format!(
+            "{arg} is empty (an unset shell variable?): give an E.164 number like +15551234567"
+        )));
+    }
     let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
     let dialable = v.chars().all(|c| c.is_ascii_digit() || "+ -().".contains(c)) && !digits.is_empty();
     if dialable {
@@ -85,7 +90,7 @@ pub fn json_object_arg(arg: &str, text: &str) -> Result<Value> {
 pub fn plain_id(arg: &str, value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(Error::usage(format!("{arg} must not be empty")));
+        return Err(Error::usage(format!("{arg} must not be empty or only whitespace (an unset shell variable?)")));
     }
     if v.starts_with('{') || v.starts_with('[') {
         return Err(Error::usage(format!(
@@ -228,6 +233,36 @@ mod tests {
         // Seven digits is not short but still not E.164; letters are never "short".
         assert!(phone("to", "+1234567").unwrap_err().to_string().contains("not an E.164"));
         assert!(phone("to", "abc911").unwrap_err().to_string().contains("not an E.164"));
+    }
+
+    #[test]
+    fn blank_numbers_are_refused_as_empty() {
+        for n in ["", "   ", "\t"] {
+            let e = phone("--to", n).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains("--to is empty"), "{n:?}: {e}");
+        }
+    }
+
+    fn is_e164(s: &str) -> bool {
+        let Some(d) = s.strip_prefix('+') else { return false };
+        (7..=15).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()) && !d.starts_with('0')
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_input_panics_and_accepted_numbers_are_e164(s in proptest::prelude::any::<String>()) {
+            if let Ok(n) = phone("--to", &s) {
+                proptest::prop_assert!(is_e164(&n), "{:?} accepted as {:?}", s, n);
+            }
+        }
+
+        #[test]
+        fn number_like_input_is_e164_when_accepted(s in "[+]?[0-9 ()\\-]{0,18}") {
+            if let Ok(n) = phone("--to", &s) {
+                proptest::prop_assert!(is_e164(&n), "{:?} accepted as {:?}", s, n);
+            }
+        }
     }
 
     #[test]

@@ -94,7 +94,7 @@ fn a_writer_killed_at_random_moments_never_leaves_a_broken_file() {
     let start = Instant::now();
     assert!(spawn().wait().unwrap().success());
     let full = start.elapsed();
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     let mut last = 4001;
     let mut killed_running = 0;
     let mut round = 0;
@@ -104,7 +104,7 @@ fn a_writer_killed_at_random_moments_never_leaves_a_broken_file() {
         round += 1;
         assert!(round <= 400, "only {killed_running} kills hit a running writer in 400 rounds");
         let mut child = spawn();
-        std::thread::sleep(full.mul_f64(rng.gen_range(0.0..0.9)));
+        std::thread::sleep(full.mul_f64(rng.random_range(0.0..0.9)));
         if child.try_wait().unwrap().is_none() {
             killed_running += 1;
         }

@@ -1,9 +1,9 @@
-//! The AgentPhone client (contract §5): one call, one objective.
+//! The AgentPhone client (docs/protocol.md#agentphone): one call, one objective.
 //!
 //! It reuses the shared HTTP client ([`crate::api::Client`]) with AgentPhone's
 //! `x-api-key` header and base URL, and with a retry policy of exactly one
 //! retry 60 s after a 429 (AgentPhone allows 10 calls a minute; a second 429
-//! stops) and the normal short backoff for a GET's 5xx or transport failure. Error replies are reworded so each guard rail of §5 says what
+//! stops) and the normal short backoff for a GET's 5xx or transport failure. Error replies are reworded so each guard rail of docs/protocol.md#agentphone says what
 //! happened and what to do: 401 names the key setting, 402 says the credits
 //! are exhausted, a second 429 says the rate limit still holds.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::api::{envelope, seg, Client, ClientOptions, RetryPolicy};
+use crate::api::{envelope, ApiPath, Client, ClientOptions, RetryPolicy};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::output::Progress;
@@ -57,7 +57,8 @@ impl AgentPhone {
             request_timeout: cfg.request_timeout,
             retry: retry_policy(rate_limit_wait),
             key_header: Some("x-api-key"),
-        })?;
+        })?
+        .with_secrets_of(cfg);
         Ok(AgentPhone { client, rate_limit_wait })
     }
 
@@ -70,7 +71,7 @@ impl AgentPhone {
     /// ([`crate::validate::phone`]); this is the last place before the wire.
     pub async fn create_call(&self, req: &CallRequest) -> Result<Placed> {
         let body = serde_json::to_value(req).map_err(|e| Error::failed(format!("cannot encode the call: {e}")))?;
-        let reply = self.client.post("/calls", &body).await.map_err(|e| self.explain(e))?;
+        let reply = self.client.post(&ApiPath::new("/calls"), &body).await.map_err(|e| self.explain(e))?;
         let credits_remaining = reply.get("credits_remaining").filter(|v| !v.is_null()).cloned();
         let call = to_call(reply)?;
         Ok(Placed { call, credits_remaining })
@@ -78,11 +79,12 @@ impl AgentPhone {
 
     /// `GET /calls/{id}`.
     pub async fn get_call(&self, call_id: &str) -> Result<Call> {
-        let reply = self.client.get(&format!("/calls/{}", seg(call_id)), &[]).await.map_err(|e| self.explain(e))?;
+        let path = ApiPath::new("/calls").id("CALL_ID", call_id)?;
+        let reply = self.client.get(&path, &[]).await.map_err(|e| self.explain(e))?;
         to_call(reply)
     }
 
-    /// Reword the service errors that §5 gives a meaning to.
+    /// Reword the service errors that docs/protocol.md#agentphone gives a meaning to.
     fn explain(&self, e: Error) -> Error {
         let Error::Api { status, message, body } = e else { return e };
         let message = match status {
@@ -107,7 +109,7 @@ impl AgentPhone {
 }
 
 /// AgentPhone's retries: a 429 is retried once, exactly `wait` (the
-/// contract's 60 s) after it, whatever `Retry-After` says (the limit is per
+/// protocol's 60 s) after it, whatever `Retry-After` says (the limit is per
 /// minute), and a second 429 stops; a GET's 5xx or transport failure gets the
 /// normal short backoff (250 ms doubling, up to 3 attempts). A POST is retried
 /// on a 5xx never, only after a 429 or a connection that failed before the

@@ -1,4 +1,4 @@
-//! Serde models of AgentPhone's objects (contract §5). Like the ClawdTalk
+//! Serde models of AgentPhone's objects (docs/protocol.md#agentphone). Like the ClawdTalk
 //! models, each keeps the fields the client relies on and carries every
 //! other field along in `extra`, so `--json` shows the whole call.
 
@@ -33,7 +33,7 @@ pub struct Call {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// A string, or a list of turns (`{role|speaker, text|content|message}`):
-    /// the contract does not fix the shape, so both are accepted.
+    /// the protocol does not fix the shape, so both are accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

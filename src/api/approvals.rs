@@ -1,4 +1,4 @@
-//! Owner approvals (contract §2.3): `POST /approvals` pushes a request to the
+//! Owner approvals (docs/protocol.md#direct-calls-sms-and-approvals): `POST /approvals` pushes a request to the
 //! owner's phone; `GET /approvals/{id}` reads its decision.
 
 use serde_json::Value;
@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::client::error_message;
 use super::envelope::{self, decode};
 use super::models::{Approval, ApprovalCreated, ApprovalRequest};
-use super::Client;
+use super::{ApiPath, Client};
 use crate::error::{Error, Result};
 
 const ENVELOPE: &[&str] = &["approval", "data"];
@@ -49,12 +49,12 @@ pub fn to_approval(reply: Value) -> Result<Approval> {
 /// Ask the owner to approve an action.
 pub async fn create(c: &Client, req: &ApprovalRequest) -> Result<ApprovalCreated> {
     let body = serde_json::to_value(req).map_err(|e| Error::failed(format!("cannot encode the approval: {e}")))?;
-    created(c.post("/approvals", &body).await?)
+    created(c.post(&ApiPath::new("/approvals"), &body).await?)
 }
 
 /// Read an approval's status.
 pub async fn get(c: &Client, request_id: &str) -> Result<Approval> {
-    to_approval(c.get(&format!("/approvals/{}", super::seg(request_id)), &[]).await?)
+    to_approval(c.get(&ApiPath::new("/approvals").id("REQUEST_ID", request_id)?, &[]).await?)
 }
 
 #[cfg(test)]

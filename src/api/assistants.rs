@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::envelope::{self, truthy};
 use super::models::{Assistant, AssistantPage};
-use super::{quote, seg, Client};
+use super::{quote, ApiPath, Client};
 use crate::error::Result;
 
 const ENVELOPE: &[&str] = &["assistant", "data"];
@@ -13,7 +13,7 @@ const ID_ALIASES: &[&str] = &["assistant_id"];
 pub const DEFAULT_MODEL: &str = "openai/gpt-4o";
 pub const DEFAULT_VOICE: &str = "Rime.ArcanaV3.astra";
 pub const DEFAULT_FEATURES: &[&str] = &["telephony", "messaging"];
-/// Tool types the service knows (contract §2.1).
+/// Tool types the service knows (docs/protocol.md#create-assistant).
 pub const TOOL_TYPES: &[&str] =
     &["hangup", "webhook", "transfer", "handoff", "retrieval", "refer", "send_dtmf", "send_message"];
 /// Features an assistant can be asked for a connection id of.
@@ -28,7 +28,7 @@ pub fn default_tools() -> Value {
     ])
 }
 
-/// An assistant to create. [`NewAssistant::new`] fills the contract's defaults.
+/// An assistant to create. [`NewAssistant::new`] fills the protocol's defaults (docs/protocol.md#create-assistant).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAssistant {
     pub name: String,
@@ -56,7 +56,7 @@ impl NewAssistant {
         }
     }
 
-    /// The body in the contract's key order: name, model, instructions,
+    /// The body in the protocol's key order: name, model, instructions,
     /// greeting, voice, tools, enabled_features, then description when given.
     pub fn body(&self) -> Value {
         let mut m = Map::new();
@@ -76,7 +76,7 @@ impl NewAssistant {
 
 /// Create an assistant.
 pub async fn create(c: &Client, a: &NewAssistant) -> Result<Assistant> {
-    let reply = c.post("/assistants", &a.body()).await?;
+    let reply = c.post(&ApiPath::new("/assistants"), &a.body()).await?;
     envelope::object(reply, ENVELOPE, ID_ALIASES, "assistant")
 }
 
@@ -92,7 +92,7 @@ pub fn list_query(page_size: u32, page: u32, name: Option<&str>) -> String {
 
 /// One page of assistants, optionally filtered by name (substring).
 pub async fn list(c: &Client, page_size: u32, page: u32, name: Option<&str>) -> Result<AssistantPage> {
-    let reply = c.get(&format!("/assistants?{}", list_query(page_size, page, name)), &[]).await?;
+    let reply = c.get(&ApiPath::new("/assistants").query(&list_query(page_size, page, name)), &[]).await?;
     let assistants: Vec<Assistant> = envelope::objects(&reply, &["assistants", "data"], ID_ALIASES, "assistant")?;
     let meta = reply.get("meta").cloned().unwrap_or(Value::Null);
     let count = |k: &str| meta.get(k).filter(|v| truthy(v)).and_then(Value::as_u64);
@@ -103,7 +103,7 @@ pub async fn list(c: &Client, page_size: u32, page: u32, name: Option<&str>) -> 
 
 /// Fetch one assistant.
 pub async fn get(c: &Client, assistant_id: &str) -> Result<Assistant> {
-    let reply = c.get(&format!("/assistants/{}", seg(assistant_id)), &[]).await?;
+    let reply = c.get(&ApiPath::new("/assistants").id("ASSISTANT_ID", assistant_id)?, &[]).await?;
     envelope::object(reply, ENVELOPE, ID_ALIASES, "assistant")
 }
 
@@ -111,14 +111,19 @@ pub async fn get(c: &Client, assistant_id: &str) -> Result<Assistant> {
 /// unwrapped reply. An empty object sends no body, as telnyx_api.py did.
 pub async fn update(c: &Client, assistant_id: &str, updates: &Value) -> Result<Value> {
     let body = truthy(updates).then_some(updates);
-    let reply = c.send(reqwest::Method::PATCH, &format!("/assistants/{}", seg(assistant_id)), &[], body).await?;
+    let reply = c
+        .send(reqwest::Method::PATCH, &ApiPath::new("/assistants").id("ASSISTANT_ID", assistant_id)?, &[], body)
+        .await?;
     Ok(envelope::one(reply, ENVELOPE))
 }
 
 /// The assistant's connection id for `feature` (`telephony` gives the
 /// TeXML app id, `messaging` the messaging profile id); `None` when it has none.
 pub async fn connection_id(c: &Client, assistant_id: &str, feature: &str) -> Result<Option<String>> {
-    let path = format!("/assistants/{}/connection-id?feature={}", seg(assistant_id), quote(feature, "/"));
+    let path = ApiPath::new("/assistants")
+        .id("ASSISTANT_ID", assistant_id)?
+        .lit("connection-id")
+        .query(&format!("feature={}", quote(feature, "/")));
     let reply = c.get(&path, &[]).await?;
     let found = envelope::id(&reply, &["connection_id"])
         .or_else(|| reply.get("data").and_then(|d| envelope::id(d, &["connection_id"])));
@@ -130,7 +135,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn create_body_has_contract_defaults_in_order() {
+    fn create_body_has_protocol_defaults_in_order() {
         let body = super::super::body_bytes(&NewAssistant::new("N", "I").body());
         let s = String::from_utf8(body).unwrap();
         assert!(s.starts_with(r#"{"name": "N", "model": "openai/gpt-4o", "instructions": "I", "greeting": "", "voice": "Rime.ArcanaV3.astra", "tools": [{"type": "hangup""#), "{s}");

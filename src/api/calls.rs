@@ -1,4 +1,4 @@
-//! Direct calls (contract §2.3): `POST /calls`, `GET /calls/{id}`,
+//! Direct calls (docs/protocol.md#direct-calls-sms-and-approvals): `POST /calls`, `GET /calls/{id}`,
 //! `POST /calls/{id}/end`. Unlike missions, these place one call right now,
 //! to the owner's verified phone or (paid accounts) to another number.
 
@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::client::error_message;
 use super::envelope::{self, decode};
 use super::models::{Call, CallRequest};
-use super::Client;
+use super::{ApiPath, Client};
 use crate::error::{Error, Result};
 
 const ENVELOPE: &[&str] = &["call", "data"];
@@ -82,17 +82,17 @@ pub fn started(reply: Value) -> Result<Call> {
 
 /// Place a call now.
 pub async fn create(c: &Client, req: &CallRequest) -> Result<Call> {
-    started(c.post("/calls", &create_body(req)).await?)
+    started(c.post(&ApiPath::new("/calls"), &create_body(req)).await?)
 }
 
 /// Fetch a call's current state.
 pub async fn get(c: &Client, call_id: &str) -> Result<Call> {
-    to_call(c.get(&format!("/calls/{}", super::seg(call_id)), &[]).await?)
+    to_call(c.get(&ApiPath::new("/calls").id("CALL_ID", call_id)?, &[]).await?)
 }
 
 /// Hang up a call. Returns the service's reply as is (it may be empty).
 pub async fn end(c: &Client, call_id: &str, reason: &str) -> Result<Value> {
-    c.post(&format!("/calls/{}/end", super::seg(call_id)), &json!({ "reason": reason })).await
+    c.post(&ApiPath::new("/calls").id("CALL_ID", call_id)?.lit("end"), &json!({ "reason": reason })).await
 }
 
 #[cfg(test)]

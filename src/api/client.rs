@@ -16,8 +16,14 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use super::path::ApiPath;
 use crate::config::{Config, Secret};
 use crate::error::{Error, Result};
+use crate::redact::{cut, redact_shapes, sanitize_for_terminal, Redactor, MAX_ERROR_TEXT};
+
+/// How much of an error body is read to find the service's message; the
+/// rest is never downloaded (a hostile server may send megabytes).
+const MAX_ERROR_BODY_READ: usize = 64 * 1024;
 
 /// Retry policy. GET and DELETE are retried on connect errors, timeouts,
 /// 5xx and 429; POST and PATCH only on 429 or when the connection failed
@@ -69,7 +75,7 @@ impl RetryPolicy {
             return ra.min(self.max_delay);
         }
         let exp = self.base_delay.saturating_mul(1u32 << (attempt - 1).min(16));
-        let jitter = rand::thread_rng().gen_range(0.0..0.5);
+        let jitter = rand::rng().random_range(0.0..0.5);
         exp.mul_f64(1.0 + jitter).min(self.max_delay)
     }
 }
@@ -107,6 +113,8 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     retry: RetryPolicy,
+    /// Removes secrets from the service's error text before it leaves the client.
+    redactor: std::sync::Arc<Redactor>,
 }
 
 impl Client {
@@ -129,14 +137,30 @@ impl Client {
             .connect_timeout(opts.connect_timeout)
             .timeout(opts.request_timeout)
             .user_agent(concat!("clawdtalk/", env!("CARGO_PKG_VERSION")))
+            // A redirect would replay the key to wherever it points, and a
+            // POST turned into a GET would look like success: never follow
+            // (docs/protocol.md#configuration); a 3xx is an error.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Client { http, base: opts.base_url.trim_end_matches('/').to_string(), retry: opts.retry })
+        let redactor = std::sync::Arc::new(Redactor::default().with(opts.api_key.expose()));
+        Ok(Client { http, base: opts.base_url.trim_end_matches('/').to_string(), retry: opts.retry, redactor })
     }
 
     /// Build the ClawdTalk client from configuration (fails without a key).
+    /// Every secret of the configuration is redacted from error text.
     pub fn from_config(cfg: &Config) -> Result<Client> {
-        Client::new(ClientOptions::from_config(cfg)?)
+        Ok(Client::new(ClientOptions::from_config(cfg)?)?.with_secrets_of(cfg))
+    }
+
+    /// Also redact every secret `cfg` holds (API key, gateway token,
+    /// AgentPhone key) from the service's error text, besides this
+    /// client's own key.
+    pub fn with_secrets_of(mut self, cfg: &Config) -> Self {
+        let mut all = Redactor::from_config(cfg).secrets().to_vec();
+        all.extend(self.redactor.secrets().iter().cloned());
+        self.redactor = std::sync::Arc::new(Redactor::new(all));
+        self
     }
 
     /// The API base URL this client talks to.
@@ -150,32 +174,34 @@ impl Client {
         self
     }
 
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+    pub async fn get(&self, path: &ApiPath, query: &[(&str, String)]) -> Result<Value> {
         self.send(Method::GET, path, query, None).await
     }
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+    pub async fn post(&self, path: &ApiPath, body: &Value) -> Result<Value> {
         self.send(Method::POST, path, &[], Some(body)).await
     }
-    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value> {
+    pub async fn patch(&self, path: &ApiPath, body: &Value) -> Result<Value> {
         self.send(Method::PATCH, path, &[], Some(body)).await
     }
-    pub async fn delete(&self, path: &str) -> Result<Value> {
+    pub async fn delete(&self, path: &ApiPath) -> Result<Value> {
         self.send(Method::DELETE, path, &[], None).await
     }
 
     /// Send one request with the retry policy; returns the reply body as JSON
     /// (`Value::Null` for an empty body, a JSON string for a non-JSON body).
     ///
-    /// `path` may end in a pre-built query string (`?a=b`), sent verbatim;
-    /// `query` pairs, when given, are form-encoded and appended after it.
+    /// `path` comes from the one path builder ([`ApiPath`]: ids are checked,
+    /// encoded segments) and may end in a pre-built query string, sent
+    /// verbatim; `query` pairs, when given, are form-encoded after it.
     /// `body` is serialized with [`body_bytes`]; `None` sends no body.
     pub async fn send(
         &self,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value> {
+        let path = path.as_str();
         let url = format!("{}{}", self.base, path);
         let body = body.map(body_bytes);
         let idempotent = matches!(method, Method::GET | Method::DELETE | Method::HEAD);
@@ -223,16 +249,70 @@ impl Client {
                             continue;
                         }
                     }
-                    let bytes = resp.bytes().await.map_err(|e| network_error(&method, &url, &e))?;
-                    let value = parse_body(&bytes);
-                    if status.is_success() {
-                        return Ok(value);
+                    if status.is_redirection() {
+                        return Err(self.redirect_error(status, resp.headers()));
                     }
-                    return Err(api_error(status, value));
+                    if status.is_success() {
+                        let bytes = resp.bytes().await.map_err(|e| network_error(&method, &url, &e))?;
+                        return Ok(parse_body(&bytes));
+                    }
+                    let bytes = read_at_most(resp, MAX_ERROR_BODY_READ).await;
+                    return Err(self.api_error(status, &bytes));
                 }
             }
         }
     }
+}
+
+impl Client {
+    /// A 3xx reply: an error naming where it pointed (escaped, cut), since
+    /// redirects are never followed.
+    fn redirect_error(&self, status: StatusCode, headers: &HeaderMap) -> Error {
+        let location = headers
+            .get(reqwest::header::LOCATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .map(|l| cut(&sanitize_for_terminal(&self.redactor.redact(&l)), 200))
+            .unwrap_or_else(|| "nowhere (no Location header)".to_string());
+        Error::Api {
+            status: status.as_u16(),
+            message: format!(
+                "the service redirected to {location}; redirects are never followed for API calls \
+                 (check the API URL: CLAWDTALK_API_URL, --api-url or `server` in skill-config.json)"
+            ),
+            body: None,
+        }
+    }
+
+    /// An error reply as [`Error::Api`]: the service's message and body,
+    /// secrets removed and cut to [`MAX_ERROR_TEXT`] before anything can
+    /// print them.
+    fn api_error(&self, status: StatusCode, bytes: &[u8]) -> Error {
+        let value = parse_body(bytes);
+        let message = cut(&self.redactor.redact(&service_message(status, &value)), MAX_ERROR_TEXT);
+        let body = (!value.is_null()).then_some(value).map(|b| {
+            let b = self.redactor.redact_json(b);
+            let text = b.to_string();
+            if text.len() <= MAX_ERROR_TEXT {
+                b
+            } else {
+                Value::String(cut(&text, MAX_ERROR_TEXT))
+            }
+        });
+        Error::Api { status: status.as_u16(), message, body }
+    }
+}
+
+/// The first `limit` bytes of a reply's body; the rest is left unread. A
+/// body that breaks off early is what arrived.
+async fn read_at_most(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < limit {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => out.extend_from_slice(&chunk[..chunk.len().min(limit - out.len())]),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    out
 }
 
 /// Serialize a request body exactly as Python's `json.dumps(data)` did:
@@ -383,14 +463,26 @@ fn parse_body(bytes: &[u8]) -> Value {
 /// read from `.error.message`, `.error` (string), `.message`, `.detail`,
 /// or `.errors[0].detail|title|message`.
 pub fn api_error(status: StatusCode, body: Value) -> Error {
-    let message = error_message(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+    let message = service_message(status, &body);
     let body = if body.is_null() { None } else { Some(body) };
     Error::Api { status: status.as_u16(), message, body }
 }
 
+/// The service's message in an error reply, or the status's reason.
+fn service_message(status: StatusCode, body: &Value) -> String {
+    error_message(body).unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string())
+}
+
 /// The service's own error message in `body`, if it carries one (also used
 /// for 2xx replies that hold an error document instead of a result).
+///
+/// Anything shaped like a key is removed and the text is cut to
+/// [`MAX_ERROR_TEXT`]: callers print it.
 pub fn error_message(body: &Value) -> Option<String> {
+    found_message(body).map(|m| cut(&redact_shapes(&m), MAX_ERROR_TEXT))
+}
+
+fn found_message(body: &Value) -> Option<String> {
     let s = |v: &Value| v.as_str().map(str::to_string).filter(|s| !s.is_empty());
     if let Some(e) = body.get("error") {
         if let Some(m) = e.get("message").and_then(s) {

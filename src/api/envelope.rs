@@ -1,4 +1,4 @@
-//! The service answers in more than one envelope (contract §2): the useful
+//! The service answers in more than one envelope (docs/protocol.md#http-api): the useful
 //! object may sit under `.mission`, `.data`, or at the top level, and ids may
 //! be called `id` or `mission_id`. These helpers find it.
 
@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-/// The reply's `.data` when it holds an object or a list (the contract's
+/// The reply's `.data` when it holds an object or a list (the protocol's
 /// "`.data`" rows: plans are a list of steps, most others an object), else
 /// the reply itself (a top-level reply, `null` for an empty body).
 pub fn data(reply: Value) -> Value {

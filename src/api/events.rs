@@ -43,12 +43,12 @@ impl NewEvent {
 
 /// Log an event; returns the unwrapped reply (`.data`, may be `null`).
 pub async fn log(c: &Client, mission_id: &str, run_id: &str, e: &NewEvent) -> Result<Value> {
-    let reply = c.post(&format!("{}/events", run_path(mission_id, run_id)), &e.body()).await?;
+    let reply = c.post(&run_path(mission_id, run_id)?.lit("events"), &e.body()).await?;
     Ok(envelope::data(reply))
 }
 
 /// List a run's events.
 pub async fn list(c: &Client, mission_id: &str, run_id: &str) -> Result<Vec<RunEvent>> {
-    let reply = c.get(&format!("{}/events", run_path(mission_id, run_id)), &[]).await?;
+    let reply = c.get(&run_path(mission_id, run_id)?.lit("events"), &[]).await?;
     envelope::objects(&reply, &["data", "events"], &[], "run event")
 }

@@ -3,12 +3,14 @@
 use serde_json::Value;
 
 use super::models::Insight;
-use super::{envelope, seg, Client};
+use super::{envelope, ApiPath, Client};
 use crate::error::Result;
 
 /// Every insight record of a conversation (completed or not).
 pub async fn get(c: &Client, conversation_id: &str) -> Result<Vec<Insight>> {
-    let reply = c.get(&format!("/missions/conversations/{}/insights", seg(conversation_id)), &[]).await?;
+    let reply = c
+        .get(&ApiPath::new("/missions/conversations").id("CONVERSATION_ID", conversation_id)?.lit("insights"), &[])
+        .await?;
     envelope::objects(&reply, &["data", "insights"], &[], "insight")
 }
 

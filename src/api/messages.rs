@@ -1,4 +1,4 @@
-//! SMS (contract §2.3): `POST /messages/send`, `GET /messages`,
+//! SMS (docs/protocol.md#direct-calls-sms-and-approvals): `POST /messages/send`, `GET /messages`,
 //! `GET /messages/conversations`.
 
 use serde_json::{json, Value};
@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::client::error_message;
 use super::envelope::{self, decode};
 use super::models::{Conversation, Message, MessagePage, MessageQuery, SentMessage};
-use super::Client;
+use super::{ApiPath, Client};
 use crate::error::{Error, Result};
 
 /// The JSON body for `POST /messages/send`; `media_urls` only when there are any.
@@ -57,17 +57,17 @@ pub fn to_page(reply: &Value) -> Result<MessagePage> {
 
 /// Send an SMS (or MMS with media URLs).
 pub async fn send(c: &Client, to: &str, message: &str, media_urls: &[String]) -> Result<SentMessage> {
-    sent(c.post("/messages/send", &send_body(to, message, media_urls)).await?)
+    sent(c.post(&ApiPath::new("/messages/send"), &send_body(to, message, media_urls)).await?)
 }
 
 /// List messages, newest first as the service orders them.
 pub async fn list(c: &Client, q: &MessageQuery) -> Result<MessagePage> {
-    to_page(&c.get("/messages", &list_query(q)).await?)
+    to_page(&c.get(&ApiPath::new("/messages"), &list_query(q)).await?)
 }
 
 /// List SMS threads.
 pub async fn conversations(c: &Client) -> Result<Vec<Conversation>> {
-    let reply = c.get("/messages/conversations", &[]).await?;
+    let reply = c.get(&ApiPath::new("/messages/conversations"), &[]).await?;
     envelope::list(&reply, &["conversations", "data"]).into_iter().map(|v| decode(v, "conversation")).collect()
 }
 

@@ -13,20 +13,14 @@ pub mod insights;
 pub mod messages;
 pub mod missions;
 pub mod models;
+pub mod path;
 pub mod phones;
 pub mod plan;
 pub mod runs;
 pub mod scheduled;
 
 pub use client::{body_bytes, Client, ClientOptions, RetryPolicy};
-
-/// Percent-encode one path segment (ids come from users and bots). Ids made
-/// of letters, digits and `-._~` pass unchanged, exactly as telnyx_api.py
-/// pasted them into its paths; anything else is escaped so it cannot
-/// change the path.
-pub fn seg(s: &str) -> String {
-    quote(s, "")
-}
+pub use path::ApiPath;
 
 /// Python's `urllib.parse.quote(s, safe)`: UTF-8 bytes percent-encoded
 /// (upper-case hex) except ASCII letters, digits, `_.-~` and `safe`.
@@ -52,7 +46,5 @@ mod tests {
     fn quote_matches_python_urllib() {
         // urllib.parse.quote("Acme Pool & Spa/é~") == 'Acme%20Pool%20%26%20Spa/%C3%A9~'
         assert_eq!(quote("Acme Pool & Spa/é~", "/"), "Acme%20Pool%20%26%20Spa/%C3%A9~");
-        assert_eq!(seg("run_1-a.b"), "run_1-a.b");
-        assert_eq!(seg("a/b?c"), "a%2Fb%3Fc");
     }
 }

@@ -44,7 +44,7 @@ pub struct Mission {
     pub extra: Map<String, Value>,
 }
 
-// ─── Direct calls, SMS and approvals (contract §2.3) ─────────────────────────
+// ─── Direct calls, SMS and approvals (docs/protocol.md#direct-calls-sms-and-approvals)
 // The service answers these at the top level (no `.data` envelope); the
 // modules still accept `.call`/`.data` wrappers, which cost nothing.
 

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::models::ScheduledEvent;
-use super::{envelope, seg, Client};
+use super::{envelope, ApiPath, Client};
 use crate::error::Result;
 
 const ENVELOPE: &[&str] = &["event", "data"];
@@ -60,31 +60,31 @@ impl NewScheduledEvent {
     }
 }
 
-fn events_path(assistant_id: &str) -> String {
-    format!("/assistants/{}/events", seg(assistant_id))
+fn events_path(assistant_id: &str) -> Result<ApiPath> {
+    Ok(ApiPath::new("/assistants").id("ASSISTANT_ID", assistant_id)?.lit("events"))
 }
 
 /// Schedule a call or SMS; returns the created event.
 pub async fn create(c: &Client, assistant_id: &str, e: &NewScheduledEvent) -> Result<ScheduledEvent> {
-    let reply = c.post(&events_path(assistant_id), &e.body()).await?;
+    let reply = c.post(&events_path(assistant_id)?, &e.body()).await?;
     envelope::object(reply, ENVELOPE, ID_ALIASES, "scheduled event")
 }
 
 /// Fetch one scheduled event (the poll engine's view of a call).
 pub async fn get(c: &Client, assistant_id: &str, event_id: &str) -> Result<ScheduledEvent> {
-    let reply = c.get(&format!("{}/{}", events_path(assistant_id), seg(event_id)), &[]).await?;
+    let reply = c.get(&events_path(assistant_id)?.id("EVENT_ID", event_id)?, &[]).await?;
     envelope::object(reply, ENVELOPE, ID_ALIASES, "scheduled event")
 }
 
 /// Cancel (delete) a scheduled event.
 pub async fn cancel(c: &Client, assistant_id: &str, event_id: &str) -> Result<()> {
-    c.delete(&format!("{}/{}", events_path(assistant_id), seg(event_id))).await?;
+    c.delete(&events_path(assistant_id)?.id("EVENT_ID", event_id)?).await?;
     Ok(())
 }
 
 /// Every scheduled event of an assistant.
 pub async fn list(c: &Client, assistant_id: &str) -> Result<Vec<ScheduledEvent>> {
-    let reply = c.get(&events_path(assistant_id), &[]).await?;
+    let reply = c.get(&events_path(assistant_id)?, &[]).await?;
     envelope::objects(&reply, &["events", "data"], ID_ALIASES, "scheduled event")
 }
 

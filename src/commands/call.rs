@@ -38,6 +38,14 @@ pub fn plan(a: &CallStartArgs) -> Result<(CallRequest, Vec<String>)> {
     let nonblank = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let mut notes = Vec::new();
     let mut greeting = nonblank(&a.greeting);
+    // An empty `--to` is an unset shell variable, not a wish to call the
+    // owner: only leaving `--to` out calls the owner.
+    if a.to.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(Error::usage(
+            "--to is empty (an unset shell variable?): give an E.164 number like +15551234567, \
+             or leave --to out to call the owner",
+        ));
+    }
     let mut to = nonblank(&a.to);
     if to.is_none() {
         if let Some(g) = greeting.as_deref().filter(|g| looks_like_number(g)) {

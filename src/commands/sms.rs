@@ -7,6 +7,7 @@ use crate::api::models::{Message, MessageQuery};
 use crate::cli::sms::{SmsCommand, SmsListArgs, SmsSendArgs};
 use crate::error::{Error, Result};
 use crate::output::{Outcome, Table};
+use crate::redact::sanitize_for_terminal;
 use crate::validate;
 
 use super::Context;
@@ -64,12 +65,14 @@ pub async fn list(ctx: &Context, a: SmsListArgs) -> Result<Outcome> {
 }
 
 /// One table row: `←` inbound (shows the sender), `→` outbound (shows the recipient).
+/// Inbound text is anyone's: every cell is escaped for the terminal.
 pub fn message_row(m: &Message) -> [String; 4] {
     let inbound = m.direction.as_deref() == Some("inbound");
     let arrow = if inbound { "←" } else { "→" };
     let date = m.created_at.as_deref().map(|d| d.split('T').next().unwrap_or(d)).unwrap_or("").to_string();
     let number = if inbound { &m.from } else { &m.to };
-    [arrow.to_string(), date, number.clone().unwrap_or_default(), excerpt(m.body.as_deref().unwrap_or(""), 60)]
+    let number = number.clone().unwrap_or_default();
+    [arrow.to_string(), date, number, excerpt(m.body.as_deref().unwrap_or(""), 60)].map(|c| sanitize_for_terminal(&c))
 }
 
 /// The first `n` characters on one line, with `...` when cut.
@@ -97,7 +100,7 @@ pub async fn conversations(ctx: &Context) -> Result<Outcome> {
             Some(v) => v.get("body").and_then(Value::as_str).unwrap_or_default().to_string(),
             None => String::new(),
         };
-        t.row([c.contact.clone().unwrap_or_default(), excerpt(&last, 50)]);
+        t.row([c.contact.clone().unwrap_or_default(), excerpt(&last, 50)].map(|c| sanitize_for_terminal(&c)));
     }
     Ok(Outcome::data(&convs).table(t))
 }

@@ -88,7 +88,7 @@ impl Backoff {
     pub fn next_delay(&mut self) -> Duration {
         let base = self.initial.saturating_mul(1u32 << self.attempt.min(20)).min(self.max);
         self.attempt += 1;
-        base.mul_f64(rand::thread_rng().gen_range(0.8..1.2)).min(self.max)
+        base.mul_f64(rand::rng().random_range(0.8..1.2)).min(self.max)
     }
 }
 

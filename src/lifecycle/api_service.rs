@@ -40,7 +40,7 @@ impl ApiService {
 impl Service for ApiService {
     async fn now(&self) -> Result<DateTime<Utc>> {
         let Some(c) = &self.clock else { return Ok(Utc::now()) };
-        let v = c.get("", &[]).await?;
+        let v = c.get(&crate::api::ApiPath::new(""), &[]).await?;
         let now = v.get("now").and_then(Value::as_str).unwrap_or_default();
         DateTime::parse_from_rfc3339(now)
             .map(|t| t.with_timezone(&Utc))

@@ -118,7 +118,7 @@ impl Inner {
         let burst = f64::from(opts.rate_limit.unwrap_or(0));
         let rng = match opts.seed {
             Some(s) => StdRng::seed_from_u64(s),
-            None => StdRng::from_entropy(),
+            None => StdRng::from_os_rng(),
         };
         Inner {
             clock: Clock::new(opts.speed),
@@ -227,7 +227,7 @@ impl Inner {
             return false;
         }
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        rng.gen::<f64>() < self.opts.fail_rate
+        rng.random::<f64>() < self.opts.fail_rate
     }
 }
 
