@@ -5,11 +5,11 @@ use serde_json::json;
 use crate::api::events::{self, NewEvent};
 use crate::cli::event::{EventCommand, EventLogArgs};
 use crate::cli::run::RunRef;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output::{Outcome, Table};
 use crate::validate;
 
-use super::support::{check_ids, reply_or};
+use super::support::{check_ids, reply_or, step_looks_like_json};
 use super::Context;
 
 pub async fn run(ctx: &Context, cmd: EventCommand) -> Result<Outcome> {
@@ -17,16 +17,6 @@ pub async fn run(ctx: &Context, cmd: EventCommand) -> Result<Outcome> {
         EventCommand::Log(a) => log(ctx, a).await,
         EventCommand::List(a) => list(ctx, a).await,
     }
-}
-
-/// A step id that looks like JSON: the payload slid into the step's place
-/// because the step argument was forgotten (telnyx_api.py's classic mistake).
-pub fn step_looks_like_json(step: &str) -> Error {
-    Error::usage(format!(
-        "STEP_ID {step:?} looks like JSON: you probably forgot the step id argument. \
-         Expected: log-event <mission_id> <run_id> <type> <summary> <step_id> [payload_json]; \
-         use \"-\" as step_id when the event belongs to no step"
-    ))
 }
 
 /// `event log MID RID TYPE SUMMARY [--step] [--payload] [--agent-id]` → `Logged event: <summary>`.

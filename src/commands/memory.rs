@@ -23,6 +23,16 @@ pub async fn run(ctx: &Context, cmd: MemoryCommand) -> Result<Outcome> {
     }
 }
 
+/// The legacy words `save-memory`, `get-memory`, `append-memory`: the same
+/// commands, whose hints name the word that was typed.
+pub async fn run_legacy(ctx: &Context, cmd: MemoryCommand) -> Result<Outcome> {
+    match cmd {
+        MemoryCommand::Save(a) => save(ctx, a, "save-memory").await,
+        MemoryCommand::Get(a) => get(ctx, a).await,
+        MemoryCommand::Append(a) => append(ctx, a, "append-memory").await,
+    }
+}
+
 /// The active slug to write to: the mission named by `a.mission` (slug or
 /// mission id), or with `--create` a new entry under that slug.
 fn target_slug(s: &mut State, a: &MemorySaveArgs, words: &str) -> Result<String> {

@@ -26,7 +26,6 @@ pub mod insights;
 pub mod legacy;
 pub mod memory;
 pub mod mission;
-pub mod mission_status;
 pub mod phone;
 pub mod plan;
 pub mod poll;
@@ -38,7 +37,6 @@ pub mod sms;
 pub mod state;
 pub mod status;
 mod support;
-pub mod workflow;
 
 /// Everything a command needs from its surroundings, resolved once.
 #[derive(Debug, Clone)]
@@ -146,7 +144,11 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Agent(c) => agent::run(ctx, c).await,
         Command::CheckKey(a) => check_key::run(ctx, a).await,
         Command::Connect(c) => connect::run(ctx, c).await,
-        Command::Legacy(c) => legacy::run(ctx, c).await,
+        Command::Legacy(c) => match legacy::route(c)? {
+            legacy::Route::Noun(command, reprint) => Ok(reprint.apply(Box::pin(run(ctx, command)).await?)),
+            legacy::Route::Memory(c) => memory::run_legacy(ctx, c).await,
+            legacy::Route::ListState => state::list_legacy(ctx).await,
+        },
         Command::Sandbox(a) => sandbox::run(ctx, a).await,
         Command::Demo(a) => demo::run(ctx, a).await,
     }
