@@ -7,12 +7,13 @@ use clap::{Args, Subcommand};
 use super::agent::AgentLinkArgs;
 use super::assistant::{AssistantListArgs, AssistantRef, AssistantUpdateArgs, ConnectionIdArgs};
 use super::insights::InsightsGetArgs;
+use super::memory::{MemoryGetArgs, MemorySaveArgs};
 use super::mission::{MissionCreateArgs, MissionGetArgs, MissionInitArgs, MissionSetupAgentArgs};
 use super::phone::PhoneAssignArgs;
 use super::plan::{PlanCreateArgs, PlanUpdateStepArgs};
 use super::run::{RunCreateArgs, RunListArgs, RunRef, RunUpdateArgs};
 use super::schedule::{ScheduleListArgs, ScheduledEventRef};
-use super::state::{MemoryGetArgs, MemorySaveArgs, MissionKeyArg};
+use super::state::MissionKeyArg;
 
 #[derive(Debug, Subcommand)]
 pub enum LegacyCommand {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::api::scheduled::Channel;
-use crate::cli::sandbox::DemoArgs;
+use crate::cli::demo::DemoArgs;
 use crate::config::{Config, MapEnv, Overrides};
 use crate::error::{Error, Result};
 use crate::ledger::report::mission_status;

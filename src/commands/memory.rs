@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use crate::cli::state::{MemoryCommand, MemoryGetArgs, MemorySaveArgs};
+use crate::cli::memory::{MemoryCommand, MemoryGetArgs, MemorySaveArgs};
 use crate::error::{Error, Result};
 use crate::output::Outcome;
 use crate::state::{parse_memory_value, slugify, Found, MemoryWrite, State};

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::api::missions;
-use crate::cli::setup::StatusArgs;
+use crate::cli::status::StatusArgs;
 use crate::config::ProcessEnv;
 use crate::connect::daemon::Runtime;
 use crate::error::{Error, Result};
