@@ -4,7 +4,8 @@ use serde_json::json;
 
 use crate::api::assistants::{self, FEATURES};
 use crate::cli::assistant::{
-    AssistantCommand, AssistantCreateArgs, AssistantListArgs, AssistantRef, AssistantUpdateArgs, ConnectionIdArgs,
+    AssistantCommand, AssistantCreateArgs, AssistantIdentity, AssistantListArgs, AssistantRef, AssistantSpec,
+    AssistantUpdateArgs, ConnectionIdArgs,
 };
 use crate::error::{Error, Result};
 use crate::ledger::AssistantRequest;
@@ -26,10 +27,11 @@ pub async fn run(ctx: &Context, cmd: AssistantCommand) -> Result<Outcome> {
 
 impl From<AssistantCreateArgs> for AssistantRequest {
     fn from(a: AssistantCreateArgs) -> Self {
+        let AssistantIdentity { name, instructions, greeting } = a.identity;
         AssistantRequest {
-            name: a.name,
-            instructions: a.instructions,
-            greeting: a.greeting,
+            name,
+            instructions,
+            greeting,
             model: a.model,
             voice: a.voice,
             features: a.features,
@@ -37,6 +39,13 @@ impl From<AssistantCreateArgs> for AssistantRequest {
             description: a.description,
             options: a.options,
         }
+    }
+}
+
+impl From<AssistantSpec> for AssistantRequest {
+    fn from(a: AssistantSpec) -> Self {
+        let AssistantIdentity { name, instructions, greeting } = a.identity;
+        AssistantRequest { name, instructions, greeting, options: a.options_json, ..AssistantRequest::default() }
     }
 }
 

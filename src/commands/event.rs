@@ -27,18 +27,18 @@ pub async fn log(ctx: &Context, a: EventLogArgs) -> Result<Outcome> {
         }
         check_ids(&[("--step", step)])?;
     }
-    check_ids(&[("MISSION_ID", &a.mission_id), ("RUN_ID", &a.run_id)])?;
-    let kind = validate::word("TYPE", &a.kind, validate::EVENT_TYPES)?;
+    check_ids(&[("MISSION_ID", &a.run.mission_id), ("RUN_ID", &a.run.run_id)])?;
+    let kind = validate::word("TYPE", &a.what.kind, validate::EVENT_TYPES)?;
     let payload = a.payload.as_deref().map(|p| validate::json_arg("PAYLOAD_JSON", p)).transpose()?;
     let e = NewEvent {
         kind: kind.to_string(),
-        summary: a.summary.clone(),
+        summary: a.what.summary.clone(),
         agent_id: Some(a.agent_id),
         step_id: a.step,
         payload,
     };
-    let reply = events::log(&ctx.client()?, &a.mission_id, &a.run_id, &e).await?;
-    Ok(Outcome::data(reply_or(reply, e.body())).line(format!("Logged event: {}", a.summary)))
+    let reply = events::log(&ctx.client()?, &a.run.mission_id, &a.run.run_id, &e).await?;
+    Ok(Outcome::data(reply_or(reply, e.body())).line(format!("Logged event: {}", a.what.summary)))
 }
 
 /// `event list MID RID` → a table of the run's events.

@@ -5,13 +5,13 @@
 
 use serde_json::Value;
 
-use crate::cli::assistant::{AssistantCommand, AssistantCreateArgs};
+use crate::cli::assistant::{AssistantCommand, AssistantCreateArgs, AssistantSpec};
 use crate::cli::event::{EventCommand, EventLogArgs};
-use crate::cli::legacy::{LegacyLogEventArgs, LegacyScheduleCallArgs, LegacyScheduleSmsArgs};
+use crate::cli::legacy::{LegacyLogEventArgs, LegacyScheduleCallArgs, LegacyScheduleSmsArgs, LegacyScheduleTarget};
 use crate::cli::memory::MemoryCommand;
 use crate::cli::mission::{MissionCommand, MissionCompleteArgs};
 use crate::cli::run::RunCommand;
-use crate::cli::schedule::{ScheduleCallArgs, ScheduleCommand, ScheduleSmsArgs, ScheduleTarget};
+use crate::cli::schedule::{ScheduleCallArgs, ScheduleCommand, ScheduleSmsArgs, ScheduleTarget, TrackArg};
 use crate::cli::state::StateCommand;
 use crate::cli::{agent::AgentCommand, insights::InsightsCommand, phone::PhoneCommand, plan::PlanCommand};
 use crate::cli::{Command, LegacyCommand};
@@ -56,10 +56,9 @@ pub fn route(cmd: LegacyCommand) -> Result<Route> {
         L::Complete(a) => {
             let args = MissionCompleteArgs {
                 mission: a.mission,
-                summary: a.summary,
-                payload_json: a.payload_json,
-                mission_id: Some(a.mission_id),
-                run_id: Some(a.run_id),
+                result: a.result,
+                mission_id: Some(a.run.mission_id),
+                run_id: Some(a.run.run_id),
             };
             (Command::Mission(MissionCommand::Complete(args)), R::Same)
         }
@@ -160,10 +159,8 @@ fn log_event(a: LegacyLogEventArgs) -> Result<EventLogArgs> {
     }
     let step = (a.step_id != "-" && !a.step_id.is_empty()).then_some(a.step_id);
     Ok(EventLogArgs {
-        mission_id: a.mission_id,
-        run_id: a.run_id,
-        kind: a.kind,
-        summary: a.summary,
+        run: a.run,
+        what: a.what,
         step,
         payload: a.payload_json,
         agent_id: crate::api::events::DEFAULT_AGENT_ID.to_string(),
@@ -171,11 +168,9 @@ fn log_event(a: LegacyLogEventArgs) -> Result<EventLogArgs> {
 }
 
 /// `create-assistant NAME INSTR [GREETING] [OPTIONS_JSON]` as the noun-verb arguments.
-fn create_assistant(a: crate::cli::legacy::LegacyCreateAssistantArgs) -> AssistantCreateArgs {
+fn create_assistant(a: AssistantSpec) -> AssistantCreateArgs {
     AssistantCreateArgs {
-        name: a.name,
-        instructions: a.instructions,
-        greeting: a.greeting,
+        identity: a.identity,
         model: None,
         voice: None,
         features: None,
@@ -189,15 +184,10 @@ fn create_assistant(a: crate::cli::legacy::LegacyCreateAssistantArgs) -> Assista
 fn schedule_call(a: LegacyScheduleCallArgs) -> ScheduleCallArgs {
     ScheduleCallArgs {
         target: ScheduleTarget {
-            assistant: Some(a.assistant_id),
-            to: a.to,
-            from: Some(a.from),
-            at: a.scheduled_at,
-            mission_id: Some(a.mission_id),
-            run_id: Some(a.run_id),
+            mission_id: Some(a.run.mission_id),
+            run_id: Some(a.run.run_id),
             step: a.step_id.filter(|s| !s.is_empty()),
-            mission: None,
-            no_track: a.no_track,
+            ..target(a.target, a.track)
         },
     }
 }
@@ -206,17 +196,27 @@ fn schedule_call(a: LegacyScheduleCallArgs) -> ScheduleCallArgs {
 fn schedule_sms(a: LegacyScheduleSmsArgs) -> ScheduleSmsArgs {
     ScheduleSmsArgs {
         target: ScheduleTarget {
-            assistant: Some(a.assistant_id),
-            to: a.to,
-            from: Some(a.from),
-            at: a.scheduled_at,
             mission_id: a.mission_id.filter(|s| !s.is_empty()),
             run_id: a.run_id.filter(|s| !s.is_empty()),
             step: a.step_id.filter(|s| !s.is_empty()),
-            mission: None,
-            no_track: a.no_track,
+            ..target(a.target, a.track)
         },
         text: a.text,
+    }
+}
+
+/// The noun-verb target of `AID TO FROM AT` (no mission, run or step yet).
+fn target(t: LegacyScheduleTarget, track: TrackArg) -> ScheduleTarget {
+    ScheduleTarget {
+        assistant: Some(t.assistant_id),
+        to: t.to,
+        from: Some(t.from),
+        at: t.scheduled_at,
+        mission_id: None,
+        run_id: None,
+        step: None,
+        mission: None,
+        track,
     }
 }
 

@@ -38,7 +38,7 @@ impl ScheduleRequest {
             run_id: t.run_id,
             step_id: t.step,
             mission: t.mission,
-            track: !t.no_track,
+            track: !t.track.no_track,
         }
     }
 }

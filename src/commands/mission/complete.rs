@@ -12,11 +12,11 @@ use super::Context;
 impl From<MissionCompleteArgs> for CompleteRequest {
     fn from(a: MissionCompleteArgs) -> Self {
         CompleteRequest {
-            mission: a.mission,
+            mission: a.mission.mission,
             mission_id: a.mission_id,
             run_id: a.run_id,
-            summary: a.summary,
-            payload_json: a.payload_json,
+            summary: a.result.summary,
+            payload_json: a.result.payload_json,
         }
     }
 }

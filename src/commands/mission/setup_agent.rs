@@ -10,17 +10,7 @@ use super::Context;
 
 impl From<MissionSetupAgentArgs> for SetupAgentRequest {
     fn from(a: MissionSetupAgentArgs) -> Self {
-        SetupAgentRequest {
-            mission: a.mission,
-            create: a.create,
-            assistant: AssistantRequest {
-                name: a.name,
-                instructions: a.instructions,
-                greeting: a.greeting,
-                options: a.options_json,
-                ..AssistantRequest::default()
-            },
-        }
+        SetupAgentRequest { mission: a.mission, create: a.create, assistant: AssistantRequest::from(a.assistant) }
     }
 }
 
