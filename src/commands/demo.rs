@@ -29,7 +29,7 @@ use crate::lifecycle::api_service::ApiService;
 use crate::lifecycle::executor::records_of;
 use crate::lifecycle::record::{AttemptOutcome, TrackedEvent, INSIGHTS, RESULT};
 use crate::lifecycle::{poll_once, Policy, PollOptions};
-use crate::output::{Outcome, Printer, Progress};
+use crate::output::{shell_word, Outcome, Printer, Progress};
 use crate::sandbox::{self, SandboxHandle, SandboxOptions};
 use crate::state::slugify;
 
@@ -125,7 +125,7 @@ struct Transcript {
 impl Transcript {
     fn command(&self, args: &[&str]) {
         if !self.printer.json {
-            let words: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+            let words: Vec<String> = args.iter().map(|a| shell_word(a)).collect();
             self.printer.print(&Outcome::default().line(format!("\n$ clawdtalk {}", words.join(" "))));
         }
     }
@@ -440,14 +440,6 @@ impl TempDir {
     }
 }
 
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,12 +477,5 @@ mod tests {
         assert_eq!(progress_line(std::slice::from_ref(&r)), "calls: …0004 insights…");
         r.settled = true;
         assert_eq!(progress_line(&[r]), "calls: …0004 done");
-    }
-
-    #[test]
-    fn commands_are_shown_quoted_for_a_shell() {
-        assert_eq!(shell_quote("+15005550006"), "+15005550006");
-        assert_eq!(shell_quote("it's here"), r"'it'\''s here'");
-        assert_eq!(shell_quote(""), "''");
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::cli::memory::{MemoryCommand, MemoryGetArgs, MemorySaveArgs};
 use crate::error::{Error, Result};
-use crate::output::Outcome;
+use crate::output::{shell_word, Outcome};
 use crate::state::{parse_memory_value, slugify, Found, MemoryWrite, State};
 
 use super::Context;
@@ -60,15 +60,6 @@ fn target_slug(s: &mut State, a: &MemorySaveArgs, words: &str) -> Result<String>
     }
     s.mission_or_create(&slug);
     Ok(slug)
-}
-
-/// Quote an argument for a copy-pasteable shell command.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:+@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }
 
 /// `memory save SLUG KEY VALUE` → `Saved memory 'KEY' for mission 'SLUG'`.
