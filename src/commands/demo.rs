@@ -215,12 +215,32 @@ async fn mission(ctx: &Context, sb: &SandboxHandle, state_path: &Path, kept: boo
         t.show(&ledger::schedule(&client, Some(&store), &claim(&demo), demo.now(), &req).await?);
     }
 
+    let followed = poll_step(&t, ctx, &demo, sb, &slug, &mission_id).await?;
+
+    t.command(&["mission", "status", &slug]);
+    let status = mission_status(&store, || ApiService::from_config(&demo.config, None), &slug).await?;
+    t.show(&status);
+
+    let outcome = summary(&demo, &mission_id, &status, &agent, &followed, sb, kept).await?;
+    Ok((outcome, kept))
+}
+
+/// Step 4: `poll --watch` as the demo runs it (shortened retry delays),
+/// with the changes it made.
+async fn poll_step(
+    t: &Transcript,
+    ctx: &Context,
+    demo: &Context,
+    sb: &SandboxHandle,
+    slug: &str,
+    mission_id: &str,
+) -> Result<Followed> {
     let delay = RETRY_DELAY.as_secs() / 60;
     t.command(&[
         "poll",
         "--watch",
         "--mission",
-        &slug,
+        slug,
         "--busy-delay",
         &delay.to_string(),
         "--no-answer-delay",
@@ -229,7 +249,7 @@ async fn mission(ctx: &Context, sb: &SandboxHandle, state_path: &Path, kept: boo
         &delay.to_string(),
     ]);
     let progress = ctx.progress();
-    let followed = follow(&demo, sb, &slug, &mission_id, &progress).await;
+    let followed = follow(demo, sb, slug, mission_id, &progress).await;
     progress.finish();
     let followed = followed?;
     let mut poll_out = Outcome::default();
@@ -237,13 +257,7 @@ async fn mission(ctx: &Context, sb: &SandboxHandle, state_path: &Path, kept: boo
         poll_out = poll_out.line(format!("{slug}: {c}"));
     }
     t.show(&poll_out.line(format!("{} polls; mission ended: {}", followed.polls, followed.ended)));
-
-    t.command(&["mission", "status", &slug]);
-    let status = mission_status(&store, || ApiService::from_config(&demo.config, None), &slug).await?;
-    t.show(&status);
-
-    let outcome = summary(&demo, &mission_id, &status, &agent, &followed, sb, kept).await?;
-    Ok((outcome, kept))
+    Ok(followed)
 }
 
 /// What following the mission with poll gave.

@@ -1,6 +1,11 @@
-//! Command implementations: one module per noun, each verb a function
-//! `(context, args) -> Result<Outcome>`. No HTTP or file details here: those
-//! live in `api`, `state`, `lifecycle`; printing lives in `output`.
+//! Command implementations: one module per noun (a folder with one file per
+//! verb where a noun has many), each verb a function `(context, args) ->
+//! Result<Outcome>`: arguments in, a library call, the outcome out. No HTTP
+//! or file details here: those live in `api`, `state`, `ledger`,
+//! `lifecycle`; printing lives in `output`. A command module never imports
+//! another: what two commands share is library code (`ledger` for mission
+//! bookkeeping) or `support`, and the legacy words are routed here onto
+//! their noun-verb commands.
 
 use std::path::PathBuf;
 

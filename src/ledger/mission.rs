@@ -74,18 +74,7 @@ pub async fn init(
             a.name
         )));
     }
-    let steps = match &a.steps_json {
-        Some(t) => {
-            let v = validate::json_arg("STEPS_JSON", t)?;
-            if !v.is_array() {
-                return Err(Error::usage(
-                    "STEPS_JSON must be a JSON list: [{\"step_id\",\"description\",\"sequence\"},...]",
-                ));
-            }
-            Some(v)
-        }
-        None => None,
-    };
+    let steps = a.steps_json.as_deref().map(plan_steps).transpose()?;
     let state = store.read_async().await?;
     let existing = state.mission(&slug).cloned().unwrap_or_default();
     let mut o = Outcome::default();
@@ -160,6 +149,15 @@ pub async fn init(
     .await?;
     o.data = json!({"slug": slug, "mission_id": mid, "run_id": rid, "resumed": false});
     Ok(o.line(format!("Mission slug: {slug}")))
+}
+
+/// `STEPS_JSON` as a JSON list (its steps are the service's to check).
+fn plan_steps(text: &str) -> Result<Value> {
+    let v = validate::json_arg("STEPS_JSON", text)?;
+    if !v.is_array() {
+        return Err(Error::usage("STEPS_JSON must be a JSON list: [{\"step_id\",\"description\",\"sequence\"},...]"));
+    }
+    Ok(v)
 }
 
 /// Apply `f` to the active entry `slug`, creating it when absent (callers

@@ -139,18 +139,36 @@ pub async fn mission_status<S: Service>(
         "run_status": run_status, "steps": steps, "targets": ts, "pending_events": pending,
         "failed_targets": failed, "result": result,
     });
+    let mut o = Outcome::data(data);
+    o.blocks = status_blocks(&slug, archived, &run_status, pending, result.as_ref(), &steps, &ts);
+    for n in notes {
+        o = o.note(n);
+    }
+    Ok(o)
+}
+
+/// The human form of `mission status`: the fields, the plan's steps, the targets.
+fn status_blocks(
+    slug: &str,
+    archived: bool,
+    run_status: &str,
+    pending: usize,
+    result: Option<&Value>,
+    steps: &[Value],
+    ts: &[Target],
+) -> Vec<Block> {
     let mut fields = vec![
         ("mission".to_string(), format!("{slug}{}", if archived { " (archived)" } else { "" })),
-        ("run".to_string(), run_status.clone()),
+        ("run".to_string(), run_status.to_string()),
         ("pending events".to_string(), pending.to_string()),
     ];
-    if let Some(r) = &result {
+    if let Some(r) = result {
         fields.push(("result".into(), r["reason"].as_str().unwrap_or_default().to_string()));
     }
-    let mut o = Outcome::data(data).block(Block::Fields(fields));
+    let mut o = Outcome::default().block(Block::Fields(fields));
     if !steps.is_empty() {
         let mut t = Table::new(["STEP", "STATUS", "EVENTS"]);
-        for s in &steps {
+        for s in steps {
             t.row([
                 s["step_id"].as_str().unwrap_or_default().to_string(),
                 s["status"].as_str().unwrap_or_default().to_string(),
@@ -161,7 +179,7 @@ pub async fn mission_status<S: Service>(
     }
     if !ts.is_empty() {
         let mut t = Table::new(["STEP", "TO", "STATUS", "CALL STATUS", "ATTEMPTS", "INSIGHTS"]);
-        for x in &ts {
+        for x in ts {
             t.row([
                 x.step_id.clone().unwrap_or_else(|| "-".into()),
                 // Local output for the owner: the full number is theirs to see.
@@ -176,8 +194,5 @@ pub async fn mission_status<S: Service>(
     } else {
         o = o.line("").line("no scheduled calls or SMS tracked for this mission");
     }
-    for n in notes {
-        o = o.note(n);
-    }
-    Ok(o)
+    o.blocks
 }

@@ -323,7 +323,7 @@ const SCHEDULED_RETRIED_BY: &str = "the next schedule or complete for this missi
 /// Send the run events of the scheduled events this process claimed
 /// ([`send_claimed`]): `fresh` were scheduled just now (never sent).
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn send_scheduled(
+async fn send_scheduled(
     client: &Client,
     store: &StateStore,
     slug: &str,
