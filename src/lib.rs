@@ -2,7 +2,7 @@
 //! agents through the ClawdTalk service (and AgentPhone).
 //!
 //! Data flows one way: `cli` (clap definitions) → `commands` (one module per
-//! noun) → `api` | `state` | `lifecycle` → `output`. The library never prints
+//! noun) → `api` | `state` | `ledger` | `lifecycle` → `output`. The library never prints
 //! (except through `output::Printer`, which the binary drives) and never exits.
 
 pub mod agentphone;
@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod connect;
 pub mod error;
+pub mod ledger;
 pub mod lifecycle;
 pub mod openclaw;
 pub mod output;

@@ -331,9 +331,28 @@ impl Prompt {
     }
 }
 
+/// One argument of a copy-pasteable shell command (a hint, a crontab line,
+/// the demo's transcript): as it is when it is plainly safe, else in single
+/// quotes (an empty argument too, so it is not lost).
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("+15005550006"), "+15005550006");
+        assert_eq!(shell_word("/tmp/a-b_c.json"), "/tmp/a-b_c.json");
+        assert_eq!(shell_word("it's here"), r"'it'\''s here'");
+        assert_eq!(shell_word(""), "''");
+    }
 
     #[test]
     fn table_columns_align() {

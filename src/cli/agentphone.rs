@@ -50,8 +50,8 @@ pub struct AgentPhoneGetArgs {
     pub tuning: AgentPhoneTuning,
 }
 
-/// Timings fixed by AgentPhone's contract. Hidden: they exist so tests (and
-/// the sandbox at high speed) need not wait in real time.
+/// Timings fixed by AgentPhone (docs/protocol.md#agentphone). Hidden: they
+/// exist so tests (and the sandbox at high speed) need not wait in real time.
 #[derive(Debug, Clone, Args)]
 pub struct AgentPhoneTuning {
     /// Seconds between polls while waiting.

@@ -20,8 +20,10 @@ pub enum AssistantCommand {
     ConnectionId(ConnectionIdArgs),
 }
 
+/// Who an assistant is, `NAME INSTRUCTIONS [GREETING]`: how every way of
+/// creating one starts (`assistant create`, `create-assistant`, `setup-agent`).
 #[derive(Debug, Clone, Args)]
-pub struct AssistantCreateArgs {
+pub struct AssistantIdentity {
     /// Assistant name.
     #[arg(allow_hyphen_values = true)]
     pub name: String,
@@ -31,6 +33,22 @@ pub struct AssistantCreateArgs {
     /// First words on a call ("" lets the callee speak first).
     #[arg(allow_hyphen_values = true)]
     pub greeting: Option<String>,
+}
+
+/// An assistant in telnyx_api.py's positional form, `NAME INSTRUCTIONS
+/// [GREETING] [OPTIONS_JSON]`, as `create-assistant` and `setup-agent` take it.
+#[derive(Debug, Clone, Args)]
+pub struct AssistantSpec {
+    #[command(flatten)]
+    pub identity: AssistantIdentity,
+    /// {"features"|"enabled_features","model","tools","description","voice"}.
+    pub options_json: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AssistantCreateArgs {
+    #[command(flatten)]
+    pub identity: AssistantIdentity,
     /// LLM model.
     #[arg(long)]
     pub model: Option<String>,

@@ -15,18 +15,23 @@ pub enum EventCommand {
     List(RunRef),
 }
 
+/// What happened, `TYPE SUMMARY` (`event log` and the legacy `log-event`).
 #[derive(Debug, Clone, Args)]
-pub struct EventLogArgs {
-    /// Mission id.
-    pub mission_id: String,
-    /// Run id.
-    pub run_id: String,
+pub struct EventWhat {
     /// Event type: tool_call, custom, message, error, step_started, step_completed.
     #[arg(value_name = "TYPE")]
     pub kind: String,
     /// One-line summary.
     #[arg(allow_hyphen_values = true)]
     pub summary: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EventLogArgs {
+    #[command(flatten)]
+    pub run: RunRef,
+    #[command(flatten)]
+    pub what: EventWhat,
     /// The plan step this event belongs to.
     #[arg(long, value_name = "STEP_ID")]
     pub step: Option<String>,

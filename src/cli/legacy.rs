@@ -1,18 +1,22 @@
 //! The telnyx_api.py command words, with the same positional arguments.
 //! Hidden from `--help`'s main list (documented in README); each maps onto
-//! the same handler as its noun-verb form, in `commands::legacy`.
+//! its noun-verb command (`commands::legacy`). The arguments are the
+//! noun-verb files' own argument structs, flattened in telnyx_api.py's
+//! order: nothing is declared twice.
 
 use clap::{Args, Subcommand};
 
 use super::agent::AgentLinkArgs;
-use super::assistant::{AssistantListArgs, AssistantRef, AssistantUpdateArgs, ConnectionIdArgs};
+use super::assistant::{AssistantListArgs, AssistantRef, AssistantSpec, AssistantUpdateArgs, ConnectionIdArgs};
+use super::event::EventWhat;
 use super::insights::InsightsGetArgs;
-use super::mission::{MissionCreateArgs, MissionGetArgs, MissionInitArgs, MissionSetupAgentArgs};
+use super::memory::{MemoryGetArgs, MemorySaveArgs};
+use super::mission::{CompletionArgs, MissionCreateArgs, MissionGetArgs, MissionInitArgs, MissionSetupAgentArgs};
 use super::phone::PhoneAssignArgs;
 use super::plan::{PlanCreateArgs, PlanUpdateStepArgs};
 use super::run::{RunCreateArgs, RunListArgs, RunRef, RunUpdateArgs};
-use super::schedule::{ScheduleListArgs, ScheduledEventRef};
-use super::state::{MemoryGetArgs, MemorySaveArgs, MissionKeyArg};
+use super::schedule::{ScheduleListArgs, ScheduledEventRef, TrackArg};
+use super::state::MissionKeyArg;
 
 #[derive(Debug, Subcommand)]
 pub enum LegacyCommand {
@@ -57,7 +61,7 @@ pub enum LegacyCommand {
     ListEvents(RunRef),
 
     #[command(hide = true)]
-    CreateAssistant(LegacyCreateAssistantArgs),
+    CreateAssistant(AssistantSpec),
     #[command(hide = true)]
     ListAssistants(AssistantListArgs),
     #[command(hide = true)]
@@ -105,70 +109,59 @@ pub enum LegacyCommand {
 /// `log-event MID RID TYPE SUMMARY STEP [PAYLOAD_JSON]` (STEP `-` = none).
 #[derive(Debug, Clone, Args)]
 pub struct LegacyLogEventArgs {
-    pub mission_id: String,
-    pub run_id: String,
-    #[arg(value_name = "TYPE")]
-    pub kind: String,
-    #[arg(allow_hyphen_values = true)]
-    pub summary: String,
+    #[command(flatten)]
+    pub run: RunRef,
+    #[command(flatten)]
+    pub what: EventWhat,
     /// Plan step id, or `-` when the event belongs to no step.
     #[arg(allow_hyphen_values = true)]
     pub step_id: String,
     pub payload_json: Option<String>,
 }
 
-/// `create-assistant NAME INSTR [GREETING] [OPTIONS_JSON]`.
+/// `AID TO FROM AT`: who calls or texts whom, and when (positional, unlike
+/// `schedule call|sms`).
 #[derive(Debug, Clone, Args)]
-pub struct LegacyCreateAssistantArgs {
-    #[arg(allow_hyphen_values = true)]
-    pub name: String,
-    #[arg(allow_hyphen_values = true)]
-    pub instructions: String,
-    #[arg(allow_hyphen_values = true)]
-    pub greeting: Option<String>,
-    pub options_json: Option<String>,
+pub struct LegacyScheduleTarget {
+    pub assistant_id: String,
+    pub to: String,
+    pub from: String,
+    pub scheduled_at: String,
 }
 
 /// `schedule-call AID TO FROM AT MID RID [STEP]`.
 #[derive(Debug, Clone, Args)]
 pub struct LegacyScheduleCallArgs {
-    pub assistant_id: String,
-    pub to: String,
-    pub from: String,
-    pub scheduled_at: String,
-    pub mission_id: String,
-    pub run_id: String,
+    #[command(flatten)]
+    pub target: LegacyScheduleTarget,
+    #[command(flatten)]
+    pub run: RunRef,
     pub step_id: Option<String>,
-    /// Do not record the event in the mission's memory nor log it to the run.
-    #[arg(long)]
-    pub no_track: bool,
+    #[command(flatten)]
+    pub track: TrackArg,
 }
 
 /// `schedule-sms AID TO FROM AT TEXT [MID] [RID] [STEP]`.
 #[derive(Debug, Clone, Args)]
 pub struct LegacyScheduleSmsArgs {
-    pub assistant_id: String,
-    pub to: String,
-    pub from: String,
-    pub scheduled_at: String,
+    #[command(flatten)]
+    pub target: LegacyScheduleTarget,
     #[arg(allow_hyphen_values = true)]
     pub text: String,
     pub mission_id: Option<String>,
     pub run_id: Option<String>,
     pub step_id: Option<String>,
-    /// Do not record the event in the mission's memory nor log it to the run.
-    #[arg(long)]
-    pub no_track: bool,
+    #[command(flatten)]
+    pub track: TrackArg,
 }
 
 /// `complete SLUG MID RID SUMMARY [PAYLOAD_JSON]`.
 #[derive(Debug, Clone, Args)]
 pub struct LegacyCompleteArgs {
-    /// Mission slug or mission id.
-    pub mission: String,
-    pub mission_id: String,
-    pub run_id: String,
-    #[arg(allow_hyphen_values = true)]
-    pub summary: String,
-    pub payload_json: Option<String>,
+    #[command(flatten)]
+    pub mission: MissionKeyArg,
+    #[command(flatten)]
+    pub run: RunRef,
+    #[command(flatten)]
+    pub result: CompletionArgs,
 }

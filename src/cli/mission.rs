@@ -2,6 +2,9 @@
 
 use clap::{Args, Subcommand};
 
+use super::assistant::AssistantSpec;
+use super::state::MissionKeyArg;
+
 #[derive(Debug, Subcommand)]
 pub enum MissionCommand {
     /// Create a mission (POST /missions).
@@ -80,28 +83,27 @@ pub struct MissionSetupAgentArgs {
     pub create: bool,
     /// Mission slug (as printed by init) or mission id.
     pub mission: String,
-    /// Assistant name.
-    #[arg(allow_hyphen_values = true)]
-    pub name: String,
-    /// Assistant instructions (its system prompt).
-    #[arg(allow_hyphen_values = true)]
-    pub instructions: String,
-    /// First words on a call ("" lets the callee speak first).
-    #[arg(allow_hyphen_values = true)]
-    pub greeting: Option<String>,
-    /// {"features"|"enabled_features","model","tools","description","voice"}.
-    pub options_json: Option<String>,
+    #[command(flatten)]
+    pub assistant: AssistantSpec,
 }
 
+/// What a mission achieved, `SUMMARY [PAYLOAD_JSON]` (`mission complete`
+/// and the legacy `complete` both end with it).
 #[derive(Debug, Clone, Args)]
-pub struct MissionCompleteArgs {
-    /// Mission slug or mission id.
-    pub mission: String,
+pub struct CompletionArgs {
     /// What the mission achieved (the run's result_summary).
     #[arg(allow_hyphen_values = true)]
     pub summary: String,
     /// Structured result (the run's result_payload), JSON.
     pub payload_json: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MissionCompleteArgs {
+    #[command(flatten)]
+    pub mission: MissionKeyArg,
+    #[command(flatten)]
+    pub result: CompletionArgs,
     /// Mission id (default: from the state file).
     #[arg(long, value_name = "MID")]
     pub mission_id: Option<String>,

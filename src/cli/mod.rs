@@ -1,5 +1,6 @@
-//! Clap definitions only: no behaviour lives here. One file per noun;
-//! `legacy.rs` holds the telnyx_api.py command words.
+//! Clap definitions only: no behaviour lives here. One file per noun, named
+//! as its `commands` module; `legacy.rs` holds the telnyx_api.py command
+//! words.
 
 use std::path::PathBuf;
 
@@ -10,10 +11,14 @@ pub mod agentphone;
 pub mod approval;
 pub mod assistant;
 pub mod call;
+pub mod check_key;
 pub mod connect;
+pub mod demo;
+pub mod docs;
 pub mod event;
 pub mod insights;
 pub mod legacy;
+pub mod memory;
 pub mod mission;
 pub mod phone;
 pub mod plan;
@@ -24,6 +29,7 @@ pub mod schedule;
 pub mod setup;
 pub mod sms;
 pub mod state;
+pub mod status;
 
 pub use legacy::LegacyCommand;
 
@@ -88,15 +94,15 @@ pub enum Command {
     State(state::StateCommand),
     /// Mission memory in the state file: save, get, append.
     #[command(subcommand)]
-    Memory(state::MemoryCommand),
+    Memory(memory::MemoryCommand),
     /// Configure the skill: API key, server, names, gateway (interactive on a terminal; --yes for agents).
     Setup(setup::SetupArgs),
     /// Check everything: config, key, service, connect daemon, gateway, state; exit 1 when a check fails.
-    Status(setup::StatusArgs),
+    Status(status::StatusArgs),
     /// Print a shell completion script (bash, zsh, fish).
-    Completions(setup::CompletionsArgs),
+    Completions(docs::CompletionsArgs),
     /// Print the man page (roff) of clawdtalk or of one command: `clawdtalk man | man -l -`.
-    Man(setup::ManArgs),
+    Man(docs::ManArgs),
     /// Runs of a mission: create, get, update, list.
     #[command(subcommand)]
     Run(run::RunCommand),
@@ -124,22 +130,15 @@ pub enum Command {
     /// Run the mission lifecycle: track scheduled calls, retry, finish runs (cron-safe).
     Poll(poll::PollArgs),
     /// Show the configured API key (masked); with --live, prove it against the service.
-    CheckKey(CheckKeyArgs),
+    CheckKey(check_key::CheckKeyArgs),
     /// Run a local ClawdTalk emulator (test keys, magic numbers, fast clock) until Ctrl-C.
     Sandbox(sandbox::SandboxArgs),
     /// Voice routing: the WebSocket client that relays calls, SMS and push-to-talk to your agent.
     #[command(subcommand)]
     Connect(connect::ConnectCommand),
     /// A whole calling mission, offline, against an in-process sandbox (no configuration needed).
-    Demo(sandbox::DemoArgs),
+    Demo(demo::DemoArgs),
     /// The telnyx_api.py command words.
     #[command(flatten)]
     Legacy(LegacyCommand),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct CheckKeyArgs {
-    /// Also make one request to prove the service accepts the key.
-    #[arg(long)]
-    pub live: bool,
 }

@@ -53,6 +53,13 @@ pub struct ScheduleTarget {
     /// and logged to its run, also when the mission is given by --mission-id/--run-id.
     #[arg(long, value_name = "SLUG")]
     pub mission: Option<String>,
+    #[command(flatten)]
+    pub track: TrackArg,
+}
+
+/// `--no-track` (the noun-verb and the legacy schedule words).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct TrackArg {
     /// Do not record the event in the state file nor log it to the run.
     #[arg(long)]
     pub no_track: bool,

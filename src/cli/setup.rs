@@ -1,8 +1,8 @@
-//! `clawdtalk setup`, `clawdtalk status`, `clawdtalk completions`, `clawdtalk man`.
+//! `clawdtalk setup`.
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 /// Configure the skill: API key, server, names, gateway details.
 #[derive(Debug, Clone, Args)]
@@ -29,31 +29,4 @@ pub struct SetupArgs {
     /// Agent's name (default: from IDENTITY.md).
     #[arg(long, value_name = "NAME")]
     pub agent_name: Option<String>,
-}
-
-/// Check the whole installation.
-#[derive(Debug, Clone, Args)]
-pub struct StatusArgs {
-    /// Skip the checks that use the network (key accepted, gateway reachable).
-    #[arg(long)]
-    pub offline: bool,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct CompletionsArgs {
-    /// The shell to complete for.
-    pub shell: Shell,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ManArgs {
-    /// A command to show the page of (e.g. `call`, `sms`); default: the main page.
-    pub command: Option<String>,
 }

@@ -1,12 +1,14 @@
 //! `clawdtalk assistant create|list|get|update|connection-id`.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::api::assistants::{self, NewAssistant, FEATURES, TOOL_TYPES};
+use crate::api::assistants::{self, FEATURES};
 use crate::cli::assistant::{
-    AssistantCommand, AssistantCreateArgs, AssistantListArgs, AssistantRef, AssistantUpdateArgs, ConnectionIdArgs,
+    AssistantCommand, AssistantCreateArgs, AssistantIdentity, AssistantListArgs, AssistantRef, AssistantSpec,
+    AssistantUpdateArgs, ConnectionIdArgs,
 };
 use crate::error::{Error, Result};
+use crate::ledger::AssistantRequest;
 use crate::output::{Outcome, Table};
 use crate::validate;
 
@@ -23,99 +25,33 @@ pub async fn run(ctx: &Context, cmd: AssistantCommand) -> Result<Outcome> {
     }
 }
 
-/// Keys OPTIONS_JSON may hold (contract §2.1).
-const OPTION_KEYS: &[&str] = &["features", "enabled_features", "model", "tools", "description", "voice"];
-
-fn string_option(key: &str, v: &Value) -> Result<String> {
-    v.as_str().map(str::to_string).ok_or_else(|| Error::usage(format!("OPTIONS_JSON: \"{key}\" must be a string")))
-}
-
-fn features(arg: &str, v: &Value) -> Result<Vec<String>> {
-    let items = v.as_array().ok_or_else(|| {
-        Error::usage(format!("{arg} must be a list of features, e.g. [\"telephony\", \"messaging\"]"))
-    })?;
-    items
-        .iter()
-        .map(|f| {
-            let f = f.as_str().unwrap_or_default();
-            validate::word(arg, f, FEATURES).map(str::to_string)
-        })
-        .collect()
-}
-
-fn tools(arg: &str, v: Value) -> Result<Value> {
-    let ok = v.as_array().is_some_and(|ts| {
-        ts.iter().all(|t| t.get("type").and_then(Value::as_str).is_some_and(|ty| TOOL_TYPES.contains(&ty)))
-    });
-    if ok {
-        Ok(v)
-    } else {
-        Err(Error::usage(format!(
-            "{arg} must be a list of tools like [{{\"type\": \"hangup\", \"hangup\": {{}}}}]; known types: {}",
-            TOOL_TYPES.join(", ")
-        )))
+impl From<AssistantCreateArgs> for AssistantRequest {
+    fn from(a: AssistantCreateArgs) -> Self {
+        let AssistantIdentity { name, instructions, greeting } = a.identity;
+        AssistantRequest {
+            name,
+            instructions,
+            greeting,
+            model: a.model,
+            voice: a.voice,
+            features: a.features,
+            tools: a.tools,
+            description: a.description,
+            options: a.options,
+        }
     }
 }
 
-/// Build the create body from the arguments: contract defaults, then
-/// OPTIONS_JSON (`--options`), then the individual flags. Nothing is sent
-/// when any part is invalid.
-pub fn new_assistant(a: &AssistantCreateArgs) -> Result<NewAssistant> {
-    let mut n = NewAssistant::new(&a.name, &a.instructions);
-    n.greeting = a.greeting.clone().unwrap_or_default();
-    if let Some(text) = &a.options {
-        let opts = validate::json_object_arg("OPTIONS_JSON", text)?;
-        let opts = opts.as_object().cloned().unwrap_or_default();
-        if let Some(k) = opts.keys().find(|k| !OPTION_KEYS.contains(&k.as_str())) {
-            return Err(Error::usage(format!(
-                "OPTIONS_JSON: unknown key \"{k}\"; valid keys are: {}",
-                OPTION_KEYS.join(", ")
-            )));
-        }
-        // As telnyx_api.py: a non-empty "features" wins over "enabled_features"; empty means the default.
-        let feats =
-            opts.get("features").filter(|v| crate::api::envelope::truthy(v)).map(|v| ("features", v)).or_else(|| {
-                opts.get("enabled_features")
-                    .filter(|v| crate::api::envelope::truthy(v))
-                    .map(|v| ("enabled_features", v))
-            });
-        if let Some((k, v)) = feats {
-            n.enabled_features = features(&format!("OPTIONS_JSON \"{k}\""), v)?;
-        }
-        if let Some(v) = opts.get("model") {
-            n.model = string_option("model", v)?;
-        }
-        if let Some(v) = opts.get("voice") {
-            n.voice = string_option("voice", v)?;
-        }
-        if let Some(v) = opts.get("tools") {
-            n.tools = tools("OPTIONS_JSON \"tools\"", v.clone())?;
-        }
-        if let Some(v) = opts.get("description") {
-            n.description = Some(string_option("description", v)?);
-        }
+impl From<AssistantSpec> for AssistantRequest {
+    fn from(a: AssistantSpec) -> Self {
+        let AssistantIdentity { name, instructions, greeting } = a.identity;
+        AssistantRequest { name, instructions, greeting, options: a.options_json, ..AssistantRequest::default() }
     }
-    if let Some(m) = &a.model {
-        n.model = m.clone();
-    }
-    if let Some(v) = &a.voice {
-        n.voice = v.clone();
-    }
-    if let Some(fs) = &a.features {
-        n.enabled_features = features("--features", &json!(fs))?;
-    }
-    if let Some(t) = &a.tools {
-        n.tools = tools("--tools", validate::json_arg("--tools", t)?)?;
-    }
-    if let Some(d) = &a.description {
-        n.description = Some(d.clone());
-    }
-    Ok(n)
 }
 
 /// `assistant create NAME INSTRUCTIONS [GREETING] [flags]` → `Created assistant: <id>`.
 pub async fn create(ctx: &Context, a: AssistantCreateArgs) -> Result<Outcome> {
-    let n = new_assistant(&a)?;
+    let n = AssistantRequest::from(a).prepare()?;
     let created = assistants::create(&ctx.client()?, &n).await?;
     let line = format!("Created assistant: {}", created.id);
     Ok(Outcome::data(&created).line(line))

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::api::missions;
-use crate::cli::CheckKeyArgs;
+use crate::cli::check_key::CheckKeyArgs;
 use crate::error::Result;
 use crate::output::Outcome;
 

@@ -20,20 +20,20 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::api::scheduled::Channel;
-use crate::cli::mission::{MissionInitArgs, MissionSetupAgentArgs, MissionStatusArgs};
-use crate::cli::plan::PlanUpdateStepArgs;
-use crate::cli::sandbox::DemoArgs;
+use crate::cli::demo::DemoArgs;
 use crate::config::{Config, MapEnv, Overrides};
 use crate::error::{Error, Result};
+use crate::ledger::report::mission_status;
+use crate::ledger::{self, AssistantRequest, InitRequest, ScheduleRequest, SetupAgentRequest};
 use crate::lifecycle::api_service::ApiService;
 use crate::lifecycle::executor::records_of;
 use crate::lifecycle::record::{AttemptOutcome, TrackedEvent, INSIGHTS, RESULT};
 use crate::lifecycle::{poll_once, Policy, PollOptions};
-use crate::output::{Outcome, Printer, Progress};
+use crate::output::{shell_word, Outcome, Printer, Progress};
 use crate::sandbox::{self, SandboxHandle, SandboxOptions};
 use crate::state::slugify;
 
-use super::schedule::ScheduleRequest;
+use super::support::claim;
 use super::Context;
 
 const NAME: &str = "Roof repair quotes";
@@ -124,7 +124,7 @@ struct Transcript {
 impl Transcript {
     fn command(&self, args: &[&str]) {
         if !self.printer.json {
-            let words: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+            let words: Vec<String> = args.iter().map(|a| shell_word(a)).collect();
             self.printer.print(&Outcome::default().line(format!("\n$ clawdtalk {}", words.join(" "))));
         }
     }
@@ -166,48 +166,36 @@ async fn mission(ctx: &Context, sb: &SandboxHandle, state_path: &Path, kept: boo
     ])
     .to_string();
     t.command(&["init", NAME, INSTRUCTIONS, REQUEST, &steps]);
-    let init = super::workflow::init(
-        &demo,
-        MissionInitArgs {
-            name: NAME.into(),
-            instructions: INSTRUCTIONS.into(),
-            request: REQUEST.into(),
-            steps_json: Some(steps.clone()),
-        },
-    )
-    .await?;
+    let client = || demo.client();
+    let store = demo.state()?;
+    let req = InitRequest {
+        name: NAME.into(),
+        instructions: INSTRUCTIONS.into(),
+        request: REQUEST.into(),
+        steps_json: Some(steps.clone()),
+    };
+    let init = ledger::init(&client, &store, demo.now(), req).await?;
     t.show(&init);
     let field = |o: &Outcome, k: &str| o.data.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let (mission_id, run_id) = (field(&init, "mission_id"), field(&init, "run_id"));
 
     t.command(&["setup-agent", &slug, AGENT_NAME, AGENT_INSTRUCTIONS]);
-    let agent = super::workflow::setup_agent(
-        &demo,
-        MissionSetupAgentArgs {
-            create: false,
-            mission: slug.clone(),
+    let req = SetupAgentRequest {
+        mission: slug.clone(),
+        create: false,
+        assistant: AssistantRequest {
             name: AGENT_NAME.into(),
             instructions: AGENT_INSTRUCTIONS.into(),
-            greeting: None,
-            options_json: None,
+            ..AssistantRequest::default()
         },
-    )
-    .await?;
+    };
+    let agent = ledger::setup_agent(&client, &store, demo.now(), req).await?;
     t.show(&agent);
 
     // The research step is the bot's own work: it is done before the calls.
     t.command(&["plan", "update-step", &mission_id, &run_id, RESEARCH_STEP, "completed"]);
-    let research = super::plan::update_step(
-        &demo,
-        PlanUpdateStepArgs {
-            mission_id: mission_id.clone(),
-            run_id: run_id.clone(),
-            step_id: RESEARCH_STEP.into(),
-            status: "completed".into(),
-        },
-    )
-    .await?;
-    t.show(&research);
+    crate::api::plan::update_step(&client()?, &mission_id, &run_id, RESEARCH_STEP, "completed").await?;
+    t.show(&Outcome::default().line(format!("Updated step '{RESEARCH_STEP}': completed")));
 
     for to in TARGETS {
         t.command(&["schedule", "call", "--mission", &slug, "--to", to, "--at", "+1m", "--step", STEP]);
@@ -223,15 +211,35 @@ async fn mission(ctx: &Context, sb: &SandboxHandle, state_path: &Path, kept: boo
             mission: Some(slug.clone()),
             track: true,
         };
-        t.show(&super::schedule::schedule_and_report(&demo, req).await?);
+        t.show(&ledger::schedule(&client, Some(&store), &claim(&demo), demo.now(), &req).await?);
     }
 
+    let followed = poll_step(&t, ctx, &demo, sb, &slug, &mission_id).await?;
+
+    t.command(&["mission", "status", &slug]);
+    let status = mission_status(&store, || ApiService::from_config(&demo.config, None), &slug).await?;
+    t.show(&status);
+
+    let outcome = summary(&demo, &mission_id, &status, &agent, &followed, sb, kept).await?;
+    Ok((outcome, kept))
+}
+
+/// Step 4: `poll --watch` as the demo runs it (shortened retry delays),
+/// with the changes it made.
+async fn poll_step(
+    t: &Transcript,
+    ctx: &Context,
+    demo: &Context,
+    sb: &SandboxHandle,
+    slug: &str,
+    mission_id: &str,
+) -> Result<Followed> {
     let delay = RETRY_DELAY.as_secs() / 60;
     t.command(&[
         "poll",
         "--watch",
         "--mission",
-        &slug,
+        slug,
         "--busy-delay",
         &delay.to_string(),
         "--no-answer-delay",
@@ -240,7 +248,7 @@ async fn mission(ctx: &Context, sb: &SandboxHandle, state_path: &Path, kept: boo
         &delay.to_string(),
     ]);
     let progress = ctx.progress();
-    let followed = follow(&demo, sb, &slug, &mission_id, &progress).await;
+    let followed = follow(demo, sb, slug, mission_id, &progress).await;
     progress.finish();
     let followed = followed?;
     let mut poll_out = Outcome::default();
@@ -248,13 +256,7 @@ async fn mission(ctx: &Context, sb: &SandboxHandle, state_path: &Path, kept: boo
         poll_out = poll_out.line(format!("{slug}: {c}"));
     }
     t.show(&poll_out.line(format!("{} polls; mission ended: {}", followed.polls, followed.ended)));
-
-    t.command(&["mission", "status", &slug]);
-    let status = super::mission_status::status(&demo, MissionStatusArgs { slug: slug.clone() }).await?;
-    t.show(&status);
-
-    let outcome = summary(&demo, &mission_id, &status, &agent, &followed, sb, kept).await?;
-    Ok((outcome, kept))
+    Ok(followed)
 }
 
 /// What following the mission with poll gave.
@@ -275,7 +277,7 @@ async fn follow(
     progress: &Progress,
 ) -> Result<Followed> {
     let store = demo.state()?;
-    let service = ApiService::from_config(&demo.config, Some(&super::sandbox::clock_url(sb)))?;
+    let service = ApiService::from_config(&demo.config, Some(&sb.clock_url()))?;
     let opts = PollOptions {
         mission: Some(slug.to_string()),
         policy: Policy {
@@ -451,14 +453,6 @@ impl TempDir {
     }
 }
 
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,12 +490,5 @@ mod tests {
         assert_eq!(progress_line(std::slice::from_ref(&r)), "calls: …0004 insights…");
         r.settled = true;
         assert_eq!(progress_line(&[r]), "calls: …0004 done");
-    }
-
-    #[test]
-    fn commands_are_shown_quoted_for_a_shell() {
-        assert_eq!(shell_quote("+15005550006"), "+15005550006");
-        assert_eq!(shell_quote("it's here"), r"'it'\''s here'");
-        assert_eq!(shell_quote(""), "''");
     }
 }

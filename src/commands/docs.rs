@@ -3,7 +3,7 @@
 
 use clap::CommandFactory;
 
-use crate::cli::setup::{CompletionsArgs, ManArgs, Shell};
+use crate::cli::docs::{CompletionsArgs, ManArgs, Shell};
 use crate::cli::Cli;
 use crate::error::{Error, Result};
 use crate::output::Outcome;

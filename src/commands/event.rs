@@ -5,11 +5,11 @@ use serde_json::json;
 use crate::api::events::{self, NewEvent};
 use crate::cli::event::{EventCommand, EventLogArgs};
 use crate::cli::run::RunRef;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output::{Outcome, Table};
 use crate::validate;
 
-use super::support::{check_ids, reply_or};
+use super::support::{check_ids, reply_or, step_looks_like_json};
 use super::Context;
 
 pub async fn run(ctx: &Context, cmd: EventCommand) -> Result<Outcome> {
@@ -17,16 +17,6 @@ pub async fn run(ctx: &Context, cmd: EventCommand) -> Result<Outcome> {
         EventCommand::Log(a) => log(ctx, a).await,
         EventCommand::List(a) => list(ctx, a).await,
     }
-}
-
-/// A step id that looks like JSON: the payload slid into the step's place
-/// because the step argument was forgotten (telnyx_api.py's classic mistake).
-pub fn step_looks_like_json(step: &str) -> Error {
-    Error::usage(format!(
-        "STEP_ID {step:?} looks like JSON: you probably forgot the step id argument. \
-         Expected: log-event <mission_id> <run_id> <type> <summary> <step_id> [payload_json]; \
-         use \"-\" as step_id when the event belongs to no step"
-    ))
 }
 
 /// `event log MID RID TYPE SUMMARY [--step] [--payload] [--agent-id]` → `Logged event: <summary>`.
@@ -37,18 +27,18 @@ pub async fn log(ctx: &Context, a: EventLogArgs) -> Result<Outcome> {
         }
         check_ids(&[("--step", step)])?;
     }
-    check_ids(&[("MISSION_ID", &a.mission_id), ("RUN_ID", &a.run_id)])?;
-    let kind = validate::word("TYPE", &a.kind, validate::EVENT_TYPES)?;
+    check_ids(&[("MISSION_ID", &a.run.mission_id), ("RUN_ID", &a.run.run_id)])?;
+    let kind = validate::word("TYPE", &a.what.kind, validate::EVENT_TYPES)?;
     let payload = a.payload.as_deref().map(|p| validate::json_arg("PAYLOAD_JSON", p)).transpose()?;
     let e = NewEvent {
         kind: kind.to_string(),
-        summary: a.summary.clone(),
+        summary: a.what.summary.clone(),
         agent_id: Some(a.agent_id),
         step_id: a.step,
         payload,
     };
-    let reply = events::log(&ctx.client()?, &a.mission_id, &a.run_id, &e).await?;
-    Ok(Outcome::data(reply_or(reply, e.body())).line(format!("Logged event: {}", a.summary)))
+    let reply = events::log(&ctx.client()?, &a.run.mission_id, &a.run.run_id, &e).await?;
+    Ok(Outcome::data(reply_or(reply, e.body())).line(format!("Logged event: {}", a.what.summary)))
 }
 
 /// `event list MID RID` → a table of the run's events.
@@ -73,6 +63,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::error::Error;
     use crate::testing::{parse, text, Harness, Reply};
 
     fn cmd(args: &[&str]) -> EventCommand {

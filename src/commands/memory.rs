@@ -8,9 +8,9 @@
 
 use serde_json::{json, Value};
 
-use crate::cli::state::{MemoryCommand, MemoryGetArgs, MemorySaveArgs};
+use crate::cli::memory::{MemoryCommand, MemoryGetArgs, MemorySaveArgs};
 use crate::error::{Error, Result};
-use crate::output::Outcome;
+use crate::output::{shell_word, Outcome};
 use crate::state::{parse_memory_value, slugify, Found, MemoryWrite, State};
 
 use super::Context;
@@ -20,6 +20,16 @@ pub async fn run(ctx: &Context, cmd: MemoryCommand) -> Result<Outcome> {
         MemoryCommand::Save(a) => save(ctx, a, "memory save").await,
         MemoryCommand::Get(a) => get(ctx, a).await,
         MemoryCommand::Append(a) => append(ctx, a, "memory append").await,
+    }
+}
+
+/// The legacy words `save-memory`, `get-memory`, `append-memory`: the same
+/// commands, whose hints name the word that was typed.
+pub async fn run_legacy(ctx: &Context, cmd: MemoryCommand) -> Result<Outcome> {
+    match cmd {
+        MemoryCommand::Save(a) => save(ctx, a, "save-memory").await,
+        MemoryCommand::Get(a) => get(ctx, a).await,
+        MemoryCommand::Append(a) => append(ctx, a, "append-memory").await,
     }
 }
 
@@ -50,15 +60,6 @@ fn target_slug(s: &mut State, a: &MemorySaveArgs, words: &str) -> Result<String>
     }
     s.mission_or_create(&slug);
     Ok(slug)
-}
-
-/// Quote an argument for a copy-pasteable shell command.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:+@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }
 
 /// `memory save SLUG KEY VALUE` → `Saved memory 'KEY' for mission 'SLUG'`.

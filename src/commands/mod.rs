@@ -1,6 +1,11 @@
-//! Command implementations: one module per noun, each verb a function
-//! `(context, args) -> Result<Outcome>`. No HTTP or file details here: those
-//! live in `api`, `state`, `lifecycle`; printing lives in `output`.
+//! Command implementations: one module per noun (a folder with one file per
+//! verb where a noun has many), each verb a function `(context, args) ->
+//! Result<Outcome>`: arguments in, a library call, the outcome out. No HTTP
+//! or file details here: those live in `api`, `state`, `ledger`,
+//! `lifecycle`; printing lives in `output`. A command module never imports
+//! another: what two commands share is library code (`ledger` for mission
+//! bookkeeping) or `support`, and the legacy words are routed here onto
+//! their noun-verb commands.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,7 +38,6 @@ pub mod insights;
 pub mod legacy;
 pub mod memory;
 pub mod mission;
-pub mod mission_status;
 pub mod phone;
 pub mod plan;
 pub mod poll;
@@ -45,7 +49,6 @@ pub mod sms;
 pub mod state;
 pub mod status;
 mod support;
-pub mod workflow;
 
 /// Everything a command needs from its surroundings, resolved once. The
 /// surroundings that reach outside the process (the clock, the services'
@@ -196,7 +199,11 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Agent(c) => agent::run(ctx, c).await,
         Command::CheckKey(a) => check_key::run(ctx, a).await,
         Command::Connect(c) => connect::run(ctx, c).await,
-        Command::Legacy(c) => legacy::run(ctx, c).await,
+        Command::Legacy(c) => match legacy::route(c)? {
+            legacy::Route::Noun(command, reprint) => Ok(reprint.apply(Box::pin(run(ctx, command)).await?)),
+            legacy::Route::Memory(c) => memory::run_legacy(ctx, c).await,
+            legacy::Route::ListState => state::list_legacy(ctx).await,
+        },
         Command::Sandbox(a) => sandbox::run(ctx, a).await,
         Command::Demo(a) => demo::run(ctx, a).await,
     }

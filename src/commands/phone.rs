@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::output::{Outcome, Table};
 use crate::validate;
 
-use super::support::{check_ids, reply_or};
+use super::support::{check_ids, phone_status, reply_or};
 use super::Context;
 
 pub async fn run(ctx: &Context, cmd: PhoneCommand) -> Result<Outcome> {
@@ -24,18 +24,9 @@ pub async fn list(ctx: &Context) -> Result<Outcome> {
     let ps = phones::list(&ctx.client()?).await?;
     let mut t = Table::new(["ID", "NUMBER", "STATUS"]);
     for p in &ps {
-        t.row([p.id.clone(), p.phone_number.clone(), status(p.is_available()).to_string()]);
+        t.row([p.id.clone(), p.phone_number.clone(), phone_status(p.is_available()).to_string()]);
     }
     Ok(Outcome::data(&ps).table(t))
-}
-
-/// The word telnyx_api.py printed for a number.
-pub fn status(available: bool) -> &'static str {
-    if available {
-        "available"
-    } else {
-        "assigned"
-    }
 }
 
 /// `phone available` → `Found available: <number>`; exit 1 when the account

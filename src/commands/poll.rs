@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::lifecycle::api_service::ApiService;
 use crate::lifecycle::executor::{poll_once, watch, Pace, PollOptions, PollReport};
 use crate::lifecycle::Policy;
-use crate::output::{Block, Outcome};
+use crate::output::{shell_word, Block, Outcome};
 
 use super::Context;
 
@@ -125,22 +125,19 @@ fn cron_line(ctx: &Context, a: &PollArgs) -> Result<Outcome> {
     let state = ctx.state_location()?.path;
     let state = if state.is_absolute() { state } else { ctx.cwd.join(state) };
     let log = state.with_file_name("poll.log");
-    let mut cmd = format!(
-        "{} poll --state {}",
-        shell_quote(&exe.display().to_string()),
-        shell_quote(&state.display().to_string())
-    );
+    let mut cmd =
+        format!("{} poll --state {}", shell_word(&exe.display().to_string()), shell_word(&state.display().to_string()));
     if let Some(cfg) = &ctx.config.file {
         let cfg = if cfg.is_absolute() { cfg.clone() } else { ctx.cwd.join(cfg) };
-        cmd.push_str(&format!(" --config {}", shell_quote(&cfg.display().to_string())));
+        cmd.push_str(&format!(" --config {}", shell_word(&cfg.display().to_string())));
     }
     if let Some(m) = &a.mission {
-        cmd.push_str(&format!(" --mission {}", shell_quote(m)));
+        cmd.push_str(&format!(" --mission {}", shell_word(m)));
     }
     if a.max_retries != 2 {
         cmd.push_str(&format!(" --max-retries {}", a.max_retries));
     }
-    let line = format!("* * * * * {cmd} >> {} 2>&1", shell_quote(&log.display().to_string()));
+    let line = format!("* * * * * {cmd} >> {} 2>&1", shell_word(&log.display().to_string()));
     let mut o = Outcome::data(json!({"cron_line": line, "state": state, "log": log})).line(line);
     if ctx.config.file.is_none() {
         o = o.note(
@@ -149,14 +146,6 @@ fn cron_line(ctx: &Context, a: &PollArgs) -> Result<Outcome> {
         );
     }
     Ok(o.note("add it with `crontab -e`; poll takes a lock, so overlapping runs are harmless"))
-}
-
-fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pub async fn serve(ctx: &Context, a: SandboxServeArgs) -> Result<Outcome> {
         "api_url": handle.api_url(),
         "ws_url": format!("ws://{}/ws", handle.addr),
         "api_key": SANDBOX_KEY,
-        "clock_url": clock_url(&handle),
+        "clock_url": handle.clock_url(),
         "agentphone_url": format!("{}{}", handle.root_url(), sandbox::agentphone::BASE_PATH),
         "agentphone_api_key": sandbox::agentphone::SANDBOX_KEY,
         "speed": speed,
@@ -59,7 +59,7 @@ pub async fn serve(ctx: &Context, a: SandboxServeArgs) -> Result<Outcome> {
         .line(format!("ClawdTalk sandbox listening on {} (clock speed ×{speed})", handle.root_url()))
         .line(format!("export CLAWDTALK_API_URL={}", handle.api_url()))
         .line(format!("export CLAWDTALK_API_KEY={SANDBOX_KEY}"))
-        .line(format!("export CLAWDTALK_CLOCK_URL={}", clock_url(&handle)))
+        .line(format!("export CLAWDTALK_CLOCK_URL={}", handle.clock_url()))
         .line(format!("export AGENTPHONE_API_URL={}{}", handle.root_url(), sandbox::agentphone::BASE_PATH))
         .line(format!("export AGENTPHONE_API_KEY={}", sandbox::agentphone::SANDBOX_KEY))
         .note("Control API under /_sandbox/ (see README, section Sandbox). Press Ctrl-C to stop.");
@@ -69,12 +69,6 @@ pub async fn serve(ctx: &Context, a: SandboxServeArgs) -> Result<Outcome> {
     handle.shutdown().await;
     Ok(Outcome::data(json!({"stopped": true, "requests": requests}))
         .note(format!("sandbox stopped after {requests} API requests")))
-}
-
-/// The sandbox clock (`GET` → `{"now": …}`): `clawdtalk poll` reads it from
-/// `$CLAWDTALK_CLOCK_URL`, so retries and "is it due" follow a fast sandbox.
-pub fn clock_url(handle: &sandbox::SandboxHandle) -> String {
-    format!("{}/_sandbox/clock", handle.root_url())
 }
 
 /// Ask a question through an inbound call on a running sandbox.

@@ -195,58 +195,13 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
     let target_shown = shown(&found.target, &home);
 
     // 1. Reconfiguring an existing file needs consent.
-    if found.existing.is_some() || found.existing_error.is_some() {
-        let what = match &found.existing_error {
-            Some(e) => format!("{target_shown} exists but cannot be used: {e}"),
-            None => format!("Configuration already exists: {target_shown}"),
-        };
-        if interactive {
-            let q = if found.existing_error.is_some() { "Replace it (a backup is kept)?" } else { "Reconfigure?" };
-            let q = q.to_string();
-            let yes = ask(move |p| {
-                p.say(&what);
-                p.confirm(&q, false)
-            })
-            .await?;
-            if !yes {
-                return Ok(Outcome::data(json!({"config_file": found.target, "changed": false}))
-                    .line("Setup cancelled: nothing changed. `clawdtalk status` shows the current configuration."));
-            }
-        } else if !a.yes {
-            return Err(Error::usage(format!("{what}; pass --yes to reconfigure it (its other keys are kept)")));
-        }
+    if !reconfigure(&found, &target_shown, interactive, a.yes).await? {
+        return Ok(Outcome::data(json!({"config_file": found.target, "changed": false}))
+            .line("Setup cancelled: nothing changed. `clawdtalk status` shows the current configuration."));
     }
 
     // 2. The API key.
-    let flag_key = match ctx.config.api_key_source.as_deref() {
-        Some("--api-key") | Some("$CLAWDTALK_API_KEY") => ctx.config.api_key.clone(),
-        _ => None,
-    };
-    let old_key = existing_str(&found, "api_key").filter(|k| k != "YOUR_API_KEY_HERE");
-    let key_raw: Option<String> = if let Some(k) = flag_key {
-        Some(k.expose().to_string())
-    } else if interactive {
-        let has_old = old_key.is_some();
-        let answer = ask(move |p| {
-            p.say("To get a key: sign in at https://clawdtalk.com, set up your phone in Settings, then create a key on the Dashboard.");
-            let q = if has_old { "API key (Enter keeps the current one)" } else { "API key" };
-            p.secret(q)
-        })
-        .await?;
-        if answer.is_empty() {
-            old_key.clone()
-        } else {
-            Some(answer)
-        }
-    } else {
-        old_key.clone()
-    };
-    let Some(key_raw) = key_raw else {
-        return Err(Error::usage("no API key: pass --api-key KEY (create one at https://clawdtalk.com → Dashboard)"));
-    };
-    if key_raw.chars().any(char::is_whitespace) {
-        return Err(Error::usage("the API key contains spaces; paste it again exactly as shown on the Dashboard"));
-    }
+    let key_raw = api_key(ctx, &found, interactive).await?;
     let key = substituted(&key_raw).map(Secret::new);
     if let Some(k) = &key {
         if !k.expose().starts_with("cc_") {
@@ -263,12 +218,136 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
         None => KeyCheck::Unverified(format!("{key_raw} is not set in the environment")),
     };
     let masked = key.as_ref().map(Secret::masked).unwrap_or_else(|| key_raw.clone());
-    let key_line = match &check {
+    let key_line = key_verdict(&check, &masked, &api_url, a.force, interactive, &mut notes).await?;
+
+    // 4. Names.
+    let (owner, agent) = names(&a, &found, interactive).await?;
+    let greeting = existing_str(&found, "greeting").unwrap_or_else(|| match &owner {
+        Some(o) => format!("Hey {o}, what's up?"),
+        None => "Hey, what's up?".to_string(),
+    });
+
+    // 5. The gateway.
+    let Gateway { state: gateway_state, lines: gateway_lines, url: gateway_url, token: gateway_token, agent_id } =
+        gateway(&found, &home, &a, interactive, &mut notes).await?;
+
+    // 6. Write skill-config.json, keeping every key it already had.
+    let entries = [
+        ("api_key", Some(key_raw.clone())),
+        ("server", Some(server.clone())),
+        ("owner_name", owner.clone()),
+        ("agent_name", agent.clone()),
+        ("greeting", Some(greeting.clone())),
+        ("gateway_url", gateway_url.clone()),
+        ("gateway_token", gateway_token.clone()),
+        ("agent_id", agent_id.clone()),
+    ];
+    write_config(&found, entries).await?;
+
+    let names = names_line(owner.as_deref(), agent.as_deref());
+    let mut o = Outcome::data(json!({
+        "config_file": found.target,
+        "changed": true,
+        "api_key": masked,
+        "key_check": check.word(),
+        "server": server,
+        "owner_name": owner,
+        "agent_name": agent,
+        "greeting": greeting,
+        "gateway_url": gateway_url,
+        "gateway_token_set": gateway_token.is_some(),
+        "agent_id": agent_id,
+        "gateway_config": found.gateway.as_ref().map(|g| g.path.clone()),
+        "sessions_send": gateway_state,
+        "workspace": found.workspace,
+    }))
+    .line(key_line)
+    .line(names);
+    for l in gateway_lines {
+        o = o.line(l);
+    }
+    o.notes = notes;
+    Ok(o.line(format!("Saved {target_shown} (mode 0600)"))
+        .line("Next: `clawdtalk connect start` for voice calls, then `clawdtalk status`."))
+}
+
+/// Ask before reconfiguring an existing (or unusable) config file: on a
+/// terminal a question, otherwise `--yes` or a usage error. `false`: the
+/// user declined (nothing changes).
+async fn reconfigure(found: &Found, target_shown: &str, interactive: bool, yes: bool) -> Result<bool> {
+    if found.existing.is_none() && found.existing_error.is_none() {
+        return Ok(true);
+    }
+    let what = match &found.existing_error {
+        Some(e) => format!("{target_shown} exists but cannot be used: {e}"),
+        None => format!("Configuration already exists: {target_shown}"),
+    };
+    if interactive {
+        let q = if found.existing_error.is_some() { "Replace it (a backup is kept)?" } else { "Reconfigure?" };
+        let q = q.to_string();
+        return ask(move |p| {
+            p.say(&what);
+            p.confirm(&q, false)
+        })
+        .await;
+    }
+    if !yes {
+        return Err(Error::usage(format!("{what}; pass --yes to reconfigure it (its other keys are kept)")));
+    }
+    Ok(true)
+}
+
+/// The API key to save, as given (`--api-key`, `$CLAWDTALK_API_KEY`), asked
+/// for on a terminal, or the one the file already has.
+async fn api_key(ctx: &Context, found: &Found, interactive: bool) -> Result<String> {
+    let flag_key = match ctx.config.api_key_source.as_deref() {
+        Some("--api-key") | Some("$CLAWDTALK_API_KEY") => ctx.config.api_key.clone(),
+        _ => None,
+    };
+    let old_key = existing_str(found, "api_key").filter(|k| k != "YOUR_API_KEY_HERE");
+    let key_raw: Option<String> = if let Some(k) = flag_key {
+        Some(k.expose().to_string())
+    } else if interactive {
+        let has_old = old_key.is_some();
+        let answer = ask(move |p| {
+            p.say("To get a key: sign in at https://clawdtalk.com, set up your phone in Settings, then create a key on the Dashboard.");
+            let q = if has_old { "API key (Enter keeps the current one)" } else { "API key" };
+            p.secret(q)
+        })
+        .await?;
+        if answer.is_empty() {
+            old_key
+        } else {
+            Some(answer)
+        }
+    } else {
+        old_key
+    };
+    let Some(key_raw) = key_raw else {
+        return Err(Error::usage("no API key: pass --api-key KEY (create one at https://clawdtalk.com → Dashboard)"));
+    };
+    if key_raw.chars().any(char::is_whitespace) {
+        return Err(Error::usage("the API key contains spaces; paste it again exactly as shown on the Dashboard"));
+    }
+    Ok(key_raw)
+}
+
+/// The line saying how the key check went; a rejected key is saved only
+/// with `--force` or the user's consent (else the error, nothing saved).
+async fn key_verdict(
+    check: &KeyCheck,
+    masked: &str,
+    api_url: &str,
+    force: bool,
+    interactive: bool,
+    notes: &mut Vec<String>,
+) -> Result<String> {
+    Ok(match check {
         KeyCheck::Accepted => format!("✓ API key {masked} accepted by {api_url}"),
         KeyCheck::Rejected(why) => {
             // `--yes` answers the reconfigure and gateway questions; only
             // `--force` saves a key the service has refused.
-            let save_anyway = if a.force {
+            let save_anyway = if force {
                 true
             } else if interactive {
                 let why = why.clone();
@@ -295,39 +374,56 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
             ));
             format!("! API key {masked} saved without checking (the service could not be reached)")
         }
-    };
+    })
+}
 
-    // 4. Names.
-    let mut owner = a.owner_name.clone().or(found.owner_name.clone()).or_else(|| existing_str(&found, "owner_name"));
-    let mut agent = a.agent_name.clone().or(found.agent_name.clone()).or_else(|| existing_str(&found, "agent_name"));
-    if interactive {
-        let (o, g) = (owner.clone(), agent.clone());
-        let (o, g) = ask(move |p| {
-            let o = p.ask("Your name (the agent greets you with it)", o.as_deref())?;
-            let g = p.ask("Agent name (Enter to skip)", g.as_deref())?;
-            Ok((o, g))
-        })
-        .await?;
-        let nonblank = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-        owner = nonblank(o);
-        agent = nonblank(g);
+/// The owner's and agent's names: flags, the workspace files, the config
+/// file; on a terminal, confirmed or changed by the user.
+async fn names(a: &SetupArgs, found: &Found, interactive: bool) -> Result<(Option<String>, Option<String>)> {
+    let owner = a.owner_name.clone().or(found.owner_name.clone()).or_else(|| existing_str(found, "owner_name"));
+    let agent = a.agent_name.clone().or(found.agent_name.clone()).or_else(|| existing_str(found, "agent_name"));
+    if !interactive {
+        return Ok((owner, agent));
     }
-    let greeting = existing_str(&found, "greeting").unwrap_or_else(|| match &owner {
-        Some(o) => format!("Hey {o}, what's up?"),
-        None => "Hey, what's up?".to_string(),
-    });
+    let (o, g) = ask(move |p| {
+        let o = p.ask("Your name (the agent greets you with it)", owner.as_deref())?;
+        let g = p.ask("Agent name (Enter to skip)", agent.as_deref())?;
+        Ok((o, g))
+    })
+    .await?;
+    let nonblank = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    Ok((nonblank(o), nonblank(g)))
+}
 
-    // 5. The gateway.
+/// What setup learned of the OpenClaw gateway.
+struct Gateway {
+    /// The `sessions_send` state word.
+    state: &'static str,
+    lines: Vec<String>,
+    url: Option<String>,
+    token: Option<String>,
+    agent_id: Option<String>,
+}
+
+/// The gateway's URL, token and default agent (from its config, else as
+/// the config file had them), and whether it allows `sessions_send`.
+async fn gateway(
+    found: &Found,
+    home: &Path,
+    a: &SetupArgs,
+    interactive: bool,
+    notes: &mut Vec<String>,
+) -> Result<Gateway> {
     let mut gateway_state = "not_found";
     let mut gateway_lines: Vec<String> = Vec::new();
     let (mut gateway_url, mut gateway_token, mut agent_id) =
-        (existing_str(&found, "gateway_url"), existing_str(&found, "gateway_token"), existing_str(&found, "agent_id"));
+        (existing_str(found, "gateway_url"), existing_str(found, "gateway_token"), existing_str(found, "agent_id"));
     if let Some(err) = &found.gateway_error {
         notes.push(format!("warning: {err}; gateway settings were left as they were"));
         gateway_state = "unreadable";
     }
     if let Some(gw) = found.gateway.clone() {
-        let path_shown = shown(&gw.path, &home);
+        let path_shown = shown(&gw.path, home);
         gateway_url = Some(gw.gateway_url());
         gateway_token = gw.token().or(gateway_token);
         agent_id = Some(gw.default_agent_id());
@@ -337,7 +433,7 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
             gw.default_agent_id(),
             if gw.token().is_some() { "set" } else { "not set" }
         ));
-        let (state, line, note) = sessions_send_step(&gw, &path_shown, &a, interactive).await?;
+        let (state, line, note) = sessions_send_step(&gw, &path_shown, a, interactive).await?;
         gateway_state = state;
         gateway_lines.push(line);
         notes.extend(note);
@@ -349,67 +445,37 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
         ));
     }
 
-    // 6. Write skill-config.json, keeping every key it already had.
+    Ok(Gateway { state: gateway_state, lines: gateway_lines, url: gateway_url, token: gateway_token, agent_id })
+}
+
+/// The line saying which names were saved.
+fn names_line(owner: Option<&str>, agent: Option<&str>) -> String {
+    match (owner, agent) {
+        (None, None) => "! No names found (set owner_name/agent_name, or pass --owner-name/--agent-name)".to_string(),
+        _ => format!("✓ Owner {}, agent {}", owner.unwrap_or("(not set)"), agent.unwrap_or("(not set)")),
+    }
+}
+
+/// Write the config file (mode 0600) with `entries` set (absent ones are
+/// left as they were, like every key the file already had), backing up an
+/// unusable file first.
+async fn write_config<const N: usize>(found: &Found, entries: [(&str, Option<String>); N]) -> Result<()> {
     let mut map = found.existing.clone().unwrap_or_default();
-    let mut set = |k: &str, v: Option<String>| {
+    for (k, v) in entries {
         if let Some(v) = v {
             map.insert(k.to_string(), Value::String(v));
         }
-    };
-    set("api_key", Some(key_raw.clone()));
-    set("server", Some(server.clone()));
-    set("owner_name", owner.clone());
-    set("agent_name", agent.clone());
-    set("greeting", Some(greeting.clone()));
-    set("gateway_url", gateway_url.clone());
-    set("gateway_token", gateway_token.clone());
-    set("agent_id", agent_id.clone());
-    {
-        let (target, map, backup) = (found.target.clone(), map.clone(), found.existing_error.is_some());
-        blocking(move || {
-            if backup {
-                let bak = target.with_extension("json.bak");
-                std::fs::copy(&target, &bak).map_err(|e| {
-                    Error::config(format!("cannot back up {} to {}: {e}", target.display(), bak.display()))
-                })?;
-            }
-            config::save_config_file(&target, &map)
-        })
-        .await?;
     }
-
-    let names = match (&owner, &agent) {
-        (None, None) => "! No names found (set owner_name/agent_name, or pass --owner-name/--agent-name)".to_string(),
-        _ => format!(
-            "✓ Owner {}, agent {}",
-            owner.as_deref().unwrap_or("(not set)"),
-            agent.as_deref().unwrap_or("(not set)")
-        ),
-    };
-    let mut o = Outcome::data(json!({
-        "config_file": found.target,
-        "changed": true,
-        "api_key": masked,
-        "key_check": check.word(),
-        "server": server,
-        "owner_name": owner,
-        "agent_name": agent,
-        "greeting": greeting,
-        "gateway_url": gateway_url,
-        "gateway_token_set": gateway_token.is_some(),
-        "agent_id": agent_id,
-        "gateway_config": found.gateway.as_ref().map(|g| g.path.clone()),
-        "sessions_send": gateway_state,
-        "workspace": found.workspace,
-    }))
-    .line(key_line)
-    .line(names);
-    for l in gateway_lines {
-        o = o.line(l);
-    }
-    o.notes = notes;
-    Ok(o.line(format!("Saved {target_shown} (mode 0600)"))
-        .line("Next: `clawdtalk connect start` for voice calls, then `clawdtalk status`."))
+    let (target, backup) = (found.target.clone(), found.existing_error.is_some());
+    blocking(move || {
+        if backup {
+            let bak = target.with_extension("json.bak");
+            std::fs::copy(&target, &bak)
+                .map_err(|e| Error::config(format!("cannot back up {} to {}: {e}", target.display(), bak.display())))?;
+        }
+        config::save_config_file(&target, &map)
+    })
+    .await
 }
 
 /// Make sure the gateway allows `sessions_send`: nothing to do, add it

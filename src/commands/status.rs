@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::api::missions;
-use crate::cli::setup::StatusArgs;
+use crate::cli::status::StatusArgs;
 use crate::config::ProcessEnv;
 use crate::connect::daemon::Runtime;
 use crate::error::{Error, Result};
@@ -94,25 +94,7 @@ pub async fn run(ctx: &Context, a: StatusArgs) -> Result<Outcome> {
     }
 
     // The service accepts the key.
-    if a.offline {
-        checks.push(Check::unknown("service", "not checked (--offline)"));
-    } else if cfg.api_key.is_some() {
-        let client = ctx.client()?;
-        checks.push(match missions::list(&client).await {
-            Ok(_) => Check::ok("service", format!("key accepted by {}", cfg.api_url)),
-            Err(Error::Api { status: status @ (401 | 403), message, .. }) => Check::fail(
-                "service",
-                format!("{} rejected the key (HTTP {status}: {message})", cfg.api_url),
-                "create a new key at https://clawdtalk.com → Dashboard, then `clawdtalk setup --api-key KEY`",
-            ),
-            Err(e @ Error::Network(_)) => {
-                Check::fail("service", e.to_string(), "check the network and `server` in skill-config.json")
-            }
-            Err(e) => Check::fail("service", e.to_string(), "try again later; if it persists, check `server`"),
-        });
-    } else {
-        checks.push(Check::unknown("service", "not checked (no API key)"));
-    }
+    checks.push(service_check(ctx, a.offline).await?);
 
     // The connect daemon: running (it holds its instance lock) and connected.
     checks.push(connect_check(ctx).await);
@@ -130,31 +112,7 @@ pub async fn run(ctx: &Context, a: StatusArgs) -> Result<Outcome> {
             ),
         });
     }
-    let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
-    let gateway = home.as_deref().and_then(openclaw::find_gateway_config);
-    let gateway = match gateway {
-        None => None,
-        Some(p) => Some(
-            tokio::task::spawn_blocking(move || GatewayConfig::load(&p))
-                .await
-                .map_err(|e| Error::failed(format!("reading the gateway config failed: {e}")))?,
-        ),
-    };
-    checks.push(match gateway {
-        None => Check::unknown(
-            "gateway tools",
-            "no ~/.openclaw/openclaw.json or ~/.clawdbot/clawdbot.json: cannot tell whether sessions_send is allowed",
-        ),
-        Some(Err(e)) => Check::fail("gateway tools", e.to_string(), "fix the file's JSON"),
-        Some(Ok(g)) if g.allows_sessions_send() => {
-            Check::ok("gateway tools", format!("{} allows sessions_send", g.path.display()))
-        }
-        Some(Ok(g)) => Check::fail(
-            "gateway tools",
-            format!("{} does not list sessions_send in gateway.tools.allow", g.path.display()),
-            "run `clawdtalk setup` (it offers to add it), then restart the gateway",
-        ),
-    });
+    checks.push(gateway_tools_check().await?);
 
     // The mission state file: where it is, and the missions in progress.
     checks.push(state_check(ctx).await);
@@ -168,6 +126,59 @@ pub async fn run(ctx: &Context, a: StatusArgs) -> Result<Outcome> {
         o = o.line(String::new()).line(format!("{failed} check(s) failed.")).with_exit_code(1);
     }
     Ok(o)
+}
+
+/// The service accepts the key (not checked offline or without a key).
+async fn service_check(ctx: &Context, offline: bool) -> Result<Check> {
+    let cfg = &ctx.config;
+    if offline {
+        return Ok(Check::unknown("service", "not checked (--offline)"));
+    }
+    if cfg.api_key.is_none() {
+        return Ok(Check::unknown("service", "not checked (no API key)"));
+    }
+    let client = ctx.client()?;
+    Ok(match missions::list(&client).await {
+        Ok(_) => Check::ok("service", format!("key accepted by {}", cfg.api_url)),
+        Err(Error::Api { status: status @ (401 | 403), message, .. }) => Check::fail(
+            "service",
+            format!("{} rejected the key (HTTP {status}: {message})", cfg.api_url),
+            "create a new key at https://clawdtalk.com → Dashboard, then `clawdtalk setup --api-key KEY`",
+        ),
+        Err(e @ Error::Network(_)) => {
+            Check::fail("service", e.to_string(), "check the network and `server` in skill-config.json")
+        }
+        Err(e) => Check::fail("service", e.to_string(), "try again later; if it persists, check `server`"),
+    })
+}
+
+/// The gateway config allows `sessions_send` (the tool calls reach the agent through).
+async fn gateway_tools_check() -> Result<Check> {
+    let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
+    let gateway = home.as_deref().and_then(openclaw::find_gateway_config);
+    let gateway = match gateway {
+        None => None,
+        Some(p) => Some(
+            tokio::task::spawn_blocking(move || GatewayConfig::load(&p))
+                .await
+                .map_err(|e| Error::failed(format!("reading the gateway config failed: {e}")))?,
+        ),
+    };
+    Ok(match gateway {
+        None => Check::unknown(
+            "gateway tools",
+            "no ~/.openclaw/openclaw.json or ~/.clawdbot/clawdbot.json: cannot tell whether sessions_send is allowed",
+        ),
+        Some(Err(e)) => Check::fail("gateway tools", e.to_string(), "fix the file's JSON"),
+        Some(Ok(g)) if g.allows_sessions_send() => {
+            Check::ok("gateway tools", format!("{} allows sessions_send", g.path.display()))
+        }
+        Some(Ok(g)) => Check::fail(
+            "gateway tools",
+            format!("{} does not list sessions_send in gateway.tools.allow", g.path.display()),
+            "run `clawdtalk setup` (it offers to add it), then restart the gateway",
+        ),
+    })
 }
 
 async fn connect_check(ctx: &Context) -> Check {

@@ -3,7 +3,8 @@
 use serde_json::Value;
 
 use crate::api::envelope::truthy;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::ledger::Claim;
 use crate::validate;
 
 /// Check every `(ARGUMENT, value)` id: not empty, not JSON (a forgotten
@@ -32,5 +33,30 @@ pub fn text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
+    }
+}
+
+/// A fresh claim on owed run events for this process, lasting as long as
+/// the configured requests may take.
+pub fn claim(ctx: &super::Context) -> Claim {
+    Claim::new(ctx.config.request_timeout)
+}
+
+/// A step id that looks like JSON: the payload slid into the step's place
+/// because the step argument was forgotten (telnyx_api.py's classic mistake).
+pub fn step_looks_like_json(step: &str) -> Error {
+    Error::usage(format!(
+        "STEP_ID {step:?} looks like JSON: you probably forgot the step id argument. \
+         Expected: log-event <mission_id> <run_id> <type> <summary> <step_id> [payload_json]; \
+         use \"-\" as step_id when the event belongs to no step"
+    ))
+}
+
+/// The word telnyx_api.py printed for a number.
+pub fn phone_status(available: bool) -> &'static str {
+    if available {
+        "available"
+    } else {
+        "assigned"
     }
 }

@@ -420,6 +420,12 @@ impl SandboxHandle {
         format!("{}/v1", self.root_url())
     }
 
+    /// The sandbox clock (`GET` → `{"now": …}`): `clawdtalk poll` reads it from
+    /// `$CLAWDTALK_CLOCK_URL`, so retries and "is it due" follow a fast sandbox.
+    pub fn clock_url(&self) -> String {
+        format!("{}/_sandbox/clock", self.root_url())
+    }
+
     /// Stop serving: close /ws sockets (1001), stop accepting, wait for the server task.
     pub async fn shutdown(mut self) {
         self.stop_now();

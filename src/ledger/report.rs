@@ -1,21 +1,17 @@
-//! `clawdtalk mission status SLUG` and `clawdtalk mission cancel SLUG`.
+//! Reports on a mission's books: its targets (each number in a step, its
+//! attempts folded together) and the `mission status` overview.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::cli::mission::{MissionCancelArgs, MissionStatusArgs};
 use crate::error::Result;
-use crate::lifecycle::api_service::ApiService;
-use crate::lifecycle::cancel::cancel_mission;
 use crate::lifecycle::engine::PlanStep;
 use crate::lifecycle::executor::records_of;
 use crate::lifecycle::record::{TrackedEvent, FAILED_TARGETS, INSIGHTS, RESULT};
 use crate::lifecycle::service::{RunRef, Service};
 use crate::output::{Block, Outcome, Table};
-use crate::state::Found;
-
-use super::Context;
+use crate::state::{Found, StateStore};
 
 /// One target (a number in a step): its attempts folded together.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -76,14 +72,21 @@ fn targets(records: &[TrackedEvent], insights: Option<&Value>) -> Vec<Target> {
         .collect()
 }
 
-/// `mission status SLUG`.
-pub async fn status(ctx: &Context, a: MissionStatusArgs) -> Result<Outcome> {
-    let state = ctx.state()?.read_async().await?;
-    let (found, m) = state.lookup(&a.slug)?;
+/// A mission at a glance (`mission status SLUG`): the run and plan as the
+/// service has them (when `service` can be built and asked; else a note and
+/// the local state), each target's attempts folded together, and what is
+/// still pending. `key` is a slug or mission id, active or archived.
+pub async fn mission_status<S: Service>(
+    store: &StateStore,
+    service: impl FnOnce() -> Result<S>,
+    key: &str,
+) -> Result<Outcome> {
+    let state = store.read_async().await?;
+    let (found, m) = state.lookup(key)?;
     let archived = matches!(found, Found::Archived(_));
     let slug = match &found {
         Found::Active(s) => s.clone(),
-        Found::Archived(_) => m.get_str("slug").unwrap_or_else(|| a.slug.clone()),
+        Found::Archived(_) => m.get_str("slug").unwrap_or_else(|| key.to_string()),
     };
     let records = records_of(m);
     let result = m.memory_get(RESULT).cloned();
@@ -93,7 +96,7 @@ pub async fn status(ctx: &Context, a: MissionStatusArgs) -> Result<Outcome> {
     let mut run_status = None;
     let mut plan: Option<Vec<PlanStep>> = None;
     if let (Some(mission_id), Some(run_id)) = (m.mission_id(), m.run_id()) {
-        match ApiService::from_config(&ctx.config, None) {
+        match service() {
             Ok(svc) => {
                 let run = RunRef { mission_id, run_id };
                 match futures_util::future::join(svc.run_status(&run), svc.plan(&run)).await {
@@ -136,18 +139,36 @@ pub async fn status(ctx: &Context, a: MissionStatusArgs) -> Result<Outcome> {
         "run_status": run_status, "steps": steps, "targets": ts, "pending_events": pending,
         "failed_targets": failed, "result": result,
     });
+    let mut o = Outcome::data(data);
+    o.blocks = status_blocks(&slug, archived, &run_status, pending, result.as_ref(), &steps, &ts);
+    for n in notes {
+        o = o.note(n);
+    }
+    Ok(o)
+}
+
+/// The human form of `mission status`: the fields, the plan's steps, the targets.
+fn status_blocks(
+    slug: &str,
+    archived: bool,
+    run_status: &str,
+    pending: usize,
+    result: Option<&Value>,
+    steps: &[Value],
+    ts: &[Target],
+) -> Vec<Block> {
     let mut fields = vec![
         ("mission".to_string(), format!("{slug}{}", if archived { " (archived)" } else { "" })),
-        ("run".to_string(), run_status.clone()),
+        ("run".to_string(), run_status.to_string()),
         ("pending events".to_string(), pending.to_string()),
     ];
-    if let Some(r) = &result {
+    if let Some(r) = result {
         fields.push(("result".into(), r["reason"].as_str().unwrap_or_default().to_string()));
     }
-    let mut o = Outcome::data(data).block(Block::Fields(fields));
+    let mut o = Outcome::default().block(Block::Fields(fields));
     if !steps.is_empty() {
         let mut t = Table::new(["STEP", "STATUS", "EVENTS"]);
-        for s in &steps {
+        for s in steps {
             t.row([
                 s["step_id"].as_str().unwrap_or_default().to_string(),
                 s["status"].as_str().unwrap_or_default().to_string(),
@@ -158,7 +179,7 @@ pub async fn status(ctx: &Context, a: MissionStatusArgs) -> Result<Outcome> {
     }
     if !ts.is_empty() {
         let mut t = Table::new(["STEP", "TO", "STATUS", "CALL STATUS", "ATTEMPTS", "INSIGHTS"]);
-        for x in &ts {
+        for x in ts {
             t.row([
                 x.step_id.clone().unwrap_or_else(|| "-".into()),
                 // Local output for the owner: the full number is theirs to see.
@@ -173,44 +194,5 @@ pub async fn status(ctx: &Context, a: MissionStatusArgs) -> Result<Outcome> {
     } else {
         o = o.line("").line("no scheduled calls or SMS tracked for this mission");
     }
-    for n in notes {
-        o = o.note(n);
-    }
-    Ok(o)
-}
-
-/// `mission cancel SLUG [--pending-only]`.
-pub async fn cancel(ctx: &Context, a: MissionCancelArgs) -> Result<Outcome> {
-    let store = ctx.state()?;
-    // Unknown or archived slugs fail here, before any client is built.
-    store.read_async().await?.active_slug(&a.slug)?;
-    let svc = ApiService::from_config(&ctx.config, None)?;
-    let r = cancel_mission(&svc, &store, &a.slug, a.pending_only).await?;
-    let mut o = Outcome::data(&r).line(format!(
-        "Cancelled {} scheduled event{} for mission '{}'",
-        r.cancelled.len(),
-        if r.cancelled.len() == 1 { "" } else { "s" },
-        r.slug
-    ));
-    for id in &r.cancelled {
-        o = o.line(format!("  {id}"));
-    }
-    if r.run_cancelled && r.archived {
-        o = o.line("Run set to cancelled; the mission is archived (`clawdtalk mission status` still shows it)");
-    } else if r.run_cancelled {
-        o = o.line(format!(
-            "Run set to cancelled; {} event{} already under way {} still tracked: the next `clawdtalk poll` \
-             records how {} ended, then archives the mission",
-            r.still_tracked.len(),
-            if r.still_tracked.len() == 1 { "" } else { "s" },
-            if r.still_tracked.len() == 1 { "is" } else { "are" },
-            if r.still_tracked.len() == 1 { "it" } else { "they" },
-        ));
-        for id in &r.still_tracked {
-            o = o.line(format!("  {id}"));
-        }
-    } else if a.pending_only {
-        o = o.line("The run stays open: the next `clawdtalk poll` finishes its steps from the calls that were made");
-    }
-    Ok(o)
+    o.blocks
 }
