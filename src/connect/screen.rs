@@ -524,4 +524,84 @@ mod tests {
         assert_eq!(p.find("meet at 5 at 7"), None);
         assert_eq!(p.find("wow!"), None);
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Sensitive phrases a stranger might disguise.
+        const PHRASES: &[&str] = &[
+            "delete my files",
+            "transfer the money",
+            "wire funds to bob",
+            "send my password",
+            "pay the bill",
+            "erase the phone",
+            "forward my inbox",
+            "buy a laptop",
+            "publish the post",
+            "share my location",
+        ];
+
+        /// A lookalike of another script for a Latin letter, where there is a common one.
+        fn lookalike(c: char) -> Option<char> {
+            Some(match c {
+                'a' => '\u{0430}',
+                'c' => '\u{0441}',
+                'd' => '\u{0501}',
+                'e' => '\u{0435}',
+                'h' => '\u{04BB}',
+                'i' => '\u{0456}',
+                'j' => '\u{0458}',
+                'l' => '\u{04CF}',
+                'o' => '\u{043E}',
+                'p' => '\u{0440}',
+                's' => '\u{0455}',
+                'x' => '\u{0445}',
+                'y' => '\u{0443}',
+                _ => return None,
+            })
+        }
+
+        const INVISIBLE: &[char] =
+            &['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{00AD}', '\u{FEFF}', '\u{202E}', '\u{2066}'];
+
+        /// Per letter: 0 plain, 1 upper case, 2 lookalike, 3 fullwidth; and
+        /// whether an invisible character follows it (and which).
+        fn disguise(phrase: &str, how: &[(u8, Option<usize>)]) -> String {
+            let mut out = String::new();
+            for (c, (style, invisible)) in phrase.chars().zip(how.iter().cycle()) {
+                match style {
+                    1 => out.extend(c.to_uppercase()),
+                    2 => out.push(lookalike(c).unwrap_or(c)),
+                    3 if c.is_ascii_alphabetic() => out.push(char::from_u32(c as u32 + 0xFEE0).unwrap_or(c)),
+                    _ => out.push(c),
+                }
+                if let Some(i) = invisible {
+                    if c != ' ' {
+                        out.push(INVISIBLE[i % INVISIBLE.len()]);
+                    }
+                }
+            }
+            out
+        }
+
+        proptest! {
+            #[test]
+            fn no_input_makes_the_screen_panic(text in any::<String>(), pattern in any::<String>()) {
+                let _ = Patterns::defaults().find(&text);
+                let _ = Patterns::new(&[pattern.as_str()]).find(&text);
+                let _ = fold(&text);
+            }
+
+            #[test]
+            fn a_sensitive_phrase_stays_sensitive_however_it_is_disguised(
+                phrase in proptest::sample::select(PHRASES),
+                how in proptest::collection::vec((0u8..4, proptest::option::of(0usize..16)), 1..40),
+            ) {
+                let disguised = disguise(phrase, &how);
+                prop_assert!(Patterns::defaults().find(&disguised).is_some(), "{:?} ({:?}) passed", disguised, phrase);
+            }
+        }
+    }
 }
