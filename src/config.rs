@@ -123,6 +123,9 @@ pub struct Config {
     /// Site root (API base without `/v1`), used for `/ws`.
     pub server: String,
     pub owner_name: Option<String>,
+    /// The owner's own number (E.164), optional: texts and calls from it are
+    /// the owner's, everyone else is a stranger to the approval throttle.
+    pub owner_phone: Option<String>,
     pub agent_name: Option<String>,
     pub greeting: Option<String>,
     pub gateway_url: String,
@@ -197,6 +200,10 @@ impl Config {
             api_url,
             server,
             owner_name: s("owner_name"),
+            owner_phone: match s("owner_phone") {
+                None => None,
+                Some(p) => Some(crate::validate::phone("owner_phone", &p).map_err(|e| Error::config(e.to_string()))?),
+            },
             agent_name: s("agent_name"),
             greeting: s("greeting"),
             gateway_url: trim_slash(&s("gateway_url").unwrap_or_else(|| DEFAULT_GATEWAY_URL.to_string())),
@@ -408,6 +415,20 @@ mod tests {
         assert_eq!(c.gateway_url, DEFAULT_GATEWAY_URL);
         assert_eq!(c.agent_id, "main");
         assert!(matches!(c.require_key(), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn owner_phone_must_be_e164_and_a_bad_one_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), r#"{"owner_phone":"+15551234567"}"#);
+        let c = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
+        assert_eq!(c.owner_phone.as_deref(), Some("+15551234567"));
+        for bad in ["5551234567", "+1 555 123 4567", "owner", "+911"] {
+            write(dir.path(), &serde_json::json!({ "owner_phone": bad }).to_string());
+            let e = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap_err();
+            assert_eq!(e.exit_code(), 3, "{bad}: {e}");
+            assert!(e.to_string().contains("owner_phone"), "{e}");
+        }
     }
 
     #[test]

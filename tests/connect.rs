@@ -16,6 +16,8 @@ use standins::{wait_for, GatewayStandIn, WsStandIn};
 use tokio::sync::watch;
 
 const GATEWAY_TOKEN: &str = "gw_secret_token_0123456789";
+/// The owner's number in every configuration here (`owner_phone`).
+const OWNER_PHONE: &str = "+15550001111";
 
 /// The client running in-process against the stand-ins.
 struct Harness {
@@ -42,6 +44,7 @@ fn config(api: &Recorder, gw: &GatewayStandIn, key: &str, extra: &Value) -> (tem
         "reconnect_initial_secs": 0.05,
         "approval_poll_secs": 0.1,
         "approval_timeout_secs": 5,
+        "owner_phone": OWNER_PHONE,
     });
     for (k, v) in extra.as_object().unwrap() {
         cfg[k] = v.clone();
@@ -334,7 +337,21 @@ fn an_approval_found_by_polling_reaches_the_agent() {
 /// Run one sensitive request whose approval does not end in `approved`;
 /// assert the agent never sees it and return what the caller heard.
 fn refused(extra: Value, prep: impl FnOnce(&Recorder), after_progress: impl FnOnce(&WsStandIn)) -> (Harness, String) {
+    refused_on_call(false, extra, prep, after_progress)
+}
+
+/// [`refused`] on call `c1`, which `call.started` names as the owner's when `owner`.
+fn refused_on_call(
+    owner: bool,
+    extra: Value,
+    prep: impl FnOnce(&Recorder),
+    after_progress: impl FnOnce(&WsStandIn),
+) -> (Harness, String) {
     let h = Harness::start_with(TEST_KEY, extra, |_, api| prep(api)).connected();
+    if owner {
+        h.ws.inject(json!({"type":"call.started","call_id":"c1","direction":"inbound","from":OWNER_PHONE}));
+        h.ws.wait_msg("response", |m| m["call_id"] == "c1");
+    }
     h.ws.inject(
         json!({"type":"deep_tool_request","call_id":"c1","request_id":"r1","query":"delete the repository prod-db"}),
     );
@@ -413,7 +430,8 @@ fn an_expired_approval_or_an_api_error_never_reaches_the_agent() {
 
 #[test]
 fn with_no_approval_device_the_caller_is_asked_to_confirm_by_voice() {
-    let (h, text) = refused(
+    let (h, text) = refused_on_call(
+        true,
         json!({}),
         |api| {
             api.on("POST", "/v1/approvals", vec![approval_reply("ap8", 0, 0)]);
@@ -433,7 +451,8 @@ fn with_no_approval_device_the_caller_is_asked_to_confirm_by_voice() {
 
 #[test]
 fn a_follow_up_that_is_neither_yes_nor_no_drops_the_held_request_and_is_handled_as_a_new_one() {
-    let (h, text) = refused(
+    let (h, text) = refused_on_call(
+        true,
         json!({}),
         |api| {
             api.on("POST", "/v1/approvals", vec![approval_reply("ap8", 0, 0)]);
@@ -744,7 +763,7 @@ const SECRET_KEY: &str = "cc_test_SECRETKEY_9f8e7d6c5b4a";
 
 fn binary_config(home: &Sandboxed, server: &str, gw: &GatewayStandIn, key: &str) -> std::path::PathBuf {
     let cfg = json!({"api_key": key, "server": server, "gateway_url": gw.url(), "gateway_token": GATEWAY_TOKEN,
-        "reconnect_initial_secs": 0.05});
+        "reconnect_initial_secs": 0.05, "owner_phone": OWNER_PHONE});
     let p = home.path().join("skill-config.json");
     std::fs::write(&p, cfg.to_string()).unwrap();
     p
@@ -852,6 +871,8 @@ fn the_log_never_holds_the_key_the_token_or_full_phone_numbers() {
         sb.control_post(&format!("approvals/{id}/decide"), json!({ "decision": decision }));
         result_of(rid);
     }
+    // only the owner may confirm by voice: c4 is the owner's call
+    inject(json!({"event": "call.started", "call_id": "c4", "direction": "inbound", "from": OWNER_PHONE}));
     inject(json!({"event": "deep_tool_request", "call_id": "c4", "request_id": "v1",
         "query": "delete the contact +15551234567 [no_devices]"}));
     assert!(result_of("v1")["text"].as_str().unwrap().contains("say yes"));

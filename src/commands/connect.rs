@@ -277,6 +277,21 @@ async fn status(ctx: &Context, a: ConnectStatusArgs) -> Result<Outcome> {
             None => format!("unknown: {}", gw.detail),
         },
     ));
+    if let Some(c) = st.as_ref().and_then(|s| s.get("counts")).filter(|c| c.is_object()) {
+        let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
+        fields.push((
+            "messages".into(),
+            format!(
+                "{} received, {} processed, {} refused ({} busy, {} throttled), {} in flight",
+                n("received"),
+                n("processed"),
+                n("refused"),
+                n("refused_busy"),
+                n("refused_throttled"),
+                n("in_flight")
+            ),
+        ));
+    }
     fields.push(("log".into(), rt.log_file().display().to_string()));
     let mut o = Outcome::data(json!({
         "running": pid.is_some(),
@@ -285,6 +300,7 @@ async fn status(ctx: &Context, a: ConnectStatusArgs) -> Result<Outcome> {
         "state": field("state"),
         "since": field("since"),
         "last_error": field("last_error"),
+        "counts": field("counts"),
         "server": ctx.config.server,
         "ws_url": ws,
         "runtime_dir": rt.dir,

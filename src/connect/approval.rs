@@ -28,112 +28,12 @@ use tokio::sync::oneshot;
 use crate::api::models::ApprovalRequest;
 use crate::api::{approvals, Client};
 
-/// Sensitive patterns used when the configuration names none (contract §3).
-pub const DEFAULT_PATTERNS: &[&str] = &[
-    "delete",
-    "remove",
-    "erase",
-    "wipe",
-    "destroy",
-    "drop table",
-    "drop database",
-    "rm",
-    "send",
-    "email",
-    "e-mail",
-    "text message",
-    "sms",
-    "post",
-    "publish",
-    "tweet",
-    "push",
-    "merge",
-    "deploy",
-    "release",
-    "pay",
-    "payment",
-    "buy",
-    "purchase",
-    "place an order",
-    "transfer",
-    "wire money",
-    "commit",
-    "write to",
-    "overwrite",
-    "repository",
-    "repo",
-    "github",
-    "pull request",
-];
+pub use super::screen::{Patterns, DEFAULT_PATTERNS};
 
-/// A compiled list of sensitive patterns. A pattern is one or more words;
-/// it matches when its words appear consecutively in the text, each word
-/// exactly or with a common inflection ("deleting", "pushed", "payments").
-#[derive(Debug, Clone)]
-pub struct Patterns(Vec<(String, Vec<String>)>);
-
-impl Patterns {
-    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Patterns {
-        Patterns(
-            patterns
-                .iter()
-                .map(|p| (p.as_ref().to_string(), words(p.as_ref())))
-                .filter(|(_, w)| !w.is_empty())
-                .collect(),
-        )
-    }
-
-    pub fn defaults() -> Patterns {
-        Patterns::new(DEFAULT_PATTERNS)
-    }
-
-    /// The first pattern found in `text`, if any.
-    pub fn find(&self, text: &str) -> Option<&str> {
-        let w = words(text);
-        self.0
-            .iter()
-            .find(|(_, pw)| w.windows(pw.len()).any(|win| win.iter().zip(pw).all(|(t, p)| inflects(t, p))))
-            .map(|(p, _)| p.as_str())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
+/// Plain lower-case words, for reading a spoken yes or no (not for screening:
+/// see [`super::screen`]).
 fn words(s: &str) -> Vec<String> {
     s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
-}
-
-/// Is `word` the pattern word `p` or a regular inflection of it?
-fn inflects(word: &str, p: &str) -> bool {
-    if word == p {
-        return true;
-    }
-    const SUFFIXES: [&str; 10] = ["s", "es", "ed", "d", "ing", "er", "ers", "ment", "ments", "ion"];
-    if let Some(rest) = word.strip_prefix(p) {
-        if SUFFIXES.contains(&rest) {
-            return true;
-        }
-        // doubled final consonant: commit → committed, committing
-        if let (Some(last), Some(tail)) = (p.chars().last(), rest.get(1..)) {
-            if rest.starts_with(last) && (tail == "ed" || tail == "ing") {
-                return true;
-            }
-        }
-    }
-    // dropped final e / y: delete → deleting, deletion; repository → repositories
-    if let Some(stem) = p.strip_suffix('e') {
-        if let Some(rest) = word.strip_prefix(stem) {
-            return ["ing", "ion", "ions"].contains(&rest);
-        }
-    }
-    if let Some(stem) = p.strip_suffix('y') {
-        if let Some(rest) = word.strip_prefix(stem) {
-            return rest == "ies" || rest == "ied";
-        }
-    }
-    false
 }
 
 /// A message the agent may receive. Its fields are private: see the module
@@ -186,8 +86,16 @@ pub enum Screened {
 /// Screen `message` (what the agent would receive: the request plus our own
 /// framing, such as the SMS sender), judging by `request` — the caller's own
 /// words, which is also what the owner is asked about.
+///
+/// A request too long to scan ([`super::screen::MAX_SCREENED_CHARS`]) is held
+/// as sensitive: when in doubt, hold.
 pub fn screen(patterns: &Patterns, request: &str, message: String) -> Screened {
-    match patterns.find(request) {
+    let matched = if request.chars().nth(super::screen::MAX_SCREENED_CHARS).is_some() {
+        Some("an unusually long request")
+    } else {
+        patterns.find(request)
+    };
+    match matched {
         None => Screened::Clear(Cleared { message, basis: "not_sensitive" }),
         Some(p) => Screened::Sensitive(Sensitive {
             action: super::speech::truncate(request.trim(), 300),
@@ -213,7 +121,7 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The outcome word (contract §2.3).
+    /// The outcome word (docs/protocol.md#direct-calls-sms-and-approvals).
     pub fn word(&self) -> &'static str {
         match self {
             Decision::Approved => "approved",

@@ -289,6 +289,15 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// the new file is put on them with `dup2`, so nothing written to stderr
 /// ends up in `.1` or in a deleted file, and the size that triggers rotation
 /// is the file's own (what the streams wrote counts too).
+///
+/// It survives what a flood or an operator does to it: when the file cannot
+/// be opened (descriptors exhausted, a directory in its place) or vanishes
+/// (deleted, renamed), each later line tries again to reopen it, so logging
+/// never stops for good; the lines lost meanwhile are counted and noted in
+/// the log once it is back. Each line is written with one `write` call, and
+/// a short write is cut back off, so the log never holds a torn line; a line
+/// that would take the file past its cap starts a new file instead, and a
+/// line bigger than the cap is dropped (and counted).
 #[derive(Clone)]
 pub struct RotatingLog {
     inner: Arc<Mutex<LogInner>>,
@@ -296,11 +305,14 @@ pub struct RotatingLog {
 
 struct LogInner {
     path: PathBuf,
-    file: File,
+    /// `None` after a failure: reopened on the next write.
+    file: Option<File>,
     max: u64,
     /// Descriptors (stdout, stderr) that were this file when it was opened:
-    /// they are moved to the new file on rotation.
+    /// they are moved to the new file on rotation or reopening.
     streams: Vec<std::os::unix::io::RawFd>,
+    /// Lines dropped since the log was last written.
+    lost: u64,
 }
 
 impl RotatingLog {
@@ -317,12 +329,21 @@ impl RotatingLog {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = open_log(path)?;
         let meta = file.metadata()?;
         let streams =
             candidates.iter().copied().filter(|fd| fd_identity(*fd) == Some((meta.dev(), meta.ino()))).collect();
-        Ok(RotatingLog { inner: Arc::new(Mutex::new(LogInner { path: path.to_path_buf(), file, max, streams })) })
+        Ok(RotatingLog {
+            inner: Arc::new(Mutex::new(LogInner { path: path.to_path_buf(), file: Some(file), max, streams, lost: 0 })),
+        })
     }
+}
+
+/// Open the log for appending, readable by its owner only (it holds
+/// transcripts and masked numbers).
+fn open_log(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new().create(true).append(true).mode(0o600).open(path)
 }
 
 /// The (device, inode) a descriptor writes to, if it is open.
@@ -339,36 +360,109 @@ fn fd_identity(fd: std::os::unix::io::RawFd) -> Option<(u64, u64)> {
 }
 
 impl LogInner {
-    fn rotate(&mut self) -> io::Result<()> {
+    /// The open file, when it is still the file at `path`; `None` when it
+    /// must be (re)opened: after a failure, or when the path was deleted,
+    /// renamed away or replaced.
+    fn current(&mut self) -> Option<&mut File> {
+        use std::os::unix::fs::MetadataExt;
+        let same = match (&self.file, fs::metadata(&self.path)) {
+            (Some(f), Ok(at_path)) => f.metadata().is_ok_and(|m| (m.dev(), m.ino()) == (at_path.dev(), at_path.ino())),
+            _ => false,
+        };
+        if !same {
+            self.file = None;
+        }
+        self.file.as_mut()
+    }
+
+    /// Open the file at `path` again and point the followed streams at it.
+    fn reopen(&mut self) -> io::Result<()> {
         use std::os::unix::io::AsRawFd;
-        let mut old = self.path.clone().into_os_string();
-        old.push(".1");
-        fs::rename(&self.path, &old)?;
-        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.file = None;
+        let file = open_log(&self.path)?;
         for fd in &self.streams {
             // SAFETY: dup2 only changes the descriptor table: `fd` now names the new log file.
-            if unsafe { libc::dup2(self.file.as_raw_fd(), *fd) } == -1 {
-                let e = io::Error::last_os_error();
-                let _ = writeln!(self.file, "warning: cannot point descriptor {fd} at the new log: {e}");
+            if unsafe { libc::dup2(file.as_raw_fd(), *fd) } == -1 {
+                self.lost += 1;
             }
         }
+        self.file = Some(file);
         Ok(())
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        let mut old = self.path.clone().into_os_string();
+        old.push(".1");
+        self.file = None;
+        fs::rename(&self.path, &old)?;
+        self.reopen()
+    }
+
+    /// Write `line` whole, or not at all (counted as lost).
+    fn write_line(&mut self, line: &[u8]) {
+        let note = match self.lost {
+            0 => String::new(),
+            n => format!("(log: {n} earlier line(s) could not be written)\n"),
+        };
+        let len = (note.len() + line.len()) as u64;
+        if len > self.max {
+            self.lost += 1;
+            return;
+        }
+        if self.current().is_none() && self.reopen().is_err() {
+            self.lost += 1;
+            return;
+        }
+        // The file's real size: stderr may have appended to it too.
+        let size = match self.file.as_ref().map(File::metadata) {
+            Some(Ok(m)) => m.len(),
+            _ => {
+                self.file = None;
+                self.lost += 1;
+                return;
+            }
+        };
+        if size > 0 && size + len > self.max && self.rotate().is_err() {
+            self.lost += 1;
+            return;
+        }
+        let Some(file) = self.file.as_mut() else {
+            self.lost += 1;
+            return;
+        };
+        let before = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let data = if note.is_empty() { line.to_vec() } else { [note.as_bytes(), line].concat() };
+        match file.write(&data) {
+            Ok(n) if n == data.len() => self.lost = 0,
+            Ok(n) => {
+                // a short write (disk full): cut the partial line back off
+                if n > 0 {
+                    let _ = file.set_len(before);
+                }
+                self.file = None;
+                self.lost += 1;
+            }
+            Err(_) => {
+                self.file = None;
+                self.lost += 1;
+            }
+        }
     }
 }
 
 impl Write for RotatingLog {
+    /// One call is one line (the tracing formatter writes each event whole).
+    /// It always reports success: a line that cannot be written is counted
+    /// and noted later, never retried in pieces.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut l = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        // The file's real size: stderr may have appended to it too.
-        let size = l.file.metadata()?.len();
-        if size > 0 && size + buf.len() as u64 > l.max {
-            l.rotate()?;
-        }
-        l.file.write_all(buf)?;
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).write_line(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).file.flush()
+        match self.inner.lock().unwrap_or_else(|p| p.into_inner()).file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -379,7 +473,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RotatingLog {
     }
 }
 
-/// Whether the agent gateway allows `sessions_send` (contract §3).
+/// Whether the agent gateway allows `sessions_send` (docs/protocol.md#the-gateway).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayCheck {
     /// The gateway config file found (`~/.openclaw/openclaw.json` or `~/.clawdbot/clawdbot.json`).
@@ -512,6 +606,52 @@ mod tests {
         // a descriptor that was not the log is left alone
         (&other).write_all(b"x").unwrap();
         assert_eq!(fs::read(&other_path).unwrap(), b"x");
+    }
+
+    #[test]
+    fn the_log_never_exceeds_its_cap_nor_holds_a_torn_line() {
+        let (d, _) = rt();
+        let p = d.path().join("x.log");
+        let mut log = RotatingLog::open(&p, 100).unwrap();
+        for i in 0..200 {
+            let line = format!("line {i} {}\n", "x".repeat(i % 37));
+            log.write_all(line.as_bytes()).unwrap();
+            for f in [p.clone(), d.path().join("x.log.1")] {
+                let Ok(text) = fs::read_to_string(&f) else { continue };
+                assert!(text.len() <= 100, "{} is {} bytes", f.display(), text.len());
+                assert!(text.is_empty() || text.ends_with('\n'), "torn: {text:?}");
+                assert!(text.lines().all(|l| l.starts_with("line ") || l.starts_with("(log:")), "{text:?}");
+            }
+        }
+        // a line bigger than the cap is dropped, and noted once the log is written again
+        log.write_all(&[b'z'; 150]).unwrap();
+        log.write_all(b"after\n").unwrap();
+        let text = fs::read_to_string(&p).unwrap();
+        assert!(!text.contains('z'));
+        assert!(text.ends_with("(log: 1 earlier line(s) could not be written)\nafter\n"), "{text:?}");
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_opened_is_retried_on_later_writes_and_a_vanished_one_is_recreated() {
+        let (d, _) = rt();
+        let p = d.path().join("x.log");
+        let mut log = RotatingLog::open(&p, 1000).unwrap();
+        log.write_all(b"one\n").unwrap();
+        // the file vanishes and something unopenable takes its place
+        fs::remove_file(&p).unwrap();
+        fs::create_dir(&p).unwrap();
+        for _ in 0..3 {
+            log.write_all(b"lost\n").unwrap();
+        }
+        fs::remove_dir(&p).unwrap();
+        log.write_all(b"two\n").unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "(log: 3 earlier line(s) could not be written)\ntwo\n");
+        // deleted outright: the next line recreates it
+        fs::remove_file(&p).unwrap();
+        log.write_all(b"three\n").unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "three\n");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

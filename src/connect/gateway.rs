@@ -1,5 +1,5 @@
 //! The agent: the OpenClaw/Clawdbot gateway's `sessions_send` tool behind
-//! `POST {gateway_url}/tools/invoke` (contract §3).
+//! `POST {gateway_url}/tools/invoke` (docs/protocol.md#the-gateway).
 //!
 //! [`Gateway::ask`] takes a [`Cleared`] message, never a plain string: the
 //! only way to obtain one for a sensitive request is an approval (see
@@ -94,7 +94,7 @@ fn error_message(v: &Value) -> Option<String> {
     e.get("message").and_then(Value::as_str).or_else(|| e.as_str()).map(str::to_string)
 }
 
-/// The agent's reply in every shape the contract lists:
+/// The agent's reply in every shape docs/protocol.md#the-gateway lists:
 /// `.result.details.reply`, `.result.content[0].text` (JSON with `reply`, or
 /// plain text), `.result` or `.response` as a string. Empty or
 /// `HEARTBEAT_OK` → "Done.".

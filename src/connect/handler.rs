@@ -1,10 +1,14 @@
 //! What the client does with each event. Quick events (greetings, approval
-//! answers) are handled inline; anything that waits on the agent or on an
-//! approval runs in its own task, so requests never wait for each other and
-//! the socket keeps reading. Every answer goes through one channel to the
-//! session's single writer.
+//! answers) are handled inline. A request (deep tool, push-to-talk, SMS, a
+//! call's end report) first takes a place in the bounded queue
+//! ([`limits::Load`]), is screened ([`approval::screen`]) and, when it is a
+//! stranger's sensitive request, passes the approval throttle — all before
+//! anything slow starts, so a flood is refused at the cost of a counter.
+//! Admitted requests run in their own task (the socket keeps reading) and
+//! reach the gateway through at most `max_concurrent` slots. Every answer
+//! goes through one channel to the session's single writer.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,15 +16,23 @@ use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::approval::{
-    self, Approver, Cleared, Confirmation, Decision, NoDevices, Screened, Verdict, VoiceConfirmations,
+    self, Approver, Cleared, Confirmation, Decision, NoDevices, Screened, Sensitive, Verdict, VoiceConfirmations,
 };
 use super::gateway::Gateway;
+use super::limits::{Admission, Counts, Load, StrangerThrottle, ThrottleTicket, Throttled};
 use super::protocol::{CallContext, CallEnded, ClientMessage, Event};
 use super::speech::{self, MAX_SMS, MAX_SPOKEN};
 use super::Settings;
 use crate::api::{messages, Client};
 use crate::config::mask_phone;
 use crate::error::Result;
+
+/// What a caller or texter hears when the queue is full.
+pub const BUSY: &str = "I'm busy right now, please try again in a moment.";
+/// What a stranger hears when their sensitive request is throttled (no push is sent).
+pub const THROTTLED: &str = "I can't pass that request on to the owner right now. Please try again later.";
+/// The throttle key of callers whose number no call event named.
+pub const UNIDENTIFIED_CALLER: &str = "unidentified caller";
 
 /// Shared by every request task.
 pub struct Handler {
@@ -29,41 +41,76 @@ pub struct Handler {
     api: Client,
     approver: Approver,
     confirmations: VoiceConfirmations,
-    greeted: Mutex<Greeted>,
+    greeted: Mutex<CallMemory<()>>,
+    /// Who is on each call, from `call.started` (the owner or a stranger's number).
+    parties: Mutex<CallMemory<Party>>,
+    throttle: StrangerThrottle,
+    load: Arc<Load>,
     out: UnboundedSender<ClientMessage>,
 }
 
-/// Calls already greeted, so `context_request` and `call.started` greet a
-/// call once between them. Forgotten on `call.ended`; bounded (the oldest
-/// go first) in case a server never sends it.
-#[derive(Default)]
-struct Greeted {
-    set: HashSet<String>,
+/// A small per-call memory, forgotten on `call.ended` and bounded (the
+/// oldest call goes first) in case a server never sends it.
+struct CallMemory<V> {
+    map: HashMap<String, V>,
     order: VecDeque<String>,
 }
 
-impl Greeted {
+impl<V> Default for CallMemory<V> {
+    fn default() -> Self {
+        CallMemory { map: HashMap::new(), order: VecDeque::new() }
+    }
+}
+
+impl<V> CallMemory<V> {
     const MAX: usize = 4096;
 
-    /// `true` the first time a call is seen.
-    fn first(&mut self, call_id: &str) -> bool {
-        if self.set.contains(call_id) {
+    /// Remember `value` for `call_id` unless the call is known; `true` when it was new.
+    fn remember(&mut self, call_id: &str, value: V) -> bool {
+        if self.map.contains_key(call_id) {
             return false;
         }
         if self.order.len() >= Self::MAX {
             if let Some(oldest) = self.order.pop_front() {
-                self.set.remove(&oldest);
+                self.map.remove(&oldest);
             }
         }
-        self.set.insert(call_id.to_string());
+        self.map.insert(call_id.to_string(), value);
         self.order.push_back(call_id.to_string());
         true
     }
 
+    fn get(&self, call_id: &str) -> Option<&V> {
+        self.map.get(call_id)
+    }
+
     fn forget(&mut self, call_id: &str) {
-        if self.set.remove(call_id) {
+        if self.map.remove(call_id).is_some() {
             self.order.retain(|c| c != call_id);
         }
+    }
+}
+
+/// Who is asking. Only the owner is never throttled, and only the owner may
+/// confirm a held request by voice (a stranger saying "yes" to their own
+/// request would be no approval at all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    Owner,
+    /// A stranger, by the key their throttle counts under (their number).
+    Stranger(String),
+}
+
+/// A number as the throttle and the owner check compare it: `+` and digits
+/// only, so `+1 (555) 123-4567` and `+15551234567` are one number. Anything
+/// that is not a number is kept (shortened) so it still has its own key.
+fn number_key(raw: &str) -> String {
+    let t = raw.trim();
+    let canonical: String = t.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect();
+    if canonical.len() >= 3 && t.chars().all(|c| c.is_ascii_digit() || "+ -().".contains(c)) {
+        canonical
+    } else {
+        t.chars().take(32).collect()
     }
 }
 
@@ -71,8 +118,8 @@ impl Greeted {
 #[derive(Debug, Clone)]
 enum Origin {
     Call { call_id: Option<String>, request_id: String },
-    Walkie { session_key: String },
-    Sms,
+    Walkie { request_id: String, session_key: String },
+    Sms { from: String },
 }
 
 impl Origin {
@@ -80,17 +127,37 @@ impl Origin {
         match self {
             Origin::Call { .. } => "call",
             Origin::Walkie { .. } => "walkie",
-            Origin::Sms => "sms",
+            Origin::Sms { .. } => "sms",
         }
     }
     /// The conversation a spoken confirmation must come from.
     fn confirmation_key(&self) -> Option<String> {
         match self {
             Origin::Call { call_id: Some(c), .. } => Some(format!("call:{c}")),
-            Origin::Walkie { session_key } => Some(format!("walkie:{session_key}")),
+            Origin::Walkie { session_key, .. } => Some(format!("walkie:{session_key}")),
             _ => None,
         }
     }
+}
+
+/// One request on its way to the agent.
+#[derive(Debug)]
+struct Request {
+    origin: Origin,
+    party: Party,
+    session: String,
+    timeout: Duration,
+}
+
+/// What an admitted request will do.
+#[derive(Debug)]
+enum Plan {
+    /// Not sensitive (or confirmed): straight to the agent.
+    Ask(Cleared),
+    /// Sensitive: the owner decides first. A stranger's carries their throttle slot.
+    Approve(Sensitive, Option<ThrottleTicket>),
+    /// Answered without the agent.
+    Answer(String),
 }
 
 /// How a routed request ended.
@@ -113,9 +180,17 @@ impl Handler {
             api,
             confirmations: VoiceConfirmations::default(),
             greeted: Mutex::default(),
+            parties: Mutex::default(),
+            throttle: StrangerThrottle::new(Arc::clone(&settings.clock)),
+            load: Arc::new(Load::new(settings.max_concurrent, settings.max_queued, Arc::clone(&settings.clock))),
             out,
             settings,
         })
+    }
+
+    /// What has been done with the inbound messages so far.
+    pub fn counts(&self) -> Counts {
+        self.load.counts()
     }
 
     fn send(&self, m: ClientMessage) {
@@ -124,13 +199,15 @@ impl Handler {
         let _ = self.out.send(m);
     }
 
-    /// Handle one event; returns at once (slow work is spawned).
+    /// Handle one event; returns at once (slow work is spawned, within the bounds).
     pub fn dispatch(self: &Arc<Self>, event: Event) {
-        tracing::info!(event = event.name(), "event received");
+        tracing::debug!(event = event.name(), "event received");
+        self.load.received();
         match event {
             Event::ApprovalResponded { request_id, decision } => {
                 tracing::info!(approval = %request_id, decision = %decision, "approval answered");
                 self.approver.responded(&request_id, &decision);
+                self.load.processed_inline();
             }
             Event::ContextRequest { call_id } => {
                 self.send(ClientMessage::ContextResponse {
@@ -141,138 +218,268 @@ impl Handler {
                     },
                 });
                 self.greet_once(call_id);
+                self.load.processed_inline();
             }
-            Event::CallStarted { call_id, direction } => {
+            Event::CallStarted { call_id, direction, parties } => {
+                if let Some(number) = parties.other_party(direction.as_deref()) {
+                    let party = self.party_of_number(number);
+                    tracing::info!(call = %call_id, owner = party == Party::Owner, "call started");
+                    self.parties.lock().unwrap_or_else(|p| p.into_inner()).remember(&call_id, party);
+                }
                 if direction.as_deref() == Some("inbound") {
                     self.greet_once(call_id);
                 }
+                self.load.processed_inline();
             }
             Event::DeepToolRequest { call_id, request_id, query, context } => {
-                let h = Arc::clone(self);
-                tokio::spawn(async move { h.deep_tool(call_id, request_id, query, context).await });
+                if query.trim().is_empty() {
+                    tracing::warn!(request = %request_id, "deep_tool_request with an empty query: answering with an apology");
+                    self.send(unreadable("deep_tool_request", request_id));
+                    return self.load.processed_inline();
+                }
+                let mut message = query.clone();
+                match &context {
+                    Some(Value::String(s)) if !s.trim().is_empty() => {
+                        message.push_str(&format!("\n\nCall context: {s}"))
+                    }
+                    Some(v @ Value::Object(m)) if !m.is_empty() => message.push_str(&format!("\n\nCall context: {v}")),
+                    _ => {}
+                }
+                let party = self.party_of_call(call_id.as_deref());
+                let origin = Origin::Call { call_id, request_id };
+                let req = Request {
+                    origin,
+                    party,
+                    session: self.gateway.main_session(),
+                    timeout: self.settings.timings.call_timeout,
+                };
+                self.submit(req, &query, message);
             }
             Event::WalkieRequest { request_id, transcript, session_key } => {
-                let h = Arc::clone(self);
-                tokio::spawn(async move { h.walkie(request_id, transcript, session_key).await });
+                if transcript.trim().is_empty() {
+                    tracing::warn!(request = %request_id, "walkie_request with an empty transcript: answering with an error");
+                    self.send(unreadable("walkie_request", request_id));
+                    return self.load.processed_inline();
+                }
+                let session = session_key.filter(|s| !s.is_empty()).unwrap_or_else(|| self.gateway.main_session());
+                // Push-to-talk comes from the owner's own signed-in app.
+                let req = Request {
+                    origin: Origin::Walkie { request_id, session_key: session.clone() },
+                    party: Party::Owner,
+                    session,
+                    timeout: self.settings.timings.call_timeout,
+                };
+                self.submit(req, &transcript, transcript.clone());
             }
             Event::SmsReceived { from, body, message_id } => {
-                let h = Arc::clone(self);
-                tokio::spawn(async move { h.sms(from, body, message_id).await });
+                tracing::info!(from = %mask_phone(&from), message = message_id.as_deref().unwrap_or("-"), "SMS received");
+                let message = format!("[SMS from {from}] {body}");
+                let req = Request {
+                    party: self.party_of_number(&from),
+                    origin: Origin::Sms { from },
+                    session: self.gateway.main_session(),
+                    timeout: self.settings.timings.sms_timeout,
+                };
+                self.submit(req, &body, message);
             }
             Event::CallEnded(e) => {
                 if let Some(c) = &e.call_id {
                     self.greeted.lock().unwrap_or_else(|p| p.into_inner()).forget(c);
+                    self.parties.lock().unwrap_or_else(|p| p.into_inner()).forget(c);
                     self.confirmations.forget(&format!("call:{c}"));
                 }
+                let Some(admission) = self.load.admit() else {
+                    tracing::warn!("busy: the call's end is not reported to the agent");
+                    return self.load.refused_busy();
+                };
                 let h = Arc::clone(self);
-                tokio::spawn(async move { h.report_call(e).await });
+                tokio::spawn(async move { h.report_call(e, admission).await });
             }
             Event::Malformed { name, request_id, reason } => {
                 tracing::warn!(event = %name, request = %request_id, "malformed request ({reason}): answering with an apology");
                 self.send(unreadable(&name, request_id));
+                self.load.processed_inline();
             }
-            Event::Unknown { name } => tracing::debug!(event = %name, "ignoring an unknown event"),
+            Event::Unknown { name } => {
+                tracing::debug!(event = %name, "ignoring an unknown event");
+                self.load.processed_inline();
+            }
         }
+    }
+
+    /// The owner when `number` is `owner_phone`, a stranger otherwise (and
+    /// always when no `owner_phone` is configured: fail closed).
+    fn party_of_number(&self, number: &str) -> Party {
+        let key = number_key(number);
+        match &self.settings.owner_phone {
+            Some(owner) if number_key(owner) == key => Party::Owner,
+            _ => Party::Stranger(key),
+        }
+    }
+
+    /// Who is on a call: as `call.started` named them, or an unidentified
+    /// stranger (one shared throttle for all of them) when no event did.
+    fn party_of_call(&self, call_id: Option<&str>) -> Party {
+        call_id
+            .and_then(|c| self.parties.lock().unwrap_or_else(|p| p.into_inner()).get(c).cloned())
+            .unwrap_or_else(|| Party::Stranger(UNIDENTIFIED_CALLER.to_string()))
     }
 
     /// Speak the greeting, unless this call already heard it.
     fn greet_once(&self, call_id: String) {
-        if !self.greeted.lock().unwrap_or_else(|p| p.into_inner()).first(&call_id) {
+        if !self.greeted.lock().unwrap_or_else(|p| p.into_inner()).remember(&call_id, ()) {
             tracing::debug!(call = %call_id, "already greeted");
             return;
         }
         self.send(ClientMessage::Response { call_id, text: speech::for_speech(&self.settings.greeting, MAX_SPOKEN) });
     }
 
-    async fn deep_tool(&self, call_id: Option<String>, request_id: String, query: String, context: Option<Value>) {
-        if query.trim().is_empty() {
-            tracing::warn!(request = %request_id, "deep_tool_request with an empty query: answering with an apology");
-            return self.send(unreadable("deep_tool_request", request_id));
-        }
-        let mut message = query.clone();
-        match &context {
-            Some(Value::String(s)) if !s.trim().is_empty() => message.push_str(&format!("\n\nCall context: {s}")),
-            Some(v @ Value::Object(m)) if !m.is_empty() => message.push_str(&format!("\n\nCall context: {v}")),
-            _ => {}
-        }
-        let origin = Origin::Call { call_id, request_id: request_id.clone() };
-        let session = self.gateway.main_session();
-        let text = match self.route(&origin, &query, message, &session, self.settings.timings.call_timeout).await {
-            Routed::Reply(t) | Routed::Refused(t) | Routed::Failed(t) => t,
+    /// Admit, screen and throttle a request at once (no waiting), then run
+    /// what remains in a task that holds the request's place in the queue.
+    /// `request` is the caller's own words (what is screened and what the
+    /// owner is asked about); `message` is what the agent would receive.
+    fn submit(self: &Arc<Self>, req: Request, request: &str, message: String) {
+        let Some(admission) = self.load.admit() else {
+            tracing::warn!(channel = req.origin.channel(), "busy: the queue is full, request refused");
+            self.load.refused_busy();
+            return self.refuse_now(&req, BUSY);
         };
-        // Exactly one result per request: this is the only place it is sent.
-        self.send(ClientMessage::DeepToolResult { request_id, text: speech::for_speech(&text, MAX_SPOKEN) });
-    }
-
-    async fn walkie(&self, request_id: String, transcript: String, session_key: Option<String>) {
-        if transcript.trim().is_empty() {
-            tracing::warn!(request = %request_id, "walkie_request with an empty transcript: answering with an error");
-            return self.send(unreadable("walkie_request", request_id));
-        }
-        let session = session_key.filter(|s| !s.is_empty()).unwrap_or_else(|| self.gateway.main_session());
-        let origin = Origin::Walkie { session_key: session.clone() };
-        let m = match self
-            .route(&origin, &transcript, transcript.clone(), &session, self.settings.timings.call_timeout)
-            .await
-        {
-            Routed::Reply(t) | Routed::Refused(t) => ClientMessage::WalkieResponse {
-                request_id,
-                reply: Some(speech::for_speech(&t, MAX_SPOKEN)),
-                error: None,
-            },
-            Routed::Failed(t) => ClientMessage::WalkieResponse { request_id, reply: None, error: Some(t) },
+        let plan = match self.plan(&req, request, message) {
+            Ok(plan) => plan,
+            Err(why) => {
+                tracing::info!(channel = req.origin.channel(), ?why, "stranger throttled: no approval pushed");
+                admission.refused_throttled();
+                return self.refuse_now(&req, THROTTLED);
+            }
         };
-        self.send(m);
+        let h = Arc::clone(self);
+        tokio::spawn(async move { h.carry_out(req, plan, admission).await });
     }
 
-    async fn sms(&self, from: String, body: String, message_id: Option<String>) {
-        tracing::info!(from = %mask_phone(&from), message = message_id.as_deref().unwrap_or("-"), "SMS received");
-        let message = format!("[SMS from {from}] {body}");
-        let session = self.gateway.main_session();
-        let reply = match self.route(&Origin::Sms, &body, message, &session, self.settings.timings.sms_timeout).await {
-            Routed::Reply(t) | Routed::Refused(t) => speech::for_sms(&t, MAX_SMS),
-            Routed::Failed(_) => return, // nothing useful to tell the sender; logged in route
-        };
-        match messages::send(&self.api, &from, &reply, &[]).await {
-            Ok(_) => tracing::info!(to = %mask_phone(&from), "SMS reply sent"),
-            Err(e) => tracing::warn!(to = %mask_phone(&from), "SMS reply failed: {e}"),
-        }
-    }
-
-    async fn report_call(&self, e: CallEnded) {
-        let line = call_summary(&e);
-        tracing::info!(call = e.call_id.as_deref().unwrap_or("-"), "reporting the call's end to the agent");
-        let session = self.gateway.main_session();
-        if let Err(err) = self.gateway.ask(Cleared::report(line), &session, self.settings.timings.call_timeout).await {
-            tracing::warn!("could not report the call's end to the agent: {err}");
-        }
-    }
-
-    /// Screen a request, get approval when it is sensitive, and ask the agent
-    /// only with a [`Cleared`] message.
-    async fn route(&self, origin: &Origin, request: &str, message: String, session: &str, timeout: Duration) -> Routed {
-        if let Some(key) = origin.confirmation_key() {
+    /// A held voice confirmation first, then screening, then the throttle.
+    fn plan(&self, req: &Request, request: &str, message: String) -> std::result::Result<Plan, Throttled> {
+        if let Some(key) = req.origin.confirmation_key() {
             match self.confirmations.answer(&key, request) {
                 Some(Confirmation::Confirmed(cleared)) => {
-                    tracing::info!(channel = origin.channel(), "request confirmed by voice");
-                    return self.ask(cleared, session, timeout).await;
+                    tracing::info!(channel = req.origin.channel(), "request confirmed by voice");
+                    return Ok(Plan::Ask(cleared));
                 }
                 Some(Confirmation::Declined) => {
-                    tracing::info!(channel = origin.channel(), "request declined by voice: nothing done");
-                    return Routed::Refused("OK, I won't do that.".to_string());
+                    tracing::info!(channel = req.origin.channel(), "request declined by voice: nothing done");
+                    return Ok(Plan::Answer("OK, I won't do that.".to_string()));
                 }
                 Some(Confirmation::Other) => {
                     // fail closed: the held request is gone; this one is screened on its own
-                    tracing::info!(channel = origin.channel(), "no confirmation: held request dropped");
+                    tracing::info!(channel = req.origin.channel(), "no confirmation: held request dropped");
                 }
                 None => {}
             }
         }
         let sensitive = match approval::screen(&self.settings.approvals.patterns, request, message) {
-            Screened::Clear(cleared) => return self.ask(cleared, session, timeout).await,
+            Screened::Clear(cleared) => return Ok(Plan::Ask(cleared)),
             Screened::Sensitive(s) => s,
         };
-        tracing::info!(channel = origin.channel(), pattern = %sensitive.matched, "sensitive request: asking for approval");
+        let ticket = match &req.party {
+            Party::Owner => None,
+            Party::Stranger(key) => Some(self.throttle.admit(key)?),
+        };
+        Ok(Plan::Approve(sensitive, ticket))
+    }
+
+    /// Answer a refused request without the agent: on the socket for calls
+    /// and push-to-talk; by SMS at most once an hour per number (and within a
+    /// total), otherwise silently.
+    fn refuse_now(&self, req: &Request, text: &str) {
+        match &req.origin {
+            Origin::Call { request_id, .. } => {
+                self.send(ClientMessage::DeepToolResult { request_id: request_id.clone(), text: text.to_string() })
+            }
+            Origin::Walkie { request_id, .. } => self.send(ClientMessage::WalkieResponse {
+                request_id: request_id.clone(),
+                reply: None,
+                error: Some(text.to_string()),
+            }),
+            Origin::Sms { from } => {
+                if self.load.busy_sms_allowed(&number_key(from)) {
+                    let (api, to, text) = (self.api.clone(), from.clone(), text.to_string());
+                    tokio::spawn(async move {
+                        if let Err(e) = messages::send(&api, &to, &text, &[]).await {
+                            tracing::warn!(to = %mask_phone(&to), "busy SMS reply failed: {e}");
+                        }
+                    });
+                } else {
+                    tracing::debug!(from = %mask_phone(from), "refused SMS dropped without a reply");
+                }
+            }
+        }
+    }
+
+    /// The slow part of an admitted request; `admission` is released (and
+    /// the request counted as processed) when it ends.
+    async fn carry_out(self: Arc<Self>, req: Request, plan: Plan, admission: Admission) {
+        let routed = match plan {
+            Plan::Ask(cleared) => self.ask(cleared, &req.session, req.timeout).await,
+            Plan::Approve(sensitive, ticket) => {
+                let routed = self.approve(&req, sensitive).await;
+                drop(ticket);
+                routed
+            }
+            Plan::Answer(text) => Routed::Refused(text),
+        };
+        self.answer(&req, routed).await;
+        drop(admission);
+    }
+
+    /// Deliver the one answer to a request.
+    async fn answer(&self, req: &Request, routed: Routed) {
+        match &req.origin {
+            Origin::Call { request_id, .. } => {
+                let (Routed::Reply(t) | Routed::Refused(t) | Routed::Failed(t)) = routed;
+                // Exactly one result per request: this is the only place it is sent.
+                self.send(ClientMessage::DeepToolResult {
+                    request_id: request_id.clone(),
+                    text: speech::for_speech(&t, MAX_SPOKEN),
+                });
+            }
+            Origin::Walkie { request_id, .. } => self.send(match routed {
+                Routed::Reply(t) | Routed::Refused(t) => ClientMessage::WalkieResponse {
+                    request_id: request_id.clone(),
+                    reply: Some(speech::for_speech(&t, MAX_SPOKEN)),
+                    error: None,
+                },
+                Routed::Failed(t) => {
+                    ClientMessage::WalkieResponse { request_id: request_id.clone(), reply: None, error: Some(t) }
+                }
+            }),
+            Origin::Sms { from } => {
+                let reply = match routed {
+                    Routed::Reply(t) | Routed::Refused(t) => speech::for_sms(&t, MAX_SMS),
+                    Routed::Failed(_) => return, // nothing useful to tell the sender; logged in ask
+                };
+                match messages::send(&self.api, from, &reply, &[]).await {
+                    Ok(_) => tracing::info!(to = %mask_phone(from), "SMS reply sent"),
+                    Err(e) => tracing::warn!(to = %mask_phone(from), "SMS reply failed: {e}"),
+                }
+            }
+        }
+    }
+
+    async fn report_call(&self, e: CallEnded, admission: Admission) {
+        let line = call_summary(&e);
+        tracing::info!(call = e.call_id.as_deref().unwrap_or("-"), "reporting the call's end to the agent");
+        let session = self.gateway.main_session();
+        let _slot = self.load.gateway_slot().await;
+        if let Err(err) = self.gateway.ask(Cleared::report(line), &session, self.settings.timings.call_timeout).await {
+            tracing::warn!("could not report the call's end to the agent: {err}");
+        }
+        drop(admission);
+    }
+
+    /// Ask the owner about a sensitive request; the agent sees it only if approved.
+    async fn approve(&self, req: &Request, sensitive: Sensitive) -> Routed {
+        let origin = &req.origin;
+        tracing::info!(channel = origin.channel(), pattern = %sensitive.matched, owner = req.party == Party::Owner,
+            "sensitive request: asking for approval");
         let owner = self.settings.owner_name.as_deref().unwrap_or("the owner");
         if let Origin::Call { request_id, .. } = origin {
             self.send(ClientMessage::DeepToolProgress {
@@ -282,21 +489,25 @@ impl Handler {
         }
         let id = match origin {
             Origin::Call { call_id, .. } => call_id.clone(),
-            Origin::Walkie { session_key } => Some(session_key.clone()),
-            Origin::Sms => None,
+            Origin::Walkie { session_key, .. } => Some(session_key.clone()),
+            Origin::Sms { .. } => None,
         };
-        let details = approval::details(origin.channel(), id.as_deref(), &sensitive);
+        let mut details = approval::details(origin.channel(), id.as_deref(), &sensitive);
+        if let Party::Stranger(who) = &req.party {
+            details.push_str(&format!(" It comes from {}, not from the owner's number.", mask_phone(who)));
+        }
         match self.approver.decide(sensitive, details).await {
             Verdict::Approved(cleared) => {
                 tracing::info!(channel = origin.channel(), "approved: passing the request to the agent");
-                self.ask(cleared, session, timeout).await
+                self.ask(cleared, &req.session, req.timeout).await
             }
             Verdict::Refused { decision, request } => {
                 tracing::info!(channel = origin.channel(), decision = decision.word(), "not approved: nothing done");
                 if let Decision::Error(e) = &decision {
                     tracing::warn!("approval failed (treated as a refusal): {e}");
                 }
-                let key = origin.confirmation_key();
+                // Only the owner may stand in for a missing approval device.
+                let key = origin.confirmation_key().filter(|_| req.party == Party::Owner);
                 match (&decision, self.settings.approvals.no_devices, key) {
                     (Decision::NoDevices, NoDevices::ConfirmByVoice, Some(key)) => {
                         let text = format!(
@@ -313,7 +524,9 @@ impl Handler {
         }
     }
 
+    /// The one place a request reaches the gateway: within a gateway slot.
     async fn ask(&self, cleared: Cleared, session: &str, timeout: Duration) -> Routed {
+        let _slot = self.load.gateway_slot().await;
         match self.gateway.ask(cleared, session, timeout).await {
             Ok(reply) => Routed::Reply(reply),
             Err(e) => {
@@ -399,19 +612,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn greeted_calls_are_remembered_once_forgotten_on_request_and_bounded() {
-        let mut g = Greeted::default();
-        assert!(g.first("c1"));
-        assert!(!g.first("c1"));
+    fn calls_are_remembered_once_forgotten_on_request_and_bounded() {
+        let mut g = CallMemory::<()>::default();
+        let max = CallMemory::<()>::MAX;
+        assert!(g.remember("c1", ()));
+        assert!(!g.remember("c1", ()));
         g.forget("c1");
-        assert!(g.first("c1"), "a forgotten call is new again");
-        for i in 0..Greeted::MAX {
-            g.first(&format!("x{i}"));
+        assert!(g.remember("c1", ()), "a forgotten call is new again");
+        for i in 0..max {
+            g.remember(&format!("x{i}"), ());
         }
-        assert_eq!(g.set.len(), Greeted::MAX);
-        assert_eq!(g.order.len(), Greeted::MAX);
-        assert!(g.first("c1"), "the oldest call was dropped to stay within the bound");
-        assert!(!g.first(&format!("x{}", Greeted::MAX - 1)), "recent calls are kept");
+        assert_eq!(g.map.len(), max);
+        assert_eq!(g.order.len(), max);
+        assert!(g.remember("c1", ()), "the oldest call was dropped to stay within the bound");
+        assert!(!g.remember(&format!("x{}", max - 1), ()), "recent calls are kept");
+    }
+
+    #[test]
+    fn numbers_compare_by_their_digits_and_anything_else_keeps_its_own_short_key() {
+        assert_eq!(number_key(" +1 (555) 123-4567 "), "+15551234567");
+        assert_eq!(number_key("+15551234567"), "+15551234567");
+        assert_eq!(number_key("alice"), "alice");
+        assert_eq!(number_key(&"x".repeat(1000)).len(), 32);
     }
 
     fn ended(outcome: Option<&str>) -> CallEnded {

@@ -1,4 +1,4 @@
-//! `clawdtalk connect`: the voice-routing WebSocket client (contract §3).
+//! `clawdtalk connect`: the voice-routing WebSocket client (docs/protocol.md#voice-websocket).
 //!
 //! Inbound calls, SMS and push-to-talk reach the user's own agent through
 //! this client: the ClawdTalk server sends events on a long-lived WebSocket,
@@ -8,8 +8,10 @@
 //! - [`protocol`]: the messages, as types.
 //! - [`session`]: the connection loop (auth, keep-alive, reconnection), one
 //!   writer task fed by a channel so no request can block the socket.
-//! - [`handler`]: one task per request; approvals in between ([`approval`]),
-//!   which fail closed by construction.
+//! - [`handler`]: one task per admitted request; screening ([`screen`]) and
+//!   approvals in between ([`approval`]), which fail closed by construction.
+//! - [`limits`]: the bounds a flood or a stranger meets (queue, gateway
+//!   requests in flight, approval throttle) and the counters.
 //! - [`daemon`]: runtime files, the single-instance lock, background start/stop.
 //! - [`speech`]: text cleaned for the caller's ears.
 
@@ -17,10 +19,13 @@ pub mod approval;
 pub mod daemon;
 pub mod gateway;
 pub mod handler;
+pub mod limits;
 pub mod protocol;
+pub mod screen;
 pub mod session;
 pub mod speech;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -29,11 +34,12 @@ use crate::api::ClientOptions;
 use crate::config::{Config, Secret};
 use crate::error::{Error, Result};
 use approval::{ApprovalSettings, NoDevices, Patterns};
+use limits::{Clock, SystemClock};
 
 pub use session::{run, LinkState};
 
 /// Intervals of the connection loop. Injectable so tests run in milliseconds;
-/// the defaults are the contract's.
+/// the defaults are docs/protocol.md#voice-websocket's.
 #[derive(Debug, Clone)]
 pub struct Timings {
     /// A WebSocket ping this often…
@@ -77,6 +83,9 @@ pub struct Settings {
     /// The HTTP API (approvals, SMS replies).
     pub api: ClientOptions,
     pub owner_name: Option<String>,
+    /// The owner's number (E.164): texts from it, and calls that name it,
+    /// are the owner's; anyone else is a stranger to the approval throttle.
+    pub owner_phone: Option<String>,
     pub agent_name: Option<String>,
     /// Spoken at the start of a call.
     pub greeting: String,
@@ -89,6 +98,13 @@ pub struct Settings {
     pub agent_id: String,
     pub approvals: ApprovalSettings,
     pub timings: Timings,
+    /// Gateway requests in flight at most (`max_concurrent_requests`, default 4).
+    pub max_concurrent: usize,
+    /// Admitted requests waiting beyond those (`max_queued_requests`, default 64);
+    /// past that a caller hears "busy" and a texter gets at most one such SMS an hour.
+    pub max_queued: usize,
+    /// The time source of the throttles (a test seam).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The WebSocket URL for a site root: `http`→`ws`, `https`→`wss`, plus `/ws`.
@@ -134,6 +150,22 @@ impl Settings {
             Some(Value::String(s)) => Patterns::new(&s.split(',').map(str::trim).collect::<Vec<_>>()),
             Some(_) => return Err(Error::config("approval_patterns in skill-config.json must be a list of strings")),
         };
+        let count = |k: &str, default: usize, min: usize| -> Result<usize> {
+            match raw.get(k) {
+                None | Some(Value::Null) => Ok(default),
+                Some(v) => v
+                    .as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|n| (min..=limits::MAX_SETTING).contains(n))
+                    .ok_or_else(|| {
+                        Error::config(format!(
+                            "{k} in skill-config.json must be a whole number from {min} to {}",
+                            limits::MAX_SETTING
+                        ))
+                    }),
+            }
+        };
         let no_devices = match raw.get("approval_no_devices").and_then(Value::as_str) {
             None | Some("confirm_by_voice") | Some("voice") => NoDevices::ConfirmByVoice,
             Some("deny") => NoDevices::Deny,
@@ -165,6 +197,7 @@ impl Settings {
             api_key: api.api_key.clone(),
             api,
             owner_name: owner,
+            owner_phone: cfg.owner_phone.clone(),
             agent_name: agent,
             greeting,
             system_prompt,
@@ -189,6 +222,9 @@ impl Settings {
                 call_timeout: defaults.call_timeout,
                 sms_timeout: defaults.sms_timeout,
             },
+            max_concurrent: count("max_concurrent_requests", limits::DEFAULT_MAX_CONCURRENT, 1)?,
+            max_queued: count("max_queued_requests", limits::DEFAULT_MAX_QUEUED, 0)?,
+            clock: Arc::new(SystemClock),
         })
     }
 }
@@ -249,5 +285,26 @@ mod tests {
             .unwrap();
         let cfg = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
         assert_eq!(Settings::from_config(&cfg).unwrap_err().exit_code(), 3);
+    }
+
+    #[test]
+    fn settings_read_the_bounds_and_the_owner_phone_and_refuse_bad_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |body: &str| std::fs::write(dir.path().join("skill-config.json"), body).unwrap();
+        let load = || {
+            let cfg = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
+            Settings::from_config(&cfg)
+        };
+        write(r#"{"api_key":"k"}"#);
+        let s = load().unwrap();
+        assert_eq!((s.max_concurrent, s.max_queued, s.owner_phone), (4, 64, None));
+        write(r#"{"api_key":"k","max_concurrent_requests":2,"max_queued_requests":"10","owner_phone":"+15551234567"}"#);
+        let s = load().unwrap();
+        assert_eq!((s.max_concurrent, s.max_queued), (2, 10));
+        assert_eq!(s.owner_phone.as_deref(), Some("+15551234567"));
+        for bad in [r#"0"#, r#"-1"#, r#""many""#, r#"1e9"#, r#"100000"#] {
+            write(&format!(r#"{{"api_key":"k","max_concurrent_requests":{bad}}}"#));
+            assert_eq!(load().unwrap_err().exit_code(), 3, "{bad}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The messages of the voice-routing WebSocket (contract §3), as typed values.
+//! The messages of the voice-routing WebSocket (docs/protocol.md#voice-websocket), as typed values.
 //!
 //! Parsing is lenient where the service is known to vary (ids that arrive as
 //! numbers, events sent with or without the `{"type":"event"}` wrapper, the
@@ -132,7 +132,7 @@ impl ServerMessage {
     }
 }
 
-/// An event of contract §3.
+/// An event of docs/protocol.md#voice-websocket.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type")]
 pub enum Event {
@@ -147,6 +147,10 @@ pub enum Event {
         call_id: String,
         #[serde(default)]
         direction: Option<String>,
+        /// The numbers on the call, when the server names them: they decide
+        /// whether the caller is the owner (see `CallParties`).
+        #[serde(flatten)]
+        parties: CallParties,
     },
     #[serde(rename = "deep_tool_request")]
     DeepToolRequest {
@@ -192,6 +196,34 @@ pub enum Event {
     /// An event this client does not know (logged, ignored).
     #[serde(skip)]
     Unknown { name: String },
+}
+
+/// The numbers a call event may carry, under either spelling the service
+/// uses (`from`/`from_number`, `to`/`to_number`). A number sent as a JSON
+/// number is read as its digits; anything else counts as absent.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct CallParties {
+    #[serde(default, deserialize_with = "opt_id")]
+    pub from: Option<String>,
+    #[serde(default, deserialize_with = "opt_id")]
+    pub from_number: Option<String>,
+    #[serde(default, deserialize_with = "opt_id")]
+    pub to: Option<String>,
+    #[serde(default, deserialize_with = "opt_id")]
+    pub to_number: Option<String>,
+}
+
+impl CallParties {
+    /// The other party's number: the caller of an inbound call, the callee
+    /// of an outbound one. `None` when the direction or the number is not given.
+    pub fn other_party(&self, direction: Option<&str>) -> Option<&str> {
+        let (a, b) = match direction {
+            Some("inbound") => (&self.from, &self.from_number),
+            Some("outbound") => (&self.to, &self.to_number),
+            _ => return None,
+        };
+        a.as_deref().or(b.as_deref()).filter(|n| !n.trim().is_empty())
+    }
 }
 
 /// The fields of `call.ended`.
@@ -375,9 +407,23 @@ mod tests {
             }))
         );
         let m = ServerMessage::parse(r#"{"type":"event","event":{"event":"call.started","call_id":"c"}}"#).unwrap();
-        assert_eq!(m, ServerMessage::Event(Box::new(Event::CallStarted { call_id: "c".into(), direction: None })));
+        assert_eq!(
+            m,
+            ServerMessage::Event(Box::new(Event::CallStarted {
+                call_id: "c".into(),
+                direction: None,
+                parties: CallParties::default()
+            }))
+        );
         let m = ServerMessage::parse(r#"{"type":"event","event":"call.started","call_id":"c"}"#).unwrap();
-        assert_eq!(m, ServerMessage::Event(Box::new(Event::CallStarted { call_id: "c".into(), direction: None })));
+        assert_eq!(
+            m,
+            ServerMessage::Event(Box::new(Event::CallStarted {
+                call_id: "c".into(),
+                direction: None,
+                parties: CallParties::default()
+            }))
+        );
         let m = ServerMessage::parse(r#"{"type":"approval.responded","request_id":"a","decision":"denied"}"#).unwrap();
         assert_eq!(
             m,
@@ -391,6 +437,30 @@ mod tests {
         let ServerMessage::Event(ev) = m else { panic!("{m:?}") };
         let Event::CallEnded(e) = *ev else { panic!("{ev:?}") };
         assert_eq!(e.duration_seconds, Some(65.0));
+    }
+
+    #[test]
+    fn call_started_names_the_other_party_by_direction_under_either_spelling() {
+        let parse = |t: &str| match ServerMessage::parse(t).unwrap() {
+            ServerMessage::Event(e) => match *e {
+                Event::CallStarted { direction, parties, .. } => {
+                    parties.other_party(direction.as_deref()).map(str::to_string)
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        };
+        let inbound =
+            r#"{"type":"call.started","call_id":"c","direction":"inbound","from":"+15550001111","to":"+15550002222"}"#;
+        assert_eq!(parse(inbound).as_deref(), Some("+15550001111"));
+        let outbound = r#"{"type":"call.started","call_id":"c","direction":"outbound","from_number":"+1","to_number":15550003333}"#;
+        assert_eq!(parse(outbound).as_deref(), Some("15550003333"));
+        assert_eq!(
+            parse(r#"{"type":"call.started","call_id":"c","from":"+15550001111"}"#),
+            None,
+            "no direction: unknown"
+        );
+        assert_eq!(parse(r#"{"type":"call.started","call_id":"c","direction":"inbound","from":{"x":1}}"#), None);
     }
 
     #[test]

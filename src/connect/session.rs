@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::handler::Handler;
+use super::limits::Counts;
 use super::protocol::{ClientMessage, ServerMessage};
 use super::Settings;
 use crate::error::{Error, Result};
@@ -39,11 +40,62 @@ pub struct LinkState {
     /// Why the last connection ended or failed.
     pub last_error: Option<String>,
     pub since: DateTime<Utc>,
+    /// What has been done with inbound messages (refreshed every second).
+    pub counts: Counts,
 }
 
 impl Default for LinkState {
     fn default() -> Self {
-        LinkState { state: "starting", connected: false, authentications: 0, last_error: None, since: Utc::now() }
+        LinkState {
+            state: "starting",
+            connected: false,
+            authentications: 0,
+            last_error: None,
+            since: Utc::now(),
+            counts: Counts::default(),
+        }
+    }
+}
+
+/// How often the counts are copied into the link state (and so the status file).
+const COUNTS_EVERY: Duration = Duration::from_secs(1);
+/// How often changed counts are written to the log.
+const COUNTS_LOGGED_EVERY: Duration = Duration::from_secs(60);
+
+fn log_counts(c: &Counts, when: &str) {
+    tracing::info!(
+        received = c.received,
+        processed = c.processed,
+        refused = c.refused,
+        refused_busy = c.refused_busy,
+        refused_throttled = c.refused_throttled,
+        in_flight = c.in_flight,
+        peak_gateway = c.peak_gateway,
+        "inbound messages {when}"
+    );
+}
+
+/// Copy the handler's counts into the link state every second, and log
+/// them every minute when they changed: a flood is visible in `connect
+/// status` and in the log while it happens.
+async fn publish_counts(handler: Arc<Handler>, state: watch::Sender<LinkState>) {
+    let mut tick = tokio::time::interval(COUNTS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut logged = Counts::default();
+    let mut last_log = Instant::now();
+    loop {
+        tick.tick().await;
+        let c = handler.counts();
+        state.send_if_modified(|s| {
+            let changed = s.counts != c;
+            s.counts = c;
+            changed
+        });
+        if c != logged && last_log.elapsed() >= COUNTS_LOGGED_EVERY {
+            log_counts(&c, "so far");
+            logged = c;
+            last_log = Instant::now();
+        }
     }
 }
 
@@ -103,21 +155,37 @@ pub async fn run(
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let outbox = Arc::new(Mutex::new(out_rx));
     let handler = Arc::new(Handler::new(settings.clone(), out_tx)?);
+    let counter = tokio::spawn(publish_counts(Arc::clone(&handler), state.clone()));
+    let result = run_loop(&settings, &handler, &outbox, &state, &mut shutdown).await;
+    counter.abort();
+    let c = handler.counts();
+    state.send_modify(|s| s.counts = c);
+    log_counts(&c, "in all");
+    result
+}
+
+async fn run_loop(
+    settings: &Settings,
+    handler: &Arc<Handler>,
+    outbox: &Outbox,
+    state: &watch::Sender<LinkState>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<()> {
     let t = settings.timings.clone();
     let mut backoff = Backoff::new(t.backoff_initial, t.backoff_max);
     let mut takeovers = 0u32;
     tracing::info!(url = %settings.ws_url, "starting the ClawdTalk connect client");
     loop {
-        publish(&state, "connecting", None);
-        let end = session(&settings, &handler, &outbox, &state, &mut shutdown).await;
+        publish(state, "connecting", None);
+        let end = session(settings, handler, outbox, state, shutdown).await;
         let wait = match end {
             End::Shutdown => {
-                publish(&state, "stopped", None);
+                publish(state, "stopped", None);
                 tracing::info!("stopped");
                 return Ok(());
             }
             End::AuthError(msg) => {
-                publish(&state, "stopped", Some(format!("auth_error: {msg}")));
+                publish(state, "stopped", Some(format!("auth_error: {msg}")));
                 return Err(Error::config(format!(
                     "the ClawdTalk server refused the API key ({msg}); not retrying. Check api_key in \
                      skill-config.json or $CLAWDTALK_API_KEY (`clawdtalk check-key --live`)"
@@ -125,7 +193,7 @@ pub async fn run(
             }
             End::RateLimited => {
                 tracing::warn!("the server is rate limiting connections (429); waiting {:?}", t.rate_limit_wait);
-                publish(&state, "waiting", Some("rate limited (429)".into()));
+                publish(state, "waiting", Some("rate limited (429)".into()));
                 t.rate_limit_wait
             }
             End::Lost { authed, code, reason } => {
@@ -135,7 +203,7 @@ pub async fn run(
                 if code == Some(CLOSE_TAKEN_OVER) {
                     takeovers += 1;
                     if takeovers >= TAKEOVERS_BEFORE_STOP {
-                        publish(&state, "stopped", Some("duplicate client".into()));
+                        publish(state, "stopped", Some("duplicate client".into()));
                         return Err(Error::failed(format!(
                             "the server closed the connection {TAKEOVERS_BEFORE_STOP} times in a row with code 4000: \
                              another client is connected with the same API key. Stop the other client (another \
@@ -147,14 +215,14 @@ pub async fn run(
                 }
                 let delay = backoff.next_delay();
                 tracing::warn!(code, "connection lost: {reason}; reconnecting in {} ms", delay.as_millis());
-                publish(&state, "waiting", Some(reason));
+                publish(state, "waiting", Some(reason));
                 delay
             }
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = stopped(&mut shutdown) => {
-                publish(&state, "stopped", None);
+            _ = stopped(shutdown) => {
+                publish(state, "stopped", None);
                 return Ok(());
             }
         }

@@ -31,6 +31,8 @@ pub fn wait_for<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T
 enum Ctl {
     /// Close every socket: with this close code, or abruptly when `None`.
     Drop(Option<u16>),
+    /// Send all these frames, as fast as the socket takes them.
+    Flood(Arc<Vec<String>>),
 }
 
 #[derive(Default)]
@@ -47,6 +49,8 @@ pub struct WsShared {
     pub takeover: Option<(u16, usize)>,
     /// After auth, stop reading the socket (so pings are never answered).
     pub mute: bool,
+    /// HTTP API requests (`/v1/...`) on the same address: (method, path, body).
+    pub api: Vec<(String, String, Value)>,
 }
 
 /// The ClawdTalk `/ws` side.
@@ -74,7 +78,7 @@ impl WsStandIn {
         let (events, _) = broadcast::channel(4096);
         let (ctl, _) = broadcast::channel(16);
         let st = WsState { key: key.to_string(), shared: shared.clone(), events: events.clone(), ctl: ctl.clone() };
-        let app = axum::Router::new().route("/ws", axum::routing::get(upgrade)).with_state(st);
+        let app = axum::Router::new().route("/ws", axum::routing::get(upgrade)).fallback(api).with_state(st);
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
         rt.spawn(async move {
@@ -90,6 +94,18 @@ impl WsStandIn {
     /// Send `{"type":"event","event":event}` to every authed client.
     pub fn inject(&self, event: Value) {
         let _ = self.events.send(json!({"type":"event","event":event}).to_string());
+    }
+
+    /// Send `{"type":"event","event":e}` for every `e` to every authed client, back to back.
+    pub fn flood(&self, events: impl IntoIterator<Item = Value>) {
+        let frames = events.into_iter().map(|e| json!({"type":"event","event":e}).to_string()).collect();
+        let _ = self.ctl.send(Ctl::Flood(Arc::new(frames)));
+    }
+
+    /// API requests received with this method and path.
+    pub fn api_requests(&self, method: &str, path: &str) -> Vec<Value> {
+        let s = self.shared.lock().unwrap();
+        s.api.iter().filter(|(m, p, _)| m == method && p == path).map(|(_, _, b)| b.clone()).collect()
     }
 
     /// Close every socket (with a close code, or abruptly).
@@ -184,14 +200,48 @@ async fn serve(mut socket: WebSocket, st: WsState) {
                 Ok(text) => { let _ = socket.send(Message::Text(text.into())).await; }
                 Err(_) => return,
             },
-            c = ctl.recv() => {
-                if let Ok(Ctl::Drop(Some(code))) = c {
-                    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: "dropped".into() }))).await;
+            c = ctl.recv() => match c {
+                Ok(Ctl::Flood(frames)) => {
+                    for f in frames.iter() {
+                        if socket.send(Message::Text(f.clone().into())).await.is_err() {
+                            return;
+                        }
+                    }
                 }
-                return;
+                Ok(Ctl::Drop(Some(code))) => {
+                    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: "dropped".into() }))).await;
+                    return;
+                }
+                _ => return,
             }
         }
     }
+}
+
+/// The ClawdTalk HTTP API on the same address as `/ws` (what the binary
+/// uses): records each request; approvals stay pending, SMS are accepted.
+async fn api(
+    State(st): State<WsState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let n = {
+        let mut s = st.shared.lock().unwrap();
+        s.api.push((method.to_string(), path.clone(), value));
+        s.api.len()
+    };
+    let reply = match (method.as_str(), path.as_str()) {
+        ("POST", "/v1/approvals") => {
+            json!({"request_id": format!("ap{n}"), "devices_notified": 1, "devices_failed": 0})
+        }
+        ("GET", p) if p.starts_with("/v1/approvals/") => json!({"status": "pending"}),
+        ("POST", "/v1/messages/send") => json!({"id": format!("m{n}"), "from": "+15550000000"}),
+        _ => json!({}),
+    };
+    Json(reply).into_response()
 }
 
 /// One request the gateway stand-in received.
@@ -209,24 +259,38 @@ impl GatewayCall {
 
 /// The agent gateway. It answers `{"ok":true,"result":{"details":{"reply":"Echo: MESSAGE"}}}`;
 /// a message containing `slow` waits 1.5 s first, `markdown` gets a markdown reply,
-/// `long` a 3,000-character reply, `fail` HTTP 500.
+/// `long` a 3,000-character reply, `fail` HTTP 500. [`GatewayStandIn::start_slow`]
+/// makes every answer wait; the most requests ever in flight at once are counted.
 pub struct GatewayStandIn {
     pub addr: SocketAddr,
-    calls: Arc<Mutex<Vec<GatewayCall>>>,
+    st: Arc<GwState>,
     rt: tokio::runtime::Runtime,
+}
+
+#[derive(Default)]
+struct GwState {
+    calls: Mutex<Vec<GatewayCall>>,
+    delay: Duration,
+    in_flight: std::sync::atomic::AtomicUsize,
+    max_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl GatewayStandIn {
     pub fn start() -> GatewayStandIn {
+        GatewayStandIn::start_slow(Duration::ZERO)
+    }
+
+    /// Every answer waits `delay`.
+    pub fn start_slow(delay: Duration) -> GatewayStandIn {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let calls = Arc::new(Mutex::new(Vec::new()));
-        let app = axum::Router::new().route("/tools/invoke", axum::routing::post(invoke)).with_state(calls.clone());
+        let st = Arc::new(GwState { delay, ..Default::default() });
+        let app = axum::Router::new().route("/tools/invoke", axum::routing::post(invoke)).with_state(st.clone());
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
         rt.spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        GatewayStandIn { addr, calls, rt }
+        GatewayStandIn { addr, st, rt }
     }
 
     pub fn url(&self) -> String {
@@ -234,7 +298,12 @@ impl GatewayStandIn {
     }
 
     pub fn calls(&self) -> Vec<GatewayCall> {
-        self.calls.lock().unwrap().clone()
+        self.st.calls.lock().unwrap().clone()
+    }
+
+    /// The most requests that were ever in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.st.max_in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn wait_call(&self, pred: impl Fn(&GatewayCall) -> bool) -> GatewayCall {
@@ -242,17 +311,25 @@ impl GatewayStandIn {
     }
 }
 
-async fn invoke(
-    State(calls): State<Arc<Mutex<Vec<GatewayCall>>>>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
+async fn invoke(State(st): State<Arc<GwState>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    use std::sync::atomic::Ordering::SeqCst;
+    let now = st.in_flight.fetch_add(1, SeqCst) + 1;
+    st.max_in_flight.fetch_max(now, SeqCst);
+    let r = answer(&st, headers, body).await;
+    st.in_flight.fetch_sub(1, SeqCst);
+    r
+}
+
+async fn answer(st: &GwState, headers: HeaderMap, body: Value) -> Response {
     let call = GatewayCall {
         authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string),
         body,
     };
     let message = call.message().to_string();
-    calls.lock().unwrap().push(call);
+    st.calls.lock().unwrap().push(call);
+    if !st.delay.is_zero() {
+        tokio::time::sleep(st.delay).await;
+    }
     if message.contains("slow") {
         tokio::time::sleep(Duration::from_millis(1500)).await;
     }
