@@ -33,7 +33,7 @@ use super::record::{merge_records, parse_records, TrackedEvent, FAILED_TARGETS, 
 use super::service::{RunRef, Service};
 use crate::config::mask_phone;
 use crate::error::{Error, Result};
-use crate::state::{MissionState, State, StateStore};
+use crate::state::{FileLock, MissionState, State, StateStore};
 
 /// Mission field (outside memory) holding run events that could not be
 /// logged yet; sent first by the next poll.
@@ -116,38 +116,18 @@ pub struct MissionReport {
 /// The non-blocking single-instance lock (`<state>.poll.lock`), held for
 /// one poll. Released when dropped.
 pub struct PollLock {
-    _file: std::fs::File,
+    _lock: FileLock,
 }
 
 /// The poll lock file for a state file.
 pub fn poll_lock_path(state: &std::path::Path) -> PathBuf {
-    let mut s = state.as_os_str().to_owned();
-    s.push(".poll.lock");
-    PathBuf::from(s)
+    crate::state::write::sibling(state, ".poll.lock")
 }
 
 impl PollLock {
     /// Take the lock if free; None when another poll holds it.
     pub fn try_acquire(state: &std::path::Path) -> Result<Option<PollLock>> {
-        use fs4::fs_std::FileExt;
-        let path = poll_lock_path(state);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::state(format!("cannot create the state directory {}: {e}", dir.display())))?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::state(format!("cannot open the poll lock {}: {e}", path.display())))?;
-        match FileExt::try_lock_exclusive(&file) {
-            Ok(true) => Ok(Some(PollLock { _file: file })),
-            Ok(false) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(Error::state(format!("cannot lock {}: {e}", path.display()))),
-        }
+        Ok(FileLock::try_exclusive(&poll_lock_path(state))?.map(|l| PollLock { _lock: l }))
     }
 
     /// Wait (up to `timeout`) for the lock: for commands that must not race

@@ -34,21 +34,21 @@
 //! # Ok(()) }
 //! ```
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use fs4::fs_std::FileExt;
 
 use crate::config::Env;
 use crate::error::{Error, Result};
 
 pub mod fast;
+pub mod lock;
 pub mod model;
 pub mod write;
 
 pub use fast::MemoryWrite;
+pub use lock::FileLock;
 pub use model::{
     parse_memory_value, slugify, timestamp, ClaimedLog, Found, LogClaim, MissionState, RecordKind, RunLog,
     ScheduledEvent, State, ARCHIVE_KEY, SCHEDULED_EVENTS_KEY, SCHEDULED_EVENT_LOGS,
@@ -217,20 +217,9 @@ impl StateStore {
             fs::create_dir_all(dir)
                 .map_err(|e| Error::state(format!("cannot create the state directory {}: {e}", dir.display())))?;
         }
-        let lock_path = write::sibling(&target, ".lock");
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(|e| Error::state(format!("cannot open the lock file {}: {e}", lock_path.display())))?;
-        FileExt::lock_exclusive(&lock)
-            .map_err(|e| Error::state(format!("cannot lock {}: {e}", lock_path.display())))?;
-        let out = f(&target);
-        // Closing the lock file releases the lock.
-        drop(lock);
-        out
+        let _lock = FileLock::exclusive(&write::sibling(&target, ".lock"))?;
+        // Dropping the lock (on return) releases it.
+        f(&target)
     }
 
     /// [`StateStore::read`] on tokio's blocking pool.
