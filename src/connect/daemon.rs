@@ -132,12 +132,10 @@ impl Runtime {
         serde_json::from_str(&fs::read_to_string(self.status_file()).ok()?).ok()
     }
 
-    /// Write the status file atomically (temp file + rename).
+    /// Write the status file atomically ([`crate::state::write::atomic_write`]).
     pub fn write_status(&self, status: &Value) -> Result<()> {
         self.ensure_dir()?;
-        let tmp = self.dir.join("status.json.tmp");
-        fs::write(&tmp, status.to_string())
-            .and_then(|_| fs::rename(&tmp, self.status_file()))
+        crate::state::write::atomic_write(&self.status_file(), status.to_string().as_bytes(), None)
             .map_err(|e| Error::state(format!("cannot write {}: {e}", self.status_file().display())))
     }
 

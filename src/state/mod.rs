@@ -212,7 +212,8 @@ impl StateStore {
 
     /// Run `f` with the exclusive lock held; `f` gets the file to replace.
     fn locked<T>(&self, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
-        let target = self.write_target();
+        let target =
+            write::write_target(&self.path).map_err(|e| Error::state(format!("cannot write the state file: {e}")))?;
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir)
                 .map_err(|e| Error::state(format!("cannot create the state directory {}: {e}", dir.display())))?;
@@ -253,19 +254,10 @@ impl StateStore {
         let store = self.clone();
         blocking(move || store.write_memory(&mission, &key, &w, now, general)).await
     }
-
-    /// The file actually replaced: a symlinked state file is followed, so
-    /// the link survives the rename.
-    fn write_target(&self) -> PathBuf {
-        match fs::symlink_metadata(&self.path) {
-            Ok(m) if m.file_type().is_symlink() => fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone()),
-            _ => self.path.clone(),
-        }
-    }
 }
 
 fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
-    write::atomic_write(target, bytes)
+    write::atomic_write(target, bytes, None)
         .map_err(|e| Error::state(format!("cannot write the state file {}: {e}", target.display())))
 }
 
@@ -306,7 +298,9 @@ mod tests {
         let n = store.update(|s| s.mission_or_create("m").memory_append("k", json!(1), chrono::Utc::now())).unwrap();
         assert_eq!(n, 1);
         assert_eq!(store.read().unwrap().mission("m").unwrap().memory_get("k"), Some(&json!([1])));
-        assert!(!write::temp_path(store.path()).exists());
+        let left: Vec<_> =
+            fs::read_dir(store.path().parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 2, "the state file and its lock, no temporary file: {left:?}");
         assert!(store.lock_path().exists());
     }
 
@@ -350,5 +344,28 @@ mod tests {
             .unwrap();
         assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert!(fs::read_to_string(&real).unwrap().contains("\"x\": 1"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_state_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path().join("s.json"));
+        store.update(|s| Ok(s.mission_or_create("m").set("agent_phone", "+15551234567"))).unwrap();
+        assert_eq!(fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_symlinked_state_file_is_refused_with_a_state_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("s.json");
+        std::os::unix::fs::symlink(dir.path().join("gone.json"), &link).unwrap();
+        let e = StateStore::open(&link).update(|s| Ok(s.mission_or_create("m").set("x", 1))).unwrap_err();
+        assert!(matches!(e, Error::State(_)), "{e:?}");
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(!dir.path().join("gone.json").exists());
     }
 }
