@@ -1,4 +1,4 @@
-//! Configuration resolution (contract §1).
+//! Configuration resolution (`docs/protocol.md#configuration`).
 //!
 //! Precedence, highest first: command-line flags, environment variables,
 //! then `skill-config.json`. The config file is found by `--config PATH`,

@@ -9,11 +9,11 @@ use crate::error::Result;
 use crate::lifecycle::api_service::ApiService;
 use crate::lifecycle::cancel::cancel_mission;
 use crate::lifecycle::engine::PlanStep;
-use crate::lifecycle::executor::records_of;
-use crate::lifecycle::record::{TrackedEvent, FAILED_TARGETS, INSIGHTS, RESULT};
+use crate::lifecycle::record::{FAILED_TARGETS, INSIGHTS, RESULT};
 use crate::lifecycle::service::{RunRef, Service};
 use crate::output::{Block, Outcome, Table};
 use crate::state::Found;
+use crate::state::ScheduledEvent;
 
 use super::Context;
 
@@ -44,8 +44,8 @@ fn summarize(v: &Value) -> String {
     }
 }
 
-fn targets(records: &[TrackedEvent], insights: Option<&Value>) -> Vec<Target> {
-    let mut by: BTreeMap<(Option<String>, String, String), Vec<&TrackedEvent>> = BTreeMap::new();
+fn targets(records: &[ScheduledEvent], insights: Option<&Value>) -> Vec<Target> {
+    let mut by: BTreeMap<(Option<String>, String, String), Vec<&ScheduledEvent>> = BTreeMap::new();
     for r in records {
         by.entry((r.step_id.clone(), r.channel.clone(), r.to.clone())).or_default().push(r);
     }
@@ -85,7 +85,7 @@ pub async fn status(ctx: &Context, a: MissionStatusArgs) -> Result<Outcome> {
         Found::Active(s) => s.clone(),
         Found::Archived(_) => m.get_str("slug").unwrap_or_else(|| a.slug.clone()),
     };
-    let records = records_of(m);
+    let records = m.scheduled_events();
     let result = m.memory_get(RESULT).cloned();
     let mut notes = Vec::new();
 

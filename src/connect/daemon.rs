@@ -357,7 +357,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RotatingLog {
     }
 }
 
-/// Whether the agent gateway allows `sessions_send` (contract §3).
+/// Whether the agent gateway allows `sessions_send` (`docs/protocol.md#the-gateway`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayCheck {
     /// The gateway config file found (`~/.openclaw/openclaw.json` or `~/.clawdbot/clawdbot.json`).

@@ -13,11 +13,11 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::executor::{records_of, PollLock, AWAITING};
-use super::record::{AttemptOutcome, TrackedEvent, RESULT, SCHEDULED_EVENTS};
+use super::executor::{PollLock, AWAITING};
+use super::record::RESULT;
 use super::service::{RunRef, Service};
 use crate::error::{Error, Result};
-use crate::state::StateStore;
+use crate::state::{AttemptOutcome, ScheduledEvent, StateStore};
 
 /// What `mission cancel` did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -37,7 +37,7 @@ pub struct CancelReport {
 }
 
 /// The records `cancel` looks at: not settled and not ended on the service.
-fn cancellable(r: &TrackedEvent) -> bool {
+fn cancellable(r: &ScheduledEvent) -> bool {
     !r.settled && !r.is_terminal()
 }
 
@@ -56,7 +56,7 @@ pub async fn cancel_mission<S: Service>(
     let slug = state.active_slug(key)?;
     let m = state.mission(&slug).ok_or_else(|| state.unknown(key))?;
     let default_assistant = m.assistant_id();
-    let records = records_of(m);
+    let records = m.scheduled_events();
     let mut report = CancelReport { slug: slug.clone(), ..Default::default() };
     for r in records.iter().filter(|r| cancellable(r)) {
         let aid = r.assistant_id.clone().or_else(|| default_assistant.clone()).unwrap_or_default();
@@ -89,7 +89,7 @@ pub async fn cancel_mission<S: Service>(
             let now = Utc::now();
             let m = st.mission_mut(&slug2).ok_or_else(|| Error::state(format!("mission {slug2} is gone")))?;
             let mut dropped = 0;
-            let mut recs = records_of(m);
+            let mut recs = m.scheduled_events();
             for r in recs.iter_mut() {
                 if cancelled.contains(&r.event_id) {
                     r.status = "cancelled".into();
@@ -125,8 +125,7 @@ pub async fn cancel_mission<S: Service>(
                 }
             }
             // Entries poll does not understand are kept as they are.
-            let merged = super::record::merge_records(m.memory_get(SCHEDULED_EVENTS).cloned(), &recs);
-            m.memory_save(SCHEDULED_EVENTS, merged, now)?;
+            m.put_scheduled_events(&recs, now)?;
             if !all {
                 return Ok((dropped, still, false));
             }
@@ -205,7 +204,7 @@ mod tests {
         assert_eq!(result["status"], "cancelled");
         assert!(result["reason"].as_str().unwrap().contains("mission cancel"), "{result}");
         assert!(m.memory_get(super::super::record::INSIGHTS).unwrap().get("e1").is_some());
-        let e1 = records_of(m).into_iter().find(|r| r.event_id == "e1").unwrap();
+        let e1 = m.scheduled_events().into_iter().find(|r| r.event_id == "e1").unwrap();
         assert_eq!(e1.status, "completed");
         assert_eq!(*fake.run.lock().unwrap(), "cancelled", "never regressed");
     }

@@ -11,8 +11,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::record::{AttemptOutcome, RetryIntent, TrackedEvent, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES};
+use super::record::{TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES};
 use crate::config::mask_phone;
+use crate::state::{AttemptOutcome, RetryIntent, ScheduledEvent};
 
 /// Retry and patience rules.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +81,7 @@ pub struct PlanStep {
 /// Everything the engine looks at for one mission.
 #[derive(Debug, Clone)]
 pub struct MissionView<'a> {
-    pub records: &'a [TrackedEvent],
+    pub records: &'a [ScheduledEvent],
     /// Fresh snapshots by event id (absent: not fetched or fetch failed).
     pub snapshots: &'a HashMap<String, EventSnapshot>,
     /// Fresh insights by event id.
@@ -146,7 +147,7 @@ pub struct Finish {
 /// save the `finish` result and archive.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Decision {
-    pub records: Vec<TrackedEvent>,
+    pub records: Vec<ScheduledEvent>,
     pub insights: Vec<(String, Value)>,
     pub failed_targets: Vec<Value>,
     pub remote: Vec<Remote>,
@@ -174,12 +175,12 @@ impl Decision {
 
 /// A record needs a fresh snapshot: not settled and not yet ended, and due
 /// (poll never asks before `scheduled_at`).
-pub fn needs_event_fetch(r: &TrackedEvent, now: DateTime<Utc>) -> bool {
+pub fn needs_event_fetch(r: &ScheduledEvent, now: DateTime<Utc>) -> bool {
     !r.settled && !r.is_terminal() && r.outcome != Some(AttemptOutcome::Cancelled) && is_due(r, now)
 }
 
 /// The event's time has come (unparseable times count as due).
-pub fn is_due(r: &TrackedEvent, now: DateTime<Utc>) -> bool {
+pub fn is_due(r: &ScheduledEvent, now: DateTime<Utc>) -> bool {
     match DateTime::parse_from_rfc3339(&r.scheduled_at) {
         Ok(t) => t.with_timezone(&Utc) <= now,
         Err(_) => true,
@@ -187,7 +188,7 @@ pub fn is_due(r: &TrackedEvent, now: DateTime<Utc>) -> bool {
 }
 
 /// A completed conversation whose insights are not final yet.
-pub fn needs_insights(r: &TrackedEvent, policy: &Policy) -> bool {
+pub fn needs_insights(r: &ScheduledEvent, policy: &Policy) -> bool {
     r.status == "completed"
         && r.conversation_id.is_some()
         && r.insights_status.as_deref() != Some("completed")
@@ -195,7 +196,7 @@ pub fn needs_insights(r: &TrackedEvent, policy: &Policy) -> bool {
 }
 
 /// The record with the snapshot applied (what the engine reasons on).
-pub fn apply_snapshot(r: &TrackedEvent, s: &EventSnapshot) -> TrackedEvent {
+pub fn apply_snapshot(r: &ScheduledEvent, s: &EventSnapshot) -> ScheduledEvent {
     let mut n = r.clone();
     if let Some(v) = &s.status {
         n.status = v.clone();
@@ -210,24 +211,24 @@ pub fn apply_snapshot(r: &TrackedEvent, s: &EventSnapshot) -> TrackedEvent {
 }
 
 /// Mission has unsettled records: poll has work (and must talk to the service).
-pub fn has_pending(records: &[TrackedEvent]) -> bool {
+pub fn has_pending(records: &[ScheduledEvent]) -> bool {
     records.iter().any(|r| !r.settled)
 }
 
 /// An unsettled record only waits for its time: not due, not started, no
 /// outcome or retry decided. A mission whose unsettled records all wait
 /// (and that has nothing else to send) needs no request at all.
-pub fn only_waiting(r: &TrackedEvent, now: DateTime<Utc>) -> bool {
+pub fn only_waiting(r: &ScheduledEvent, now: DateTime<Utc>) -> bool {
     r.settled || (!is_due(r, now) && !r.has_started() && !r.is_terminal() && r.outcome.is_none() && r.retry.is_none())
 }
 
 /// Some record needs the service now (see [`only_waiting`]).
-pub fn has_due_work(records: &[TrackedEvent], now: DateTime<Utc>) -> bool {
+pub fn has_due_work(records: &[ScheduledEvent], now: DateTime<Utc>) -> bool {
     records.iter().any(|r| !only_waiting(r, now))
 }
 
 /// The earliest `scheduled_at` among unsettled records (for "next event due at").
-pub fn next_due(records: &[TrackedEvent]) -> Option<DateTime<Utc>> {
+pub fn next_due(records: &[ScheduledEvent]) -> Option<DateTime<Utc>> {
     records
         .iter()
         .filter(|r| !r.settled)
@@ -238,7 +239,7 @@ pub fn next_due(records: &[TrackedEvent]) -> Option<DateTime<Utc>> {
 
 /// Plan steps without tracked events (the bot's) that are not terminal.
 /// Steps with events are poll's and are not listed.
-pub fn bot_steps_left(records: &[TrackedEvent], plan: &[PlanStep]) -> Vec<String> {
+pub fn bot_steps_left(records: &[ScheduledEvent], plan: &[PlanStep]) -> Vec<String> {
     plan.iter()
         .filter(|s| !records.iter().any(|r| r.step_id.as_deref() == Some(s.step_id.as_str())))
         .filter(|s| !TERMINAL_STEP_STATUSES.contains(&s.status.as_str()))
@@ -253,7 +254,7 @@ pub fn awaiting_note(left: &[String]) -> String {
 }
 
 /// Queue a cancel for a record not yet ended (once).
-fn push_cancel(d: &mut Decision, r: &TrackedEvent) {
+fn push_cancel(d: &mut Decision, r: &ScheduledEvent) {
     let c = Remote::Cancel { assistant_id: r.assistant_id.clone(), event_id: r.event_id.clone() };
     if !d.remote.contains(&c) {
         d.remote.push(c);
@@ -264,7 +265,7 @@ fn fmt_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn what(r: &TrackedEvent) -> String {
+fn what(r: &ScheduledEvent) -> String {
     let kind = if r.is_call() { "Call" } else { "SMS" };
     format!("{kind} to {}", mask_phone(&r.to))
 }
@@ -282,7 +283,7 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
     let run_terminal = view.run_status.is_some_and(|s| TERMINAL_RUN_STATUSES.contains(&s));
 
     // 1. Per record: fold in the snapshot, decide the attempt's outcome.
-    let mut recs: Vec<TrackedEvent> = Vec::with_capacity(view.records.len());
+    let mut recs: Vec<ScheduledEvent> = Vec::with_capacity(view.records.len());
     let mut retries: Vec<RetryRequest> = Vec::new();
     let mut failed_now: Vec<usize> = Vec::new();
     for orig in view.records {
@@ -502,7 +503,7 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
 
 /// Collect changed records and the ids to settle. `all`: settle every
 /// record (the mission ends now).
-fn finish_records(d: &mut Decision, before: &[TrackedEvent], after: &[TrackedEvent], all: bool, policy: &Policy) {
+fn finish_records(d: &mut Decision, before: &[ScheduledEvent], after: &[ScheduledEvent], all: bool, policy: &Policy) {
     for (o, r) in before.iter().zip(after) {
         if *r != *o {
             d.records.push(r.clone());
@@ -513,7 +514,7 @@ fn finish_records(d: &mut Decision, before: &[TrackedEvent], after: &[TrackedEve
     }
 }
 
-fn decide_outcome(r: &TrackedEvent, policy: &Policy) -> AttemptOutcome {
+fn decide_outcome(r: &ScheduledEvent, policy: &Policy) -> AttemptOutcome {
     if r.retryable_status().is_some() {
         return if r.attempt <= policy.max_retries { AttemptOutcome::Retrying } else { AttemptOutcome::Failed };
     }
@@ -528,7 +529,7 @@ fn decide_outcome(r: &TrackedEvent, policy: &Policy) -> AttemptOutcome {
     }
 }
 
-fn failure_reason(r: &TrackedEvent) -> String {
+fn failure_reason(r: &ScheduledEvent) -> String {
     match r.retryable_status() {
         Some(cs) if r.attempt > 1 => format!("{cs} on all {} attempts", r.attempt),
         Some(cs) => format!("{cs} (no retries allowed)"),
@@ -538,7 +539,7 @@ fn failure_reason(r: &TrackedEvent) -> String {
     }
 }
 
-fn retry_request(r: &TrackedEvent, reason: &str, recover: bool) -> RetryRequest {
+fn retry_request(r: &ScheduledEvent, reason: &str, recover: bool) -> RetryRequest {
     let intent = r.retry.clone().unwrap_or(RetryIntent {
         attempt: r.attempt + 1,
         scheduled_at: r.scheduled_at.clone(),
@@ -559,7 +560,7 @@ fn retry_request(r: &TrackedEvent, reason: &str, recover: bool) -> RetryRequest 
     }
 }
 
-fn status_log(r: &TrackedEvent) -> Remote {
+fn status_log(r: &ScheduledEvent) -> Remote {
     let cs = r.call_status.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
     Remote::Log {
         kind: "custom".into(),
@@ -570,7 +571,7 @@ fn status_log(r: &TrackedEvent) -> Remote {
     }
 }
 
-fn insight_entry(r: &TrackedEvent, ins: &InsightsSnapshot) -> Value {
+fn insight_entry(r: &ScheduledEvent, ins: &InsightsSnapshot) -> Value {
     json!({"event_id": r.event_id, "to": r.to, "step_id": r.step_id, "conversation_id": r.conversation_id,
         "status": ins.status, "results": ins.results})
 }
@@ -586,9 +587,9 @@ struct StepAgg {
     why: String,
 }
 
-fn step_outcomes(recs: &[TrackedEvent]) -> BTreeMap<String, StepAgg> {
+fn step_outcomes(recs: &[ScheduledEvent]) -> BTreeMap<String, StepAgg> {
     let mut m: BTreeMap<String, StepAgg> = BTreeMap::new();
-    let mut by_step: BTreeMap<&str, Vec<&TrackedEvent>> = BTreeMap::new();
+    let mut by_step: BTreeMap<&str, Vec<&ScheduledEvent>> = BTreeMap::new();
     for r in recs {
         if let Some(s) = r.step_id.as_deref() {
             by_step.entry(s).or_default().push(r);
@@ -618,13 +619,13 @@ fn step_outcomes(recs: &[TrackedEvent]) -> BTreeMap<String, StepAgg> {
     m
 }
 
-fn target_count(recs: &[TrackedEvent]) -> usize {
+fn target_count(recs: &[ScheduledEvent]) -> usize {
     recs.iter().filter(|r| r.retry_of.is_none()).count()
 }
 
 /// One line per target (its last attempt), for `result`.
-fn target_summary(recs: &[TrackedEvent]) -> Value {
-    let mut last: BTreeMap<(Option<&str>, &str, &str), &TrackedEvent> = BTreeMap::new();
+fn target_summary(recs: &[ScheduledEvent]) -> Value {
+    let mut last: BTreeMap<(Option<&str>, &str, &str), &ScheduledEvent> = BTreeMap::new();
     for r in recs {
         let k = (r.step_id.as_deref(), r.channel.as_str(), r.to.as_str());
         match last.get(&k) {
@@ -645,8 +646,8 @@ fn target_summary(recs: &[TrackedEvent]) -> Value {
 }
 
 /// The record of a retry the service accepted.
-pub fn retry_record(req: &RetryRequest, event_id: &str) -> TrackedEvent {
-    let mut r = TrackedEvent::new(event_id, &req.to, &req.scheduled_at, req.step_id.as_deref());
+pub fn retry_record(req: &RetryRequest, event_id: &str) -> ScheduledEvent {
+    let mut r = ScheduledEvent::new(event_id, &req.to, &req.scheduled_at, req.step_id.as_deref());
     r.assistant_id = req.assistant_id.clone();
     r.channel = req.channel.clone();
     r.from = req.from.clone();
@@ -659,7 +660,7 @@ pub fn retry_record(req: &RetryRequest, event_id: &str) -> TrackedEvent {
 /// Record in `records` that the retry of `req.of_event` is `event_id`: the
 /// retried attempt gets the id in its intent and is settled; the new attempt
 /// is appended (unless already there). Returns the two changed records.
-pub fn adopt_retry(records: &[TrackedEvent], req: &RetryRequest, event_id: &str) -> Vec<TrackedEvent> {
+pub fn adopt_retry(records: &[ScheduledEvent], req: &RetryRequest, event_id: &str) -> Vec<ScheduledEvent> {
     let mut out = Vec::new();
     if let Some(orig) = records.iter().find(|r| r.event_id == req.of_event) {
         let mut o = orig.clone();
@@ -688,8 +689,8 @@ mod tests {
     const NOW: &str = "2026-01-01T12:00:00Z";
     const PAST: &str = "2026-01-01T11:50:00Z";
 
-    fn rec(id: &str, to: &str, step: &str) -> TrackedEvent {
-        let mut r = TrackedEvent::new(id, to, PAST, Some(step));
+    fn rec(id: &str, to: &str, step: &str) -> ScheduledEvent {
+        let mut r = ScheduledEvent::new(id, to, PAST, Some(step));
         r.assistant_id = Some("a1".into());
         r.from = Some("+15550000000".into());
         r
@@ -709,7 +710,7 @@ mod tests {
     /// Inputs for one reconcile, owned so tests can mutate between polls.
     #[derive(Default)]
     struct World {
-        records: Vec<TrackedEvent>,
+        records: Vec<ScheduledEvent>,
         snaps: HashMap<String, EventSnapshot>,
         insights: HashMap<String, InsightsSnapshot>,
         plan: Vec<PlanStep>,
@@ -719,7 +720,7 @@ mod tests {
         awaiting: Vec<String>,
     }
     impl World {
-        fn new(records: Vec<TrackedEvent>, plan: Vec<PlanStep>) -> World {
+        fn new(records: Vec<ScheduledEvent>, plan: Vec<PlanStep>) -> World {
             World { records, plan, run: "running".into(), ..Default::default() }
         }
         fn decide(&self) -> Decision {

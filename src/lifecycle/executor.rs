@@ -29,11 +29,11 @@ use super::engine::{
     self, adopt_retry, apply_snapshot, awaiting_note, bot_steps_left, has_due_work, has_pending, needs_event_fetch,
     needs_insights, reconcile, Decision, EventSnapshot, MissionView, Policy, Remote, RetryRequest,
 };
-use super::record::{merge_records, parse_records, TrackedEvent, FAILED_TARGETS, INSIGHTS, RESULT, SCHEDULED_EVENTS};
+use super::record::{FAILED_TARGETS, INSIGHTS, RESULT};
 use super::service::{RunRef, Service};
 use crate::config::mask_phone;
 use crate::error::{Error, Result};
-use crate::state::{FileLock, MissionState, State, StateStore};
+use crate::state::{FileLock, MissionState, ScheduledEvent, State, StateStore};
 
 /// Mission field (outside memory) holding run events that could not be
 /// logged yet; sent first by the next poll.
@@ -157,7 +157,7 @@ struct Work {
     assistant_id: Option<String>,
     agent_phone: Option<String>,
     outbox: Vec<Value>,
-    records: Vec<TrackedEvent>,
+    records: Vec<ScheduledEvent>,
     /// Steps the mission was waiting for the bot on (the [`AWAITING`] marker).
     awaiting: Option<Vec<String>>,
 }
@@ -171,7 +171,7 @@ impl Work {
             assistant_id: m.assistant_id(),
             agent_phone: m.agent_phone(),
             outbox: outbox_of(m),
-            records: records_of(m),
+            records: m.scheduled_events(),
             awaiting: awaiting_of(m),
         }
     }
@@ -279,14 +279,9 @@ fn selected<'a>(state: &'a State, only: Option<&str>) -> Result<Vec<(String, &'a
     }
 }
 
-/// The tracked records of a mission.
-pub fn records_of(m: &MissionState) -> Vec<TrackedEvent> {
-    parse_records(m.memory_get(SCHEDULED_EVENTS)).0
-}
-
 /// Unsettled records in every selected active mission (no network).
-pub fn pending_records(state: &State, only: Option<&str>) -> Result<Vec<TrackedEvent>> {
-    Ok(selected(state, only)?.iter().flat_map(|(_, m)| records_of(m)).filter(|r| !r.settled).collect())
+pub fn pending_records(state: &State, only: Option<&str>) -> Result<Vec<ScheduledEvent>> {
+    Ok(selected(state, only)?.iter().flat_map(|(_, m)| m.scheduled_events()).filter(|r| !r.settled).collect())
 }
 
 /// Some selected active mission has run events waiting to be sent (its end
@@ -375,7 +370,7 @@ pub struct Pace {
 /// The pause `watch` takes after a poll: the fixed `pace.interval` when
 /// given, else the skill's table ([`super::pace::next_sleep`]) from the
 /// unsettled records and the service's time.
-pub fn watch_wait(pace: &Pace, pending: &[TrackedEvent], now: DateTime<Utc>) -> Duration {
+pub fn watch_wait(pace: &Pace, pending: &[ScheduledEvent], now: DateTime<Utc>) -> Duration {
     match pace.interval {
         Some(d) => d,
         None => super::pace::next_sleep(pending, now).unwrap_or(Duration::from_secs(30)),
@@ -388,7 +383,7 @@ pub fn target_counts(state: &State, only: Option<&str>) -> Result<HashMap<String
     let mut out = HashMap::new();
     for (slug, m) in selected(state, only)? {
         let mut targets: HashMap<(Option<String>, String, String), bool> = HashMap::new();
-        for r in records_of(m) {
+        for r in m.scheduled_events() {
             let done = targets.entry((r.step_id.clone(), r.channel.clone(), r.to.clone())).or_insert(true);
             *done &= r.settled;
         }
@@ -525,7 +520,7 @@ async fn poll_mission<S: Service>(
     }
 
     // 1. Fetch.
-    let to_fetch: Vec<&TrackedEvent> = records.iter().filter(|r| needs_event_fetch(r, now)).collect();
+    let to_fetch: Vec<&ScheduledEvent> = records.iter().filter(|r| needs_event_fetch(r, now)).collect();
     let fetched: Vec<(String, Result<EventSnapshot>)> = stream::iter(to_fetch.into_iter().map(|r| {
         let aid = r.assistant_id.clone().or_else(|| default_assistant.clone()).unwrap_or_default();
         let id = r.event_id.clone();
@@ -563,7 +558,7 @@ async fn poll_mission<S: Service>(
     if let Some(e) = &first_err {
         mr.notes.push(format!("some events could not be fetched ({e}); they are tried again next poll"));
     }
-    let with_snap: Vec<TrackedEvent> = records
+    let with_snap: Vec<ScheduledEvent> = records
         .iter()
         .filter(|r| !r.settled)
         .map(|r| snapshots.get(&r.event_id).map(|s| apply_snapshot(r, s)).unwrap_or_else(|| r.clone()))
@@ -620,7 +615,7 @@ async fn poll_mission<S: Service>(
 
 /// Human lines for a decision. A record that changed only in what poll
 /// keeps about it (insights fetched, settled) gets no status line again.
-fn describe(d: &Decision, before: &[TrackedEvent], mr: &mut MissionReport) {
+fn describe(d: &Decision, before: &[ScheduledEvent], mr: &mut MissionReport) {
     for r in &d.records {
         let unchanged =
             before.iter().any(|b| b.event_id == r.event_id && b.status == r.status && b.call_status == r.call_status);
@@ -690,12 +685,6 @@ async fn update_mission<T: Send + 'static>(
         .await
 }
 
-/// Replace or add records in the mission's memory.
-fn put_records(m: &mut MissionState, changed: &[TrackedEvent], now: DateTime<Utc>) -> Result<()> {
-    let cur = m.memory_get(SCHEDULED_EVENTS).cloned();
-    m.memory_save(SCHEDULED_EVENTS, merge_records(cur, changed), now)
-}
-
 /// Set the [`AWAITING`] marker (keeping `since` when the steps are the same
 /// mission's wait continuing).
 fn set_awaiting(m: &mut MissionState, steps: &[String], now: DateTime<Utc>) {
@@ -728,7 +717,7 @@ async fn apply<S: Service>(
         let (recs, ins, failed) =
             (std::mem::take(&mut d.records), std::mem::take(&mut d.insights), std::mem::take(&mut d.failed_targets));
         update_mission(store, slug, move |m, now| {
-            put_records(m, &recs, now)?;
+            m.put_scheduled_events(&recs, now)?;
             if !ins.is_empty() {
                 let mut all = m.memory_get(INSIGHTS).and_then(Value::as_object).cloned().unwrap_or_default();
                 for (id, v) in ins {
@@ -856,7 +845,7 @@ async fn apply<S: Service>(
                         "mission {slug_s} left the active state while poll was working on it"
                     )));
                 };
-                let mut recs = records_of(m);
+                let mut recs = m.scheduled_events();
                 let mut changed = Vec::new();
                 for r in recs.iter_mut() {
                     let mut c = false;
@@ -873,7 +862,7 @@ async fn apply<S: Service>(
                     }
                 }
                 if !changed.is_empty() {
-                    put_records(m, &changed, now)?;
+                    m.put_scheduled_events(&changed, now)?;
                 }
                 if unsent.is_empty() {
                     m.remove(OUTBOX);
@@ -933,7 +922,7 @@ async fn retry<S: Service>(
     store: &StateStore,
     slug: &str,
     run: &RunRef,
-    records: &[TrackedEvent],
+    records: &[ScheduledEvent],
     req: &RetryRequest,
     now: DateTime<Utc>,
     opts: &PollOptions,
@@ -967,13 +956,13 @@ async fn retry<S: Service>(
                 req.scheduled_at = min.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                 let (of, at) = (req.of_event.clone(), req.scheduled_at.clone());
                 update_mission(store, slug, move |m, now| {
-                    let mut recs = records_of(m);
+                    let mut recs = m.scheduled_events();
                     if let Some(r) = recs.iter_mut().find(|r| r.event_id == of) {
                         if let Some(i) = r.retry.as_mut() {
                             i.scheduled_at = at;
                         }
                         let r = r.clone();
-                        put_records(m, &[r], now)?;
+                        m.put_scheduled_events(&[r], now)?;
                     }
                     Ok(())
                 })
@@ -984,9 +973,9 @@ async fn retry<S: Service>(
     };
     let (req2, id2) = (req.clone(), id.clone());
     update_mission(store, slug, move |m, now| {
-        let recs = records_of(m);
+        let recs = m.scheduled_events();
         let changed = adopt_retry(&recs, &req2, &id2);
-        put_records(m, &changed, now)
+        m.put_scheduled_events(&changed, now)
     })
     .await?;
     let kind = if req.channel == "sms" { "SMS" } else { "call" };
@@ -1073,7 +1062,7 @@ mod tests {
         let m = st.archived_mission("m-sweep").unwrap();
         assert_eq!(m.memory_get(INSIGHTS).unwrap().as_object().unwrap().len(), 3);
         assert_eq!(m.memory_get(RESULT).unwrap()["status"], "succeeded");
-        let recs = records_of(m);
+        let recs = m.scheduled_events();
         assert_eq!(recs.len(), 4);
         assert_eq!(recs.iter().filter(|r| r.retry_of.is_some()).count(), 1);
         // Ended: another poll does nothing at all.
@@ -1112,7 +1101,7 @@ mod tests {
         let r = poll(&store, &fake).await;
         assert!(r.missions[0].error.is_none(), "{r:?}");
         assert_eq!(fake.events.lock().unwrap().len(), 2, "the retry already on the service was adopted");
-        let recs = records_of(store.read().unwrap().mission("crash").unwrap());
+        let recs = store.read().unwrap().mission("crash").unwrap().scheduled_events();
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[1].event_id, "ev2");
         fake.advance(11);
@@ -1142,7 +1131,7 @@ mod tests {
         store
             .update(|st| {
                 let m = st.mission_or_create("broken");
-                m.memory_save(SCHEDULED_EVENTS, json!([{"event_id": "x", "to": "+1"}]), Utc::now())
+                m.memory_save(crate::state::SCHEDULED_EVENTS_KEY, json!([{"event_id": "x", "to": "+1"}]), Utc::now())
             })
             .unwrap();
         fake.play();
@@ -1175,11 +1164,11 @@ mod tests {
         store
             .update(move |st| {
                 let m = st.mission_mut(&slug).unwrap();
-                let mut recs = records_of(m);
+                let mut recs = m.scheduled_events();
                 for r in recs.iter_mut() {
                     r.scheduled_at = at.clone();
                 }
-                put_records(m, &recs, Utc::now())
+                m.put_scheduled_events(&recs, Utc::now())
             })
             .unwrap();
     }
@@ -1244,7 +1233,7 @@ mod tests {
     #[tokio::test]
     async fn a_fixed_interval_overrides_the_table() {
         let now = parse_time("2026-01-01T12:00:00Z").unwrap();
-        let r = TrackedEvent::new("e", "+1", "2026-01-02T12:00:00Z", None);
+        let r = ScheduledEvent::new("e", "+1", "2026-01-02T12:00:00Z", None);
         let table = watch_wait(&Pace::default(), std::slice::from_ref(&r), now);
         assert_eq!(table, super::super::pace::next_sleep(std::slice::from_ref(&r), now).unwrap());
         let fixed = Pace { interval: Some(Duration::from_millis(100)) };
@@ -1268,7 +1257,7 @@ mod tests {
         {
             let st = store.read().unwrap();
             let m = st.mission("bot").expect("still active");
-            assert!(records_of(m).iter().all(|x| x.settled));
+            assert!(m.scheduled_events().iter().all(|x| x.settled));
             assert_eq!(m.fields()[AWAITING]["steps"], json!(["analyze"]));
         }
         // Still the bot's: one GET (the plan), the same note, no change.
@@ -1336,9 +1325,9 @@ mod tests {
         store
             .update(|st| {
                 let m = st.mission_mut("outbox").unwrap();
-                let mut recs = records_of(m);
+                let mut recs = m.scheduled_events();
                 recs[1].scheduled_at = "2026-01-01T12:30:00Z".into();
-                put_records(m, &recs, Utc::now())
+                m.put_scheduled_events(&recs, Utc::now())
             })
             .unwrap();
         *fake.logs_down.lock().unwrap() = true;

@@ -8,12 +8,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::engine::is_due;
-use super::record::TrackedEvent;
+use crate::state::ScheduledEvent;
 
 /// The sleep before the next poll, given the unsettled records; None when
 /// nothing is pending (watch ends).
-pub fn next_sleep(records: &[TrackedEvent], now: DateTime<Utc>) -> Option<Duration> {
-    let pending: Vec<&TrackedEvent> = records.iter().filter(|r| !r.settled).collect();
+pub fn next_sleep(records: &[ScheduledEvent], now: DateTime<Utc>) -> Option<Duration> {
+    let pending: Vec<&ScheduledEvent> = records.iter().filter(|r| !r.settled).collect();
     if pending.is_empty() {
         return None;
     }
@@ -70,7 +70,7 @@ mod tests {
     #[test]
     fn running_events_mean_30s_and_nothing_pending_means_stop() {
         let now = DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z").unwrap().with_timezone(&Utc);
-        let mut r = TrackedEvent::new("e", "+1", "2026-01-01T11:59:00Z", None);
+        let mut r = ScheduledEvent::new("e", "+1", "2026-01-01T11:59:00Z", None);
         assert_eq!(next_sleep(std::slice::from_ref(&r), now), Some(d(30)));
         r.scheduled_at = "2026-01-02T12:00:00Z".into();
         assert_eq!(next_sleep(std::slice::from_ref(&r), now), Some(d(30 * 60)));

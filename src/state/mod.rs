@@ -1,4 +1,4 @@
-//! The local mission state file (contract §4): the only code that touches it.
+//! The local mission state file (`docs/protocol.md#state-file`): the only code that touches it.
 //!
 //! Why this exists: the bot, its cron jobs and the humans all write mission
 //! memory at the same time. telnyx_api.py read the whole file, changed it
@@ -42,17 +42,20 @@ use std::time::Duration;
 use crate::config::Env;
 use crate::error::{Error, Result};
 
+pub mod claims;
+pub mod event;
 pub mod fast;
 pub mod lock;
+pub mod mission;
 pub mod model;
 pub mod write;
 
+pub use claims::{ClaimedLog, LogClaim, RecordKind, RunLog, SCHEDULED_EVENT_LOGS};
+pub use event::{AttemptOutcome, RetryIntent, ScheduledEvent, SCHEDULED_EVENTS_KEY};
 pub use fast::MemoryWrite;
 pub use lock::FileLock;
-pub use model::{
-    parse_memory_value, slugify, timestamp, ClaimedLog, Found, LogClaim, MissionState, RecordKind, RunLog,
-    ScheduledEvent, State, ARCHIVE_KEY, SCHEDULED_EVENTS_KEY, SCHEDULED_EVENT_LOGS,
-};
+pub use mission::MissionState;
+pub use model::{parse_memory_value, slugify, timestamp, Found, State, ARCHIVE_KEY};
 
 /// The state file's name in the working directory (telnyx_api.py's file).
 pub const LEGACY_FILE_NAME: &str = ".missions_state.json";
@@ -352,7 +355,9 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let store = StateStore::open(dir.path().join("s.json"));
-        store.update(|s| Ok(s.mission_or_create("m").set("agent_phone", "+15551234567"))).unwrap();
+        store
+            .update(|s| s.mission_or_create("m").memory_save("phone", "+15551234567".into(), chrono::Utc::now()))
+            .unwrap();
         assert_eq!(fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
@@ -362,7 +367,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let link = dir.path().join("s.json");
         std::os::unix::fs::symlink(dir.path().join("gone.json"), &link).unwrap();
-        let e = StateStore::open(&link).update(|s| Ok(s.mission_or_create("m").set("x", 1))).unwrap_err();
+        let e = StateStore::open(&link)
+            .update(|s| s.mission_or_create("m").memory_save("x", 1.into(), chrono::Utc::now()))
+            .unwrap_err();
         assert!(matches!(e, Error::State(_)), "{e:?}");
         assert!(e.to_string().contains("does not exist"), "{e}");
         assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
