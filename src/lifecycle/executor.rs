@@ -202,72 +202,6 @@ fn awaiting_of(m: &MissionState) -> Option<Vec<String>> {
     Some(steps.unwrap_or_default())
 }
 
-/// A quick look at the raw state file: does any active mission have an
-/// unsettled tracked event, run events to send or steps it waits for the
-/// bot on ([`AWAITING`])? The file is read as borrowed raw slices, so a
-/// large archive costs one scan, not a tree of values. `Some(false)` is
-/// exact (nothing pending); `Some(true)` or `None` (an unusual file) mean:
-/// take the general path.
-fn quick_pending(bytes: &[u8]) -> Option<bool> {
-    use serde_json::value::RawValue;
-    #[derive(serde::Deserialize)]
-    struct Entry<'a> {
-        #[serde(borrow, default)]
-        memory: Option<Memory<'a>>,
-        #[serde(borrow, default)]
-        poll_awaiting: Option<&'a RawValue>,
-        #[serde(borrow, default)]
-        poll_outbox: Option<&'a RawValue>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Memory<'a> {
-        #[serde(borrow, default)]
-        scheduled_events: Option<&'a RawValue>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Item {
-        #[serde(default)]
-        event_id: Option<Value>,
-        #[serde(default)]
-        id: Option<Value>,
-        #[serde(default)]
-        settled: Option<Value>,
-    }
-    let text = std::str::from_utf8(bytes).ok()?;
-    if text.trim().is_empty() {
-        return Some(false);
-    }
-    let top: Vec<(String, &RawValue)> =
-        serde_json::from_str::<std::collections::BTreeMap<String, &RawValue>>(text).ok()?.into_iter().collect();
-    for (key, raw) in top {
-        if key.starts_with('_') || !raw.get().trim_start().starts_with('{') {
-            continue; // the archive, reserved keys, non-missions
-        }
-        let entry: Entry = serde_json::from_str(raw.get()).ok()?;
-        // Waiting for the bot's steps, or run events to send: pending.
-        if entry.poll_awaiting.is_some_and(|v| v.get().trim() != "null") {
-            return Some(true);
-        }
-        if entry.poll_outbox.is_some_and(|v| !matches!(v.get().trim(), "null" | "[]")) {
-            return Some(true);
-        }
-        let Some(list) = entry.memory.and_then(|m| m.scheduled_events) else { continue };
-        if !list.get().trim_start().starts_with('[') {
-            return None;
-        }
-        let items: Vec<&RawValue> = serde_json::from_str(list.get()).ok()?;
-        for it in items {
-            let Ok(item) = serde_json::from_str::<Item>(it.get()) else { continue };
-            let has_id =
-                [&item.event_id, &item.id].iter().any(|v| matches!(v, Some(Value::String(s)) if !s.is_empty()));
-            if has_id && item.settled != Some(Value::Bool(true)) {
-                return Some(true);
-            }
-        }
-    }
-    Some(false)
-}
-
 /// The missions to look at: all active ones, or the one asked for.
 fn selected<'a>(state: &'a State, only: Option<&str>) -> Result<Vec<(String, &'a MissionState)>> {
     match only {
@@ -304,7 +238,7 @@ where
     if opts.mission.is_none() {
         match tokio::fs::read(store.path()).await {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
-            Ok(bytes) if quick_pending(&bytes) == Some(false) => return Ok(report),
+            Ok(bytes) if crate::state::fast::poll_pending(&bytes) == Some(false) => return Ok(report),
             _ => {}
         }
     }
@@ -1005,26 +939,6 @@ mod tests {
     fn archived_result(store: &StateStore, mission_id: &str) -> Value {
         let st = store.read().unwrap();
         st.archived_mission(mission_id).and_then(|m| m.memory_get(RESULT).cloned()).unwrap_or(Value::Null)
-    }
-
-    #[test]
-    fn quick_scan_is_exact_about_nothing_pending() {
-        let settled = br#"{"a": {"memory": {"scheduled_events": [{"event_id": "e1", "settled": true}, "a note"]}},
-            "_archive": {"m": {"memory": {"scheduled_events": [{"event_id": "old"}]}}}, "b": {"memory": {}}}"#;
-        assert_eq!(quick_pending(settled), Some(false), "archived and settled events are not pending");
-        let pending = br#"{"a": {"memory": {"scheduled_events": [{"event_id": "e1"}]}}}"#;
-        assert_eq!(quick_pending(pending), Some(true));
-        let awaiting = br#"{"a": {"poll_awaiting": {"steps": ["analyze"]}, "memory": {"scheduled_events": [{"event_id": "e1", "settled": true}]}}}"#;
-        assert_eq!(quick_pending(awaiting), Some(true), "waiting for the bot's step is pending");
-        assert_eq!(quick_pending(br#"{"a": {"poll_outbox": [{"kind": "custom"}]}}"#), Some(true));
-        assert_eq!(quick_pending(br#"{"a": {"poll_outbox": [], "poll_awaiting": null}}"#), Some(false));
-        assert_eq!(
-            quick_pending(br#"{"a": {"memory": {"scheduled_events": [{"id": "e1", "settled": false}]}}}"#),
-            Some(true)
-        );
-        assert_eq!(quick_pending(b""), Some(false));
-        assert_eq!(quick_pending(b"{broken"), None, "the general path reports a broken file");
-        assert_eq!(quick_pending(br#"{"a": {"memory": "text"}}"#), None);
     }
 
     #[tokio::test]

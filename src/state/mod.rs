@@ -375,4 +375,23 @@ mod tests {
         assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert!(!dir.path().join("gone.json").exists());
     }
+
+    #[test]
+    fn a_state_file_with_a_key_twice_is_refused_by_reads_and_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let text = r#"{"m": {"memory": {"k": [1]}}, "m": {"memory": {"k": [2]}}}"#;
+        fs::write(&path, text).unwrap();
+        let store = StateStore::open(&path);
+        let e = store.read().unwrap_err();
+        assert!(matches!(e, Error::State(_)) && e.to_string().contains("\"m\" appears twice"), "{e}");
+        assert!(store.update(|s| s.mission_or_create("m").memory_append("k", json!(3), chrono::Utc::now())).is_err());
+        let w = MemoryWrite::Append(json!(3));
+        let r = store.write_memory("m", "k", &w, chrono::Utc::now(), |s| {
+            let n = s.mission_mut("m").unwrap().memory_append("k", json!(3), chrono::Utc::now())?;
+            Ok(("m".into(), n))
+        });
+        assert!(r.is_err(), "the fast path does not pick a copy either");
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+    }
 }

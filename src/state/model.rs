@@ -19,6 +19,7 @@
 //!   Keys starting with `_` are reserved: they are never missions.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -127,8 +128,14 @@ impl State {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(State::default());
         }
-        let top: Value = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column()))?;
+        let Strict(top) = serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+            // Any JSON is a value: the only data error is a duplicate key.
+            serde_json::error::Category::Data => format!(
+                "ambiguous: {e}. Keep one copy of that key (with two, writes would go to one copy and \
+                 reads come from the other)"
+            ),
+            _ => format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column()),
+        })?;
         let Value::Object(top) = top else {
             return Err(format!("the top level is {} instead of an object keyed by mission slug", type_name(&top)));
         };
@@ -347,6 +354,79 @@ impl State {
         Error::usage(msg)
     }
 }
+/// A JSON value parsed like [`Value`], except that an object with the same
+/// key twice is an error. serde_json keeps the last copy silently, while
+/// telnyx_api.py, hand edits and raw scans may each pick another one.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Strict;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::from(n)))
+    }
+    fn visit_u64<E>(self, n: u64) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::from(n)))
+    }
+    fn visit_f64<E>(self, n: f64) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::from(n)))
+    }
+    fn visit_str<E>(self, s: &str) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::String(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::String(s)))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::Null))
+    }
+    fn visit_none<E>(self) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::Null))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Strict, D::Error> {
+        Strict::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Strict, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Strict(Value::Array(out)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Strict, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let Strict(v) = map.next_value()?;
+            match out.entry(k) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(v);
+                }
+                serde_json::map::Entry::Occupied(slot) => {
+                    return Err(serde::de::Error::custom(format!(
+                        "the key \"{}\" appears twice in one object",
+                        slot.key()
+                    )));
+                }
+            }
+        }
+        Ok(Strict(Value::Object(out)))
+    }
+}
+
 /// The known slug closest to `key` by edit distance (ties: the first).
 pub fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let slug = slugify(key);
@@ -445,5 +525,20 @@ mod tests {
         assert_eq!(closest("find-windw-washers", &known), Some("find-window-washers"));
         assert_eq!(closest("Book Dentist!", &known), Some("book-dentist"), "the slugged form counts too");
         assert_eq!(closest("x", &[]), None);
+    }
+
+    #[test]
+    fn a_key_twice_in_one_object_is_a_clear_error() {
+        for text in [
+            r#"{"m": {"memory": {}}, "m": {"memory": {"k": 1}}}"#,
+            r#"{"m": {"memory": {"k": 1}, "memory": {"k": 2}}}"#,
+            r#"{"m": {"memory": {"scheduled_events": [{"event_id": "e1", "settled": true, "settled": false}]}}}"#,
+        ] {
+            let e = State::from_json(text.as_bytes()).unwrap_err();
+            assert!(e.starts_with("ambiguous") && e.contains("appears twice"), "{e}");
+        }
+        let e = State::from_json(br#"{"a": 1,}"#).unwrap_err();
+        assert!(e.starts_with("not valid JSON"), "{e}");
+        assert!(State::from_json(br#"{"a": {"k": 1}, "b": {"k": 1}}"#).is_ok(), "the same key in two objects is fine");
     }
 }
