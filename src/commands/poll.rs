@@ -8,8 +8,8 @@ use serde_json::json;
 use crate::cli::poll::PollArgs;
 use crate::error::{Error, Result};
 use crate::lifecycle::api_service::ApiService;
-use crate::lifecycle::executor::{poll_once, watch, Pace, PollOptions, PollReport};
 use crate::lifecycle::Policy;
+use crate::lifecycle::{poll_once, watch, Pace, PollOptions, PollReport};
 use crate::output::{Block, Outcome};
 
 use super::Context;

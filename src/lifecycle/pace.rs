@@ -49,6 +49,24 @@ pub fn for_distance(until: Duration) -> Duration {
     Duration::from_secs(secs)
 }
 
+/// How `watch` paces its polls.
+#[derive(Debug, Clone, Default)]
+pub struct Pace {
+    /// A fixed pause between polls (demos, tests against a fast sandbox);
+    /// None: the skill's table ([`next_sleep`]).
+    pub interval: Option<Duration>,
+}
+
+/// The pause `watch` takes after a poll: the fixed `pace.interval` when
+/// given, else the skill's table ([`next_sleep`]) from the
+/// unsettled records and the service's time.
+pub fn watch_wait(pace: &Pace, pending: &[ScheduledEvent], now: DateTime<Utc>) -> Duration {
+    match pace.interval {
+        Some(d) => d,
+        None => next_sleep(pending, now).unwrap_or(Duration::from_secs(30)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +94,15 @@ mod tests {
         assert_eq!(next_sleep(std::slice::from_ref(&r), now), Some(d(30 * 60)));
         r.settled = true;
         assert_eq!(next_sleep(&[r], now), None);
+    }
+
+    #[test]
+    fn a_fixed_interval_overrides_the_table() {
+        let now = crate::lifecycle::executor::parse_time("2026-01-01T12:00:00Z").unwrap();
+        let r = ScheduledEvent::new("e", "+1", "2026-01-02T12:00:00Z", None);
+        let table = watch_wait(&Pace::default(), std::slice::from_ref(&r), now);
+        assert_eq!(table, next_sleep(std::slice::from_ref(&r), now).unwrap());
+        let fixed = Pace { interval: Some(Duration::from_millis(100)) };
+        assert_eq!(watch_wait(&fixed, &[r], now), Duration::from_millis(100));
     }
 }
