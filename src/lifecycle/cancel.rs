@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -17,7 +17,7 @@ use super::executor::{PollLock, AWAITING};
 use super::record::RESULT;
 use super::service::{RunRef, Service};
 use crate::error::{Error, Result};
-use crate::state::{AttemptOutcome, ScheduledEvent, StateStore};
+use crate::state::{AttemptOutcome, ScheduledEvent, State, StateStore};
 
 /// What `mission cancel` did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -84,73 +84,83 @@ pub async fn cancel_mission<S: Service>(
     }
     let (cancelled, all) = (report.cancelled.clone(), !pending_only);
     let slug2 = slug.clone();
-    let (dropped, still, archived) = store
-        .update_async(move |st| {
-            let now = Utc::now();
-            let m = st.mission_mut(&slug2).ok_or_else(|| Error::state(format!("mission {slug2} is gone")))?;
-            let mut dropped = 0;
-            let mut recs = m.scheduled_events();
-            for r in recs.iter_mut() {
-                if cancelled.contains(&r.event_id) {
-                    r.status = "cancelled".into();
-                    r.outcome = Some(AttemptOutcome::Cancelled);
-                }
-                if r.outcome == Some(AttemptOutcome::Retrying) && r.retry.as_ref().is_some_and(|i| i.event_id.is_none())
-                {
-                    r.outcome = Some(AttemptOutcome::Cancelled);
-                    r.retry = None;
-                    dropped += 1;
-                }
-            }
-            // What poll still has to record: events under way, and ended
-            // ones it has not seen or whose insights are not final.
-            let still: Vec<String> = if all {
-                recs.iter()
-                    .filter(|r| !r.settled)
-                    .filter(|r| {
-                        let cancelled_now = r.outcome == Some(AttemptOutcome::Cancelled) && r.is_terminal();
-                        let done = r.is_resolved() && !super::engine::needs_insights(r, &Default::default());
-                        !cancelled_now && !done
-                    })
-                    .map(|r| r.event_id.clone())
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            if all {
-                for r in recs.iter_mut() {
-                    if !still.contains(&r.event_id) {
-                        r.settled = true;
-                    }
-                }
-            }
-            // Entries poll does not understand are kept as they are.
-            m.put_scheduled_events(&recs, now)?;
-            if !all {
-                return Ok((dropped, still, false));
-            }
-            m.remove(AWAITING);
-            let mut result = json!({"status": "cancelled", "reason": "cancelled by the owner (mission cancel)",
-                "cancelled_events": cancelled});
-            if still.is_empty() {
-                result["finished_at"] = json!(crate::state::timestamp(now));
-                m.memory_save(RESULT, result, now)?;
-                let mut fields = Map::new();
-                fields.insert("status".into(), json!("cancelled"));
-                st.archive(&slug2, fields, now);
-                Ok((dropped, still, true))
-            } else {
-                // Poll closes the mission once these have been recorded.
-                result["awaiting_events"] = json!(still);
-                m.memory_save(RESULT, result, now)?;
-                Ok((dropped, still, false))
-            }
-        })
-        .await?;
+    let (dropped, still, archived) =
+        store.update_async(move |st| record_cancel(st, &slug2, cancelled, all, Utc::now())).await?;
     report.dropped_retries = dropped;
     report.still_tracked = still;
     report.archived = archived;
     Ok(report)
+}
+
+/// Record a cancel under the state lock: the events cancelled on the
+/// service, retries decided but not scheduled dropped; with `all` the
+/// records poll has nothing left to do for are settled and the result
+/// saved, and the mission archived when nothing is under way. Returns the
+/// dropped retries, the events still tracked and whether it was archived.
+fn record_cancel(
+    st: &mut State,
+    slug: &str,
+    cancelled: Vec<String>,
+    all: bool,
+    now: DateTime<Utc>,
+) -> Result<(usize, Vec<String>, bool)> {
+    let m = st.mission_mut(slug).ok_or_else(|| Error::state(format!("mission {slug} is gone")))?;
+    let mut dropped = 0;
+    let mut recs = m.scheduled_events();
+    for r in recs.iter_mut() {
+        if cancelled.contains(&r.event_id) {
+            r.status = "cancelled".into();
+            r.outcome = Some(AttemptOutcome::Cancelled);
+        }
+        if r.outcome == Some(AttemptOutcome::Retrying) && r.retry.as_ref().is_some_and(|i| i.event_id.is_none()) {
+            r.outcome = Some(AttemptOutcome::Cancelled);
+            r.retry = None;
+            dropped += 1;
+        }
+    }
+    // What poll still has to record: events under way, and ended
+    // ones it has not seen or whose insights are not final.
+    let still: Vec<String> = if all {
+        recs.iter()
+            .filter(|r| !r.settled)
+            .filter(|r| {
+                let cancelled_now = r.outcome == Some(AttemptOutcome::Cancelled) && r.is_terminal();
+                let done = r.is_resolved() && !super::engine::needs_insights(r, &Default::default());
+                !cancelled_now && !done
+            })
+            .map(|r| r.event_id.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if all {
+        for r in recs.iter_mut() {
+            if !still.contains(&r.event_id) {
+                r.settled = true;
+            }
+        }
+    }
+    // Entries poll does not understand are kept as they are.
+    m.put_scheduled_events(&recs, now)?;
+    if !all {
+        return Ok((dropped, still, false));
+    }
+    m.remove(AWAITING);
+    let mut result = json!({"status": "cancelled", "reason": "cancelled by the owner (mission cancel)",
+        "cancelled_events": cancelled});
+    if still.is_empty() {
+        result["finished_at"] = json!(crate::state::timestamp(now));
+        m.memory_save(RESULT, result, now)?;
+        let mut fields = Map::new();
+        fields.insert("status".into(), json!("cancelled"));
+        st.archive(slug, fields, now);
+        Ok((dropped, still, true))
+    } else {
+        // Poll closes the mission once these have been recorded.
+        result["awaiting_events"] = json!(still);
+        m.memory_save(RESULT, result, now)?;
+        Ok((dropped, still, false))
+    }
 }
 
 #[cfg(test)]
