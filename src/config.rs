@@ -250,9 +250,15 @@ fn validate_url(u: &str, what: &str) -> Result<()> {
     }
 }
 
+/// The per-user directories of clawdtalk (config, data, runtime files),
+/// named once for every caller. None without a home directory.
+pub fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("com", "clawdtalk", "clawdtalk")
+}
+
 /// The default per-user config file location.
 pub fn user_config_file() -> Option<PathBuf> {
-    directories::ProjectDirs::from("com", "clawdtalk", "clawdtalk").map(|d| d.config_dir().join(CONFIG_FILE_NAME))
+    project_dirs().map(|d| d.config_dir().join(CONFIG_FILE_NAME))
 }
 
 /// Find the config file by the documented search order. An explicitly named

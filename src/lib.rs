@@ -17,6 +17,7 @@ pub mod openclaw;
 pub mod output;
 pub mod sandbox;
 pub mod state;
+pub mod task;
 pub mod validate;
 
 pub use error::{Error, Result};

@@ -44,11 +44,9 @@ impl Runtime {
     pub fn for_config(cfg: &Config, env: &dyn Env) -> Result<Runtime> {
         let base = match env.var(RUNTIME_DIR_ENV) {
             Some(d) => PathBuf::from(d),
-            None => directories::ProjectDirs::from("com", "clawdtalk", "clawdtalk")
-                .map(|d| d.data_local_dir().join("connect"))
-                .ok_or_else(|| {
-                    Error::config(format!("cannot find a home directory for runtime files; set ${RUNTIME_DIR_ENV}"))
-                })?,
+            None => crate::config::project_dirs().map(|d| d.data_local_dir().join("connect")).ok_or_else(|| {
+                Error::config(format!("cannot find a home directory for runtime files; set ${RUNTIME_DIR_ENV}"))
+            })?,
         };
         let file = cfg.file.as_ref().map(|f| fs::canonicalize(f).unwrap_or_else(|_| f.clone()));
         let identity =

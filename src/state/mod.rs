@@ -41,6 +41,7 @@ use std::time::Duration;
 
 use crate::config::Env;
 use crate::error::{Error, Result};
+use crate::task::blocking;
 
 pub mod claims;
 pub mod event;
@@ -113,7 +114,7 @@ pub fn locate(flag: Option<&Path>, env: &dyn Env, cwd: &Path) -> Result<Location
     if local.is_file() {
         return Ok(Location { path: local, source: Source::WorkingDir });
     }
-    let dirs = directories::ProjectDirs::from("com", "clawdtalk", "clawdtalk").ok_or_else(|| {
+    let dirs = crate::config::project_dirs().ok_or_else(|| {
         Error::state("cannot find a home directory for the state file; pass --state FILE or set CLAWDTALK_STATE_FILE")
     })?;
     Ok(Location { path: dirs.data_dir().join(DATA_FILE_NAME), source: Source::DataDir })
@@ -262,10 +263,6 @@ impl StateStore {
 fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
     write::atomic_write(target, bytes, None)
         .map_err(|e| Error::state(format!("cannot write the state file {}: {e}", target.display())))
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::state(format!("state file task failed: {e}")))?
 }
 
 #[cfg(test)]
