@@ -175,6 +175,8 @@ pub fn poll_pending(bytes: &[u8]) -> Option<bool> {
         #[serde(borrow, default)]
         poll_outbox: Option<&'a RawValue>,
     }
+    /// A mission's `memory`; the field is [`super::SCHEDULED_EVENTS_KEY`]
+    /// (serde needs the literal name).
     #[derive(serde::Deserialize)]
     struct Memory<'a> {
         #[serde(borrow, default)]

@@ -8,11 +8,13 @@
 //! - every read-modify-write ([`StateStore::update`]) holds an exclusive
 //!   `flock` on a sidecar file `<state>.lock` (never on the state file
 //!   itself, which is replaced on every write);
-//! - every write is atomic ([`write::atomic_write`]: temporary file in the
-//!   same directory, fsync, rename, fsync of the directory), so a reader
+//! - every write is atomic ([`write::atomic_write`]: a temporary file with a
+//!   random name created exclusively in the same directory, fsync, rename,
+//!   fsync of the directory; new files are private, 0600), so a reader
 //!   ([`StateStore::read`], which takes no lock and never waits for a
 //!   writer) or a crash sees the old file or the new one, never a mix;
-//! - the schema of [`model`] keeps every field it does not know.
+//! - the schema of [`model`] keeps every field it does not know, and a key
+//!   written twice in one object is refused rather than guessed at.
 //!
 //! The API is blocking (plain file I/O). Async code must use
 //! [`StateStore::read_async`] / [`StateStore::update_async`], which run it
