@@ -1,4 +1,4 @@
-//! Configuration resolution (contract §1).
+//! Configuration resolution (`docs/protocol.md#configuration`).
 //!
 //! Precedence, highest first: command-line flags, environment variables,
 //! then `skill-config.json`. The config file is found by `--config PATH`,
@@ -249,9 +249,15 @@ fn validate_url(u: &str, what: &str) -> Result<()> {
     }
 }
 
+/// The per-user directories of clawdtalk (config, data, runtime files),
+/// named once for every caller. None without a home directory.
+pub fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("com", "clawdtalk", "clawdtalk")
+}
+
 /// The default per-user config file location.
 pub fn user_config_file() -> Option<PathBuf> {
-    directories::ProjectDirs::from("com", "clawdtalk", "clawdtalk").map(|d| d.config_dir().join(CONFIG_FILE_NAME))
+    project_dirs().map(|d| d.config_dir().join(CONFIG_FILE_NAME))
 }
 
 /// Find the config file by the documented search order. An explicitly named
@@ -279,42 +285,13 @@ fn explicit(p: &Path, from: &str) -> Result<Option<PathBuf>> {
     }
 }
 
-/// Write `bytes` to `path` atomically (a temporary file in the same
-/// directory, then a rename) with permission bits `mode` on Unix, creating
-/// the parent directory. A reader never sees a half-written file.
+/// Write `bytes` to `path` atomically with permission bits `mode` on Unix,
+/// creating the parent directory: [`crate::state::write::atomic_write`], so
+/// a reader never sees a half-written file and a symlink planted next to it
+/// is never followed.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    use std::io::Write;
-    let fail = |what: &str, e: std::io::Error| Error::config(format!("cannot {what} {}: {e}", path.display()));
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| fail("create the directory of", e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let result = (|| {
-        let mut f = opts.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            // The mode given to open() is reduced by the umask; set it exactly.
-            use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        }
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail("write", e));
-    }
-    Ok(())
+    crate::state::write::atomic_write(path, bytes, Some(mode))
+        .map_err(|e| Error::config(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Save a skill configuration (pretty JSON, mode 0600: it holds the API key).

@@ -20,6 +20,7 @@ pub mod output;
 pub mod redact;
 pub mod sandbox;
 pub mod state;
+pub mod task;
 #[cfg(test)]
 pub mod testing;
 pub mod validate;

@@ -268,6 +268,16 @@ impl Progress {
     }
 }
 
+/// The lifecycle's progress (`poll --watch`) shown by this printer.
+impl crate::lifecycle::Progress for Progress {
+    fn set(&self, msg: String) {
+        Progress::set(self, msg);
+    }
+    fn count(&self, done: u64, total: u64, msg: String) {
+        Progress::count(self, done, total, msg);
+    }
+}
+
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();

@@ -13,6 +13,7 @@ use crate::connect::daemon::{self, Runtime, Stopped};
 use crate::connect::{self, LinkState, Settings};
 use crate::error::{Error, Result};
 use crate::output::{Block, Outcome};
+use crate::task::blocking;
 
 use super::Context;
 
@@ -50,10 +51,6 @@ pub fn log_setup(c: &Command) -> LogSetup {
         Command::Connect(ConnectCommand::Run(a)) => LogSetup { default_level: "info", file: a.log_file.clone() },
         _ => LogSetup { default_level: "warn", file: None },
     }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::failed(format!("internal task failed: {e}")))?
 }
 
 fn runtime(ctx: &Context) -> Result<Runtime> {
@@ -104,7 +101,7 @@ async fn write_status(rt: Runtime, mut rx: watch::Receiver<LinkState>, meta: Val
     loop {
         let doc = status_doc(&rx.borrow_and_update(), &meta);
         let r = rt.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || r.write_status(&doc)).await {
+        if let Err(e) = blocking(move || r.write_status(&doc)).await {
             tracing::warn!("{e}");
         }
         if rx.changed().await.is_err() {
@@ -112,7 +109,7 @@ async fn write_status(rt: Runtime, mut rx: watch::Receiver<LinkState>, meta: Val
         }
     }
     let doc = status_doc(&rx.borrow(), &meta);
-    let _ = tokio::task::spawn_blocking(move || rt.write_status(&doc)).await;
+    let _ = blocking(move || rt.write_status(&doc)).await;
 }
 
 fn status_doc(s: &LinkState, meta: &Value) -> Value {

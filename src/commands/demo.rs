@@ -26,12 +26,12 @@ use crate::error::{Error, Result};
 use crate::ledger::report::mission_status;
 use crate::ledger::{self, AssistantRequest, InitRequest, ScheduleRequest, SetupAgentRequest};
 use crate::lifecycle::api_service::ApiService;
-use crate::lifecycle::executor::records_of;
-use crate::lifecycle::record::{AttemptOutcome, TrackedEvent, INSIGHTS, RESULT};
+use crate::lifecycle::record::{INSIGHTS, RESULT};
 use crate::lifecycle::{poll_once, Policy, PollOptions};
 use crate::output::{shell_word, Outcome, Printer, Progress};
 use crate::sandbox::{self, SandboxHandle, SandboxOptions};
 use crate::state::slugify;
+use crate::state::{AttemptOutcome, ScheduledEvent};
 
 use super::support::claim;
 use super::Context;
@@ -312,7 +312,7 @@ async fn follow(
         out.polls += 1;
         let state = store.read_async().await?;
         let (found, m) = state.lookup(mission_id)?;
-        let records = records_of(m);
+        let records = m.scheduled_events();
         progress.set(progress_line(&records));
         if matches!(found, crate::state::Found::Archived(_)) {
             return Ok(out);
@@ -336,7 +336,7 @@ async fn follow(
 
 /// One line with each target's latest attempt, e.g.
 /// `calls: …0006 in-progress, …0005 pending (attempt 2), …0004 ringing`.
-pub fn progress_line(records: &[TrackedEvent]) -> String {
+pub fn progress_line(records: &[ScheduledEvent]) -> String {
     let mut parts = Vec::new();
     for to in TARGETS {
         let Some(r) = records.iter().filter(|r| r.to == to).max_by_key(|r| r.attempt) else { continue };
@@ -372,7 +372,7 @@ async fn summary(
 ) -> Result<Outcome> {
     let state = demo.state()?.read_async().await?;
     let (_, m) = state.lookup(mission_id)?;
-    let records = records_of(m);
+    let records = m.scheduled_events();
     let saved = m.memory_get(INSIGHTS).cloned().unwrap_or(json!({}));
     let result = m.memory_get(RESULT).cloned().unwrap_or(Value::Null);
     let retries = records.iter().filter(|r| r.retry_of.is_some()).count();
@@ -456,10 +456,10 @@ impl TempDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::record::RetryIntent;
+    use crate::state::RetryIntent;
 
-    fn rec(id: &str, to: &str, attempt: u32) -> TrackedEvent {
-        let mut r = TrackedEvent::new(id, to, "2030-01-01T00:00:00Z", Some(STEP));
+    fn rec(id: &str, to: &str, attempt: u32) -> ScheduledEvent {
+        let mut r = ScheduledEvent::new(id, to, "2030-01-01T00:00:00Z", Some(STEP));
         r.attempt = attempt;
         r
     }

@@ -8,8 +8,8 @@ use serde_json::json;
 use crate::cli::poll::PollArgs;
 use crate::error::{Error, Result};
 use crate::lifecycle::api_service::ApiService;
-use crate::lifecycle::executor::{poll_once, watch, Pace, PollOptions, PollReport};
 use crate::lifecycle::Policy;
+use crate::lifecycle::{poll_once, watch, Pace, PollOptions, PollReport};
 use crate::output::{shell_word, Block, Outcome};
 
 use super::Context;
@@ -176,7 +176,7 @@ mod tests {
                 m.set("agent_phone", "+15550001111");
                 let events = json!([{"event_id": "e1", "assistant_id": "a1", "channel": "call", "to": "+15551234567",
                     "scheduled_at": "2026-01-01T11:59:00Z", "step_id": "calls", "status": "pending"}]);
-                m.memory_save(crate::lifecycle::record::SCHEDULED_EVENTS, events, now)
+                m.memory_save(crate::state::SCHEDULED_EVENTS_KEY, events, now)
             })
             .unwrap();
     }

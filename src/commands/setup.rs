@@ -18,6 +18,7 @@ use crate::config::{self, Secret};
 use crate::error::{Error, Result};
 use crate::openclaw::{self, GatewayConfig};
 use crate::output::{Outcome, Prompt};
+use crate::task::blocking;
 
 use super::Context;
 
@@ -139,10 +140,6 @@ fn substituted(v: &str) -> Option<String> {
         Some(name) => std::env::var(name).ok().filter(|s| !s.is_empty()),
         None => Some(v.to_string()),
     }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::failed(format!("setup step failed: {e}")))?
 }
 
 /// Questions on the terminal block on input: ask them off the async runtime.

@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::config::{Config, Env};
 use crate::error::{Error, Result};
 use crate::openclaw;
+use crate::state::FileLock;
 
 /// Overrides the base of runtime directories (tests, containers).
 pub const RUNTIME_DIR_ENV: &str = "CLAWDTALK_RUNTIME_DIR";
@@ -43,11 +44,9 @@ impl Runtime {
     pub fn for_config(cfg: &Config, env: &dyn Env) -> Result<Runtime> {
         let base = match env.var(RUNTIME_DIR_ENV) {
             Some(d) => PathBuf::from(d),
-            None => directories::ProjectDirs::from("com", "clawdtalk", "clawdtalk")
-                .map(|d| d.data_local_dir().join("connect"))
-                .ok_or_else(|| {
-                    Error::config(format!("cannot find a home directory for runtime files; set ${RUNTIME_DIR_ENV}"))
-                })?,
+            None => crate::config::project_dirs().map(|d| d.data_local_dir().join("connect")).ok_or_else(|| {
+                Error::config(format!("cannot find a home directory for runtime files; set ${RUNTIME_DIR_ENV}"))
+            })?,
         };
         let file = cfg.file.as_ref().map(|f| fs::canonicalize(f).unwrap_or_else(|_| f.clone()));
         let identity =
@@ -73,41 +72,22 @@ impl Runtime {
             .map_err(|e| Error::state(format!("cannot create the runtime directory {}: {e}", self.dir.display())))
     }
 
-    fn open_lock(&self) -> Result<File> {
-        self.ensure_dir()?;
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.lock_file())
-            .map_err(|e| Error::state(format!("cannot open {}: {e}", self.lock_file().display())))
-    }
-
     /// Take the instance lock and write the pid file; `Err` when another
     /// instance holds it. Checkers ([`Runtime::running`]) hold the lock for
     /// an instant, so a busy lock is retried for up to [`ACQUIRE_WAIT`]
     /// before it counts as another instance.
     pub fn acquire(&self) -> Result<InstanceLock> {
-        let file = self.open_lock()?;
-        let give_up = Instant::now() + ACQUIRE_WAIT;
-        loop {
-            match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
-                Ok(true) => break,
-                Ok(false) if Instant::now() < give_up => std::thread::sleep(Duration::from_millis(10)),
-                Ok(false) => {
-                    let pid = self.read_pid().map(|p| format!(" (pid {p})")).unwrap_or_default();
-                    return Err(Error::failed(format!(
-                        "clawdtalk connect is already running for this configuration{pid}; stop it with \
-                         `clawdtalk connect stop`"
-                    )));
-                }
-                Err(e) => return Err(Error::state(format!("cannot lock {}: {e}", self.lock_file().display()))),
-            }
-        }
+        let Some(lock) = FileLock::exclusive_within(&self.lock_file(), ACQUIRE_WAIT)? else {
+            let pid = self.read_pid().map(|p| format!(" (pid {p})")).unwrap_or_default();
+            return Err(Error::failed(format!(
+                "clawdtalk connect is already running for this configuration{pid}; stop it with \
+                 `clawdtalk connect stop`"
+            )));
+        };
         let pid = std::process::id();
         fs::write(self.pid_file(), format!("{pid}\n"))
             .map_err(|e| Error::state(format!("cannot write {}: {e}", self.pid_file().display())))?;
-        Ok(InstanceLock { _file: file, pid_file: self.pid_file(), pid })
+        Ok(InstanceLock { _lock: lock, pid_file: self.pid_file(), pid })
     }
 
     /// The pid of the running instance, if one holds the lock. A pid file
@@ -121,18 +101,16 @@ impl Runtime {
             self.remove_stale_pid();
             return Ok(None);
         }
-        let file = self.open_lock()?;
-        match fs4::fs_std::FileExt::try_lock_shared(&file) {
-            Ok(true) => {
+        match FileLock::try_shared(&self.lock_file())? {
+            Some(check) => {
                 // Nobody runs: clean up while still holding the lock, so an
                 // instance starting now cannot have written its pid yet.
                 self.remove_stale_pid();
-                drop(file);
+                drop(check);
                 Ok(None)
             }
             // Held: the holder writes its pid right after locking; 0 while it has not yet.
-            Ok(false) => Ok(Some(self.read_pid().unwrap_or(0))),
-            Err(e) => Err(Error::state(format!("cannot check {}: {e}", self.lock_file().display()))),
+            None => Ok(Some(self.read_pid().unwrap_or(0))),
         }
     }
 
@@ -152,12 +130,10 @@ impl Runtime {
         serde_json::from_str(&fs::read_to_string(self.status_file()).ok()?).ok()
     }
 
-    /// Write the status file atomically (temp file + rename).
+    /// Write the status file atomically ([`crate::state::write::atomic_write`]).
     pub fn write_status(&self, status: &Value) -> Result<()> {
         self.ensure_dir()?;
-        let tmp = self.dir.join("status.json.tmp");
-        fs::write(&tmp, status.to_string())
-            .and_then(|_| fs::rename(&tmp, self.status_file()))
+        crate::state::write::atomic_write(&self.status_file(), status.to_string().as_bytes(), None)
             .map_err(|e| Error::state(format!("cannot write {}: {e}", self.status_file().display())))
     }
 
@@ -262,7 +238,7 @@ fn signal(pid: u32, sig: libc::c_int) -> Result<()> {
 /// Held for the life of the running client; removes the pid file on drop.
 #[derive(Debug)]
 pub struct InstanceLock {
-    _file: File,
+    _lock: FileLock,
     pid_file: PathBuf,
     pid: u32,
 }
@@ -540,10 +516,8 @@ mod tests {
     }
 
     /// What `running()` does to check, held for as long as the test wants.
-    fn checker_holding(r: &Runtime) -> File {
-        let f = r.open_lock().unwrap();
-        assert!(fs4::fs_std::FileExt::try_lock_shared(&f).unwrap());
-        f
+    fn checker_holding(r: &Runtime) -> FileLock {
+        FileLock::try_shared(&r.lock_file()).unwrap().expect("no instance holds it")
     }
 
     #[test]

@@ -7,11 +7,10 @@ use serde_json::{json, Value};
 
 use crate::error::Result;
 use crate::lifecycle::engine::PlanStep;
-use crate::lifecycle::executor::records_of;
-use crate::lifecycle::record::{TrackedEvent, FAILED_TARGETS, INSIGHTS, RESULT};
+use crate::lifecycle::record::{FAILED_TARGETS, INSIGHTS, RESULT};
 use crate::lifecycle::service::{RunRef, Service};
 use crate::output::{Block, Outcome, Table};
-use crate::state::{Found, StateStore};
+use crate::state::{Found, ScheduledEvent, StateStore};
 
 /// One target (a number in a step): its attempts folded together.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -40,8 +39,8 @@ fn summarize(v: &Value) -> String {
     }
 }
 
-fn targets(records: &[TrackedEvent], insights: Option<&Value>) -> Vec<Target> {
-    let mut by: BTreeMap<(Option<String>, String, String), Vec<&TrackedEvent>> = BTreeMap::new();
+fn targets(records: &[ScheduledEvent], insights: Option<&Value>) -> Vec<Target> {
+    let mut by: BTreeMap<(Option<String>, String, String), Vec<&ScheduledEvent>> = BTreeMap::new();
     for r in records {
         by.entry((r.step_id.clone(), r.channel.clone(), r.to.clone())).or_default().push(r);
     }
@@ -88,7 +87,7 @@ pub async fn mission_status<S: Service>(
         Found::Active(s) => s.clone(),
         Found::Archived(_) => m.get_str("slug").unwrap_or_else(|| key.to_string()),
     };
-    let records = records_of(m);
+    let records = m.scheduled_events();
     let result = m.memory_get(RESULT).cloned();
     let mut notes = Vec::new();
 

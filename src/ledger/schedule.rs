@@ -4,7 +4,7 @@
 //! memory, then logged to its run as a `custom` event).
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map};
+use serde_json::json;
 
 use crate::api::events::NewEvent;
 use crate::api::models::ScheduledEvent as CreatedEvent;
@@ -224,7 +224,7 @@ pub async fn track_scheduled(
     };
     let ev = ScheduledEvent {
         event_id: created.id.clone(),
-        assistant_id: assistant_id.to_string(),
+        assistant_id: Some(assistant_id.to_string()),
         channel: channel.into(),
         to: sent.to.clone(),
         scheduled_at: sent.scheduled_at.clone(),
@@ -234,9 +234,8 @@ pub async fn track_scheduled(
         from: Some(sent.from.clone()),
         mission_id: sent.mission_id.clone(),
         run_id: sent.run_id.clone(),
-        logged: false,
-        log_claim: None,
-        extra: Map::new(),
+        logged: Some(false),
+        ..ScheduledEvent::default()
     };
     match record_and_log(client, store, claim, now, slug, ev).await {
         Ok(notes) => notes,

@@ -9,15 +9,15 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::executor::{records_of, PollLock, AWAITING};
-use super::record::{AttemptOutcome, TrackedEvent, RESULT, SCHEDULED_EVENTS};
+use super::executor::{PollLock, AWAITING};
+use super::record::RESULT;
 use super::service::{RunRef, Service};
 use crate::error::{Error, Result};
-use crate::state::StateStore;
+use crate::state::{AttemptOutcome, ScheduledEvent, State, StateStore};
 
 /// What `mission cancel` did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -37,7 +37,7 @@ pub struct CancelReport {
 }
 
 /// The records `cancel` looks at: not settled and not ended on the service.
-fn cancellable(r: &TrackedEvent) -> bool {
+fn cancellable(r: &ScheduledEvent) -> bool {
     !r.settled && !r.is_terminal()
 }
 
@@ -56,7 +56,7 @@ pub async fn cancel_mission<S: Service>(
     let slug = state.active_slug(key)?;
     let m = state.mission(&slug).ok_or_else(|| state.unknown(key))?;
     let default_assistant = m.assistant_id();
-    let records = records_of(m);
+    let records = m.scheduled_events();
     let mut report = CancelReport { slug: slug.clone(), ..Default::default() };
     for r in records.iter().filter(|r| cancellable(r)) {
         let aid = r.assistant_id.clone().or_else(|| default_assistant.clone()).unwrap_or_default();
@@ -84,74 +84,83 @@ pub async fn cancel_mission<S: Service>(
     }
     let (cancelled, all) = (report.cancelled.clone(), !pending_only);
     let slug2 = slug.clone();
-    let (dropped, still, archived) = store
-        .update_async(move |st| {
-            let now = Utc::now();
-            let m = st.mission_mut(&slug2).ok_or_else(|| Error::state(format!("mission {slug2} is gone")))?;
-            let mut dropped = 0;
-            let mut recs = records_of(m);
-            for r in recs.iter_mut() {
-                if cancelled.contains(&r.event_id) {
-                    r.status = "cancelled".into();
-                    r.outcome = Some(AttemptOutcome::Cancelled);
-                }
-                if r.outcome == Some(AttemptOutcome::Retrying) && r.retry.as_ref().is_some_and(|i| i.event_id.is_none())
-                {
-                    r.outcome = Some(AttemptOutcome::Cancelled);
-                    r.retry = None;
-                    dropped += 1;
-                }
-            }
-            // What poll still has to record: events under way, and ended
-            // ones it has not seen or whose insights are not final.
-            let still: Vec<String> = if all {
-                recs.iter()
-                    .filter(|r| !r.settled)
-                    .filter(|r| {
-                        let cancelled_now = r.outcome == Some(AttemptOutcome::Cancelled) && r.is_terminal();
-                        let done = r.is_resolved() && !super::engine::needs_insights(r, &Default::default());
-                        !cancelled_now && !done
-                    })
-                    .map(|r| r.event_id.clone())
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            if all {
-                for r in recs.iter_mut() {
-                    if !still.contains(&r.event_id) {
-                        r.settled = true;
-                    }
-                }
-            }
-            // Entries poll does not understand are kept as they are.
-            let merged = super::record::merge_records(m.memory_get(SCHEDULED_EVENTS).cloned(), &recs);
-            m.memory_save(SCHEDULED_EVENTS, merged, now)?;
-            if !all {
-                return Ok((dropped, still, false));
-            }
-            m.remove(AWAITING);
-            let mut result = json!({"status": "cancelled", "reason": "cancelled by the owner (mission cancel)",
-                "cancelled_events": cancelled});
-            if still.is_empty() {
-                result["finished_at"] = json!(crate::state::timestamp(now));
-                m.memory_save(RESULT, result, now)?;
-                let mut fields = Map::new();
-                fields.insert("status".into(), json!("cancelled"));
-                st.archive(&slug2, fields, now);
-                Ok((dropped, still, true))
-            } else {
-                // Poll closes the mission once these have been recorded.
-                result["awaiting_events"] = json!(still);
-                m.memory_save(RESULT, result, now)?;
-                Ok((dropped, still, false))
-            }
-        })
-        .await?;
+    let (dropped, still, archived) =
+        store.update_async(move |st| record_cancel(st, &slug2, cancelled, all, Utc::now())).await?;
     report.dropped_retries = dropped;
     report.still_tracked = still;
     report.archived = archived;
     Ok(report)
+}
+
+/// Record a cancel under the state lock: the events cancelled on the
+/// service, retries decided but not scheduled dropped; with `all` the
+/// records poll has nothing left to do for are settled and the result
+/// saved, and the mission archived when nothing is under way. Returns the
+/// dropped retries, the events still tracked and whether it was archived.
+fn record_cancel(
+    st: &mut State,
+    slug: &str,
+    cancelled: Vec<String>,
+    all: bool,
+    now: DateTime<Utc>,
+) -> Result<(usize, Vec<String>, bool)> {
+    let m = st.mission_mut(slug).ok_or_else(|| Error::state(format!("mission {slug} is gone")))?;
+    let mut dropped = 0;
+    let mut recs = m.scheduled_events();
+    for r in recs.iter_mut() {
+        if cancelled.contains(&r.event_id) {
+            r.status = "cancelled".into();
+            r.outcome = Some(AttemptOutcome::Cancelled);
+        }
+        if r.outcome == Some(AttemptOutcome::Retrying) && r.retry.as_ref().is_some_and(|i| i.event_id.is_none()) {
+            r.outcome = Some(AttemptOutcome::Cancelled);
+            r.retry = None;
+            dropped += 1;
+        }
+    }
+    // What poll still has to record: events under way, and ended
+    // ones it has not seen or whose insights are not final.
+    let still: Vec<String> = if all {
+        recs.iter()
+            .filter(|r| !r.settled)
+            .filter(|r| {
+                let cancelled_now = r.outcome == Some(AttemptOutcome::Cancelled) && r.is_terminal();
+                let done = r.is_resolved() && !super::engine::needs_insights(r, &Default::default());
+                !cancelled_now && !done
+            })
+            .map(|r| r.event_id.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if all {
+        for r in recs.iter_mut() {
+            if !still.contains(&r.event_id) {
+                r.settled = true;
+            }
+        }
+    }
+    // Entries poll does not understand are kept as they are.
+    m.put_scheduled_events(&recs, now)?;
+    if !all {
+        return Ok((dropped, still, false));
+    }
+    m.remove(AWAITING);
+    let mut result = json!({"status": "cancelled", "reason": "cancelled by the owner (mission cancel)",
+        "cancelled_events": cancelled});
+    if still.is_empty() {
+        result["finished_at"] = json!(crate::state::timestamp(now));
+        m.memory_save(RESULT, result, now)?;
+        let mut fields = Map::new();
+        fields.insert("status".into(), json!("cancelled"));
+        st.archive(slug, fields, now);
+        Ok((dropped, still, true))
+    } else {
+        // Poll closes the mission once these have been recorded.
+        result["awaiting_events"] = json!(still);
+        m.memory_save(RESULT, result, now)?;
+        Ok((dropped, still, false))
+    }
 }
 
 #[cfg(test)]
@@ -205,7 +214,7 @@ mod tests {
         assert_eq!(result["status"], "cancelled");
         assert!(result["reason"].as_str().unwrap().contains("mission cancel"), "{result}");
         assert!(m.memory_get(super::super::record::INSIGHTS).unwrap().get("e1").is_some());
-        let e1 = records_of(m).into_iter().find(|r| r.event_id == "e1").unwrap();
+        let e1 = m.scheduled_events().into_iter().find(|r| r.event_id == "e1").unwrap();
         assert_eq!(e1.status, "completed");
         assert_eq!(*fake.run.lock().unwrap(), "cancelled", "never regressed");
     }

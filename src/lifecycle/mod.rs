@@ -6,7 +6,8 @@
 //! - [`executor::poll_once`]`(&store, || Ok(&service), &PollOptions::default())`
 //!   → a [`executor::PollReport`] (one poll; no request when nothing is pending);
 //! - [`executor::watch`]`(&store, || Ok(&service), &opts, &Pace { interval }, &progress)`
-//!   polls until nothing is pending.
+//!   polls until nothing is pending, showing what it waits for on a
+//!   [`Progress`] (the printer's spinner, or [`NoProgress`]).
 //!
 //! The service is [`api_service::ApiService`]`::from_config(&config, clock_url)`;
 //! against a sandbox pass `Some("{root}/_sandbox/clock")` so poll reads the
@@ -22,4 +23,24 @@ pub mod service;
 mod testing;
 
 pub use engine::Policy;
-pub use executor::{poll_once, watch, watch_with_sleep, Pace, PollOptions, PollReport};
+pub use executor::{poll_once, watch, watch_with_sleep, PollOptions, PollReport};
+pub use pace::Pace;
+
+/// Where the lifecycle shows what it is waiting for. The library only
+/// knows this trait: the binary passes its printer's spinner
+/// (`output::Progress`), tests and library callers [`NoProgress`].
+pub trait Progress {
+    /// Show `msg` as the current stage.
+    fn set(&self, msg: String);
+    /// Show `done` of `total` with `msg`.
+    fn count(&self, done: u64, total: u64, msg: String);
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn set(&self, _msg: String) {}
+    fn count(&self, _done: u64, _total: u64, _msg: String) {}
+}

@@ -8,12 +8,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::engine::is_due;
-use super::record::TrackedEvent;
+use crate::state::ScheduledEvent;
 
 /// The sleep before the next poll, given the unsettled records; None when
 /// nothing is pending (watch ends).
-pub fn next_sleep(records: &[TrackedEvent], now: DateTime<Utc>) -> Option<Duration> {
-    let pending: Vec<&TrackedEvent> = records.iter().filter(|r| !r.settled).collect();
+pub fn next_sleep(records: &[ScheduledEvent], now: DateTime<Utc>) -> Option<Duration> {
+    let pending: Vec<&ScheduledEvent> = records.iter().filter(|r| !r.settled).collect();
     if pending.is_empty() {
         return None;
     }
@@ -49,6 +49,24 @@ pub fn for_distance(until: Duration) -> Duration {
     Duration::from_secs(secs)
 }
 
+/// How `watch` paces its polls.
+#[derive(Debug, Clone, Default)]
+pub struct Pace {
+    /// A fixed pause between polls (demos, tests against a fast sandbox);
+    /// None: the skill's table ([`next_sleep`]).
+    pub interval: Option<Duration>,
+}
+
+/// The pause `watch` takes after a poll: the fixed `pace.interval` when
+/// given, else the skill's table ([`next_sleep`]) from the
+/// unsettled records and the service's time.
+pub fn watch_wait(pace: &Pace, pending: &[ScheduledEvent], now: DateTime<Utc>) -> Duration {
+    match pace.interval {
+        Some(d) => d,
+        None => next_sleep(pending, now).unwrap_or(Duration::from_secs(30)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,11 +88,21 @@ mod tests {
     #[test]
     fn running_events_mean_30s_and_nothing_pending_means_stop() {
         let now = DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z").unwrap().with_timezone(&Utc);
-        let mut r = TrackedEvent::new("e", "+1", "2026-01-01T11:59:00Z", None);
+        let mut r = ScheduledEvent::new("e", "+1", "2026-01-01T11:59:00Z", None);
         assert_eq!(next_sleep(std::slice::from_ref(&r), now), Some(d(30)));
         r.scheduled_at = "2026-01-02T12:00:00Z".into();
         assert_eq!(next_sleep(std::slice::from_ref(&r), now), Some(d(30 * 60)));
         r.settled = true;
         assert_eq!(next_sleep(&[r], now), None);
+    }
+
+    #[test]
+    fn a_fixed_interval_overrides_the_table() {
+        let now = crate::lifecycle::executor::parse_time("2026-01-01T12:00:00Z").unwrap();
+        let r = ScheduledEvent::new("e", "+1", "2026-01-02T12:00:00Z", None);
+        let table = watch_wait(&Pace::default(), std::slice::from_ref(&r), now);
+        assert_eq!(table, next_sleep(std::slice::from_ref(&r), now).unwrap());
+        let fixed = Pace { interval: Some(Duration::from_millis(100)) };
+        assert_eq!(watch_wait(&fixed, &[r], now), Duration::from_millis(100));
     }
 }

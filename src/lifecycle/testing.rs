@@ -9,10 +9,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::engine::{EventSnapshot, InsightsSnapshot, PlanStep, RetryRequest};
-use super::record::SCHEDULED_EVENTS;
 use super::service::{ListedEvent, RunRef, Service};
 use crate::error::{Error, Result};
-use crate::state::StateStore;
+use crate::state::{StateStore, SCHEDULED_EVENTS_KEY};
 
 #[derive(Debug, Clone)]
 pub struct FakeEvent {
@@ -224,7 +223,7 @@ pub fn setup(dir: &std::path::Path, slug: &str, fake: &Fake, events: &[(&str, &s
             m.set("run_id", "r1");
             m.set("assistant_id", "a1");
             m.set("agent_phone", "+15550001111");
-            m.memory_save(SCHEDULED_EVENTS, Value::Array(recs), Utc::now())
+            m.memory_save(SCHEDULED_EVENTS_KEY, Value::Array(recs), Utc::now())
         })
         .unwrap();
     store

@@ -63,7 +63,8 @@ impl Serialize for Node<'_> {
     }
 }
 
-/// An object's entries in order, values raw.
+/// An object's entries in order, values raw. A key that appears twice is
+/// an error (the general path then reports the file as ambiguous).
 struct Entries<'a>(Vec<(String, &'a RawValue)>);
 
 impl<'de> Deserialize<'de> for Entries<'de> {
@@ -75,8 +76,12 @@ impl<'de> Deserialize<'de> for Entries<'de> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
+                let mut out: Vec<(String, &'de RawValue)> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
                 while let Some((k, v)) = map.next_entry::<String, &'de RawValue>()? {
+                    if !seen.insert(k.clone()) {
+                        return Err(serde::de::Error::custom(format!("the key \"{k}\" appears twice")));
+                    }
                     out.push((k, v));
                 }
                 Ok(Entries(out))
@@ -151,6 +156,73 @@ pub fn memory_write(
     let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter::new());
     Node::Object(top).serialize(&mut ser).ok()?;
     Some((out, count))
+}
+
+/// Poll's quick look at the raw state file (so that a poll under cron with
+/// nothing to do costs one scan): does any active mission have an unsettled
+/// scheduled event, run events to send (`poll_outbox`) or steps it waits
+/// for the bot on (`poll_awaiting`, see `lifecycle::executor::AWAITING`)? The file is read as borrowed raw slices, so a
+/// large archive costs one scan, not a tree of values. `Some(false)` is
+/// exact (nothing pending); `Some(true)` or `None` (an unusual file) mean:
+/// take the general path (which also reports a key written twice).
+pub fn poll_pending(bytes: &[u8]) -> Option<bool> {
+    #[derive(serde::Deserialize)]
+    struct Entry<'a> {
+        #[serde(borrow, default)]
+        memory: Option<Memory<'a>>,
+        #[serde(borrow, default)]
+        poll_awaiting: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        poll_outbox: Option<&'a RawValue>,
+    }
+    /// A mission's `memory`; the field is [`super::SCHEDULED_EVENTS_KEY`]
+    /// (serde needs the literal name).
+    #[derive(serde::Deserialize)]
+    struct Memory<'a> {
+        #[serde(borrow, default)]
+        scheduled_events: Option<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        #[serde(default)]
+        event_id: Option<Value>,
+        #[serde(default)]
+        id: Option<Value>,
+        #[serde(default)]
+        settled: Option<Value>,
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    if text.trim().is_empty() {
+        return Some(false);
+    }
+    let Entries(top) = serde_json::from_str::<Entries>(text).ok()?;
+    for (key, raw) in top {
+        if key.starts_with('_') || !raw.get().trim_start().starts_with('{') {
+            continue; // the archive, reserved keys, non-missions
+        }
+        let entry: Entry = serde_json::from_str(raw.get()).ok()?;
+        // Waiting for the bot's steps, or run events to send: pending.
+        if entry.poll_awaiting.is_some_and(|v| v.get().trim() != "null") {
+            return Some(true);
+        }
+        if entry.poll_outbox.is_some_and(|v| !matches!(v.get().trim(), "null" | "[]")) {
+            return Some(true);
+        }
+        let Some(list) = entry.memory.and_then(|m| m.scheduled_events) else { continue };
+        if !list.get().trim_start().starts_with('[') {
+            return None;
+        }
+        let items: Vec<&RawValue> = serde_json::from_str(list.get()).ok()?;
+        for it in items {
+            let Ok(item) = serde_json::from_str::<Item>(it.get()) else { continue };
+            let has_id =
+                [&item.event_id, &item.id].iter().any(|v| matches!(v, Some(Value::String(s)) if !s.is_empty()));
+            if has_id && item.settled != Some(Value::Bool(true)) {
+                return Some(true);
+            }
+        }
+    }
+    Some(false)
 }
 
 #[cfg(test)]
@@ -230,5 +302,34 @@ mod tests {
         let odd = br#"{"a": {"memory": "text"}}"#;
         assert!(memory_write(odd, "a", "k", &w, now()).is_none());
         assert!(memory_write(b"{\"a\": {", "a", "k", &w, now()).is_none());
+    }
+
+    #[test]
+    fn the_poll_scan_is_exact_about_nothing_pending() {
+        let settled = br#"{"a": {"memory": {"scheduled_events": [{"event_id": "e1", "settled": true}, "a note"]}},
+            "_archive": {"m": {"memory": {"scheduled_events": [{"event_id": "old"}]}}}, "b": {"memory": {}}}"#;
+        assert_eq!(poll_pending(settled), Some(false), "archived and settled events are not pending");
+        let pending = br#"{"a": {"memory": {"scheduled_events": [{"event_id": "e1"}]}}}"#;
+        assert_eq!(poll_pending(pending), Some(true));
+        let awaiting = br#"{"a": {"poll_awaiting": {"steps": ["analyze"]}, "memory": {"scheduled_events": [{"event_id": "e1", "settled": true}]}}}"#;
+        assert_eq!(poll_pending(awaiting), Some(true), "waiting for the bot's step is pending");
+        assert_eq!(poll_pending(br#"{"a": {"poll_outbox": [{"kind": "custom"}]}}"#), Some(true));
+        assert_eq!(poll_pending(br#"{"a": {"poll_outbox": [], "poll_awaiting": null}}"#), Some(false));
+        assert_eq!(
+            poll_pending(br#"{"a": {"memory": {"scheduled_events": [{"id": "e1", "settled": false}]}}}"#),
+            Some(true)
+        );
+        assert_eq!(poll_pending(b""), Some(false));
+        assert_eq!(poll_pending(b"{broken"), None, "the general path reports a broken file");
+        assert_eq!(poll_pending(br#"{"a": {"memory": "text"}}"#), None);
+    }
+
+    #[test]
+    fn a_key_twice_sends_the_scans_to_the_general_path() {
+        let twice = br#"{"a": {"memory": {"scheduled_events": [{"event_id": "e1"}]}}, "a": {"memory": {}}}"#;
+        assert_eq!(poll_pending(twice), None);
+        let w = MemoryWrite::Append(json!(1));
+        let twice = br#"{"a": {"memory": {"k": [1]}, "memory": {"k": [2]}}}"#;
+        assert!(memory_write(twice, "a", "k", &w, now()).is_none());
     }
 }

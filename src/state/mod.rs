@@ -1,4 +1,4 @@
-//! The local mission state file (contract §4): the only code that touches it.
+//! The local mission state file (`docs/protocol.md#state-file`): the only code that touches it.
 //!
 //! Why this exists: the bot, its cron jobs and the humans all write mission
 //! memory at the same time. telnyx_api.py read the whole file, changed it
@@ -8,11 +8,13 @@
 //! - every read-modify-write ([`StateStore::update`]) holds an exclusive
 //!   `flock` on a sidecar file `<state>.lock` (never on the state file
 //!   itself, which is replaced on every write);
-//! - every write is atomic ([`write::atomic_write`]: temporary file in the
-//!   same directory, fsync, rename, fsync of the directory), so a reader
+//! - every write is atomic ([`write::atomic_write`]: a temporary file with a
+//!   random name created exclusively in the same directory, fsync, rename,
+//!   fsync of the directory; new files are private, 0600), so a reader
 //!   ([`StateStore::read`], which takes no lock and never waits for a
 //!   writer) or a crash sees the old file or the new one, never a mix;
-//! - the schema of [`model`] keeps every field it does not know.
+//! - the schema of [`model`] keeps every field it does not know, and a key
+//!   written twice in one object is refused rather than guessed at.
 //!
 //! The API is blocking (plain file I/O). Async code must use
 //! [`StateStore::read_async`] / [`StateStore::update_async`], which run it
@@ -34,25 +36,29 @@
 //! # Ok(()) }
 //! ```
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fs4::fs_std::FileExt;
-
 use crate::config::Env;
 use crate::error::{Error, Result};
+use crate::task::blocking;
 
+pub mod claims;
+pub mod event;
 pub mod fast;
+pub mod lock;
+pub mod mission;
 pub mod model;
 pub mod write;
 
+pub use claims::{ClaimedLog, LogClaim, RecordKind, RunLog, SCHEDULED_EVENT_LOGS};
+pub use event::{AttemptOutcome, RetryIntent, ScheduledEvent, SCHEDULED_EVENTS_KEY};
 pub use fast::MemoryWrite;
-pub use model::{
-    parse_memory_value, slugify, timestamp, ClaimedLog, Found, LogClaim, MissionState, RecordKind, RunLog,
-    ScheduledEvent, State, ARCHIVE_KEY, SCHEDULED_EVENTS_KEY, SCHEDULED_EVENT_LOGS,
-};
+pub use lock::FileLock;
+pub use mission::MissionState;
+pub use model::{parse_memory_value, slugify, timestamp, Found, State, ARCHIVE_KEY};
 
 /// The state file's name in the working directory (telnyx_api.py's file).
 pub const LEGACY_FILE_NAME: &str = ".missions_state.json";
@@ -110,7 +116,7 @@ pub fn locate(flag: Option<&Path>, env: &dyn Env, cwd: &Path) -> Result<Location
     if local.is_file() {
         return Ok(Location { path: local, source: Source::WorkingDir });
     }
-    let dirs = directories::ProjectDirs::from("com", "clawdtalk", "clawdtalk").ok_or_else(|| {
+    let dirs = crate::config::project_dirs().ok_or_else(|| {
         Error::state("cannot find a home directory for the state file; pass --state FILE or set CLAWDTALK_STATE_FILE")
     })?;
     Ok(Location { path: dirs.data_dir().join(DATA_FILE_NAME), source: Source::DataDir })
@@ -212,25 +218,15 @@ impl StateStore {
 
     /// Run `f` with the exclusive lock held; `f` gets the file to replace.
     fn locked<T>(&self, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
-        let target = self.write_target();
+        let target =
+            write::write_target(&self.path).map_err(|e| Error::state(format!("cannot write the state file: {e}")))?;
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir)
                 .map_err(|e| Error::state(format!("cannot create the state directory {}: {e}", dir.display())))?;
         }
-        let lock_path = write::sibling(&target, ".lock");
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(|e| Error::state(format!("cannot open the lock file {}: {e}", lock_path.display())))?;
-        FileExt::lock_exclusive(&lock)
-            .map_err(|e| Error::state(format!("cannot lock {}: {e}", lock_path.display())))?;
-        let out = f(&target);
-        // Closing the lock file releases the lock.
-        drop(lock);
-        out
+        let _lock = FileLock::exclusive(&write::sibling(&target, ".lock"))?;
+        // Dropping the lock (on return) releases it.
+        f(&target)
     }
 
     /// [`StateStore::read`] on tokio's blocking pool.
@@ -264,24 +260,11 @@ impl StateStore {
         let store = self.clone();
         blocking(move || store.write_memory(&mission, &key, &w, now, general)).await
     }
-
-    /// The file actually replaced: a symlinked state file is followed, so
-    /// the link survives the rename.
-    fn write_target(&self) -> PathBuf {
-        match fs::symlink_metadata(&self.path) {
-            Ok(m) if m.file_type().is_symlink() => fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone()),
-            _ => self.path.clone(),
-        }
-    }
 }
 
 fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
-    write::atomic_write(target, bytes)
+    write::atomic_write(target, bytes, None)
         .map_err(|e| Error::state(format!("cannot write the state file {}: {e}", target.display())))
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::state(format!("state file task failed: {e}")))?
 }
 
 #[cfg(test)]
@@ -317,7 +300,9 @@ mod tests {
         let n = store.update(|s| s.mission_or_create("m").memory_append("k", json!(1), chrono::Utc::now())).unwrap();
         assert_eq!(n, 1);
         assert_eq!(store.read().unwrap().mission("m").unwrap().memory_get("k"), Some(&json!([1])));
-        assert!(!write::temp_path(store.path()).exists());
+        let left: Vec<_> =
+            fs::read_dir(store.path().parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 2, "the state file and its lock, no temporary file: {left:?}");
         assert!(store.lock_path().exists());
     }
 
@@ -361,5 +346,51 @@ mod tests {
             .unwrap();
         assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert!(fs::read_to_string(&real).unwrap().contains("\"x\": 1"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_state_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path().join("s.json"));
+        store
+            .update(|s| s.mission_or_create("m").memory_save("phone", "+15551234567".into(), chrono::Utc::now()))
+            .unwrap();
+        assert_eq!(fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_symlinked_state_file_is_refused_with_a_state_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("s.json");
+        std::os::unix::fs::symlink(dir.path().join("gone.json"), &link).unwrap();
+        let e = StateStore::open(&link)
+            .update(|s| s.mission_or_create("m").memory_save("x", 1.into(), chrono::Utc::now()))
+            .unwrap_err();
+        assert!(matches!(e, Error::State(_)), "{e:?}");
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(!dir.path().join("gone.json").exists());
+    }
+
+    #[test]
+    fn a_state_file_with_a_key_twice_is_refused_by_reads_and_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let text = r#"{"m": {"memory": {"k": [1]}}, "m": {"memory": {"k": [2]}}}"#;
+        fs::write(&path, text).unwrap();
+        let store = StateStore::open(&path);
+        let e = store.read().unwrap_err();
+        assert!(matches!(e, Error::State(_)) && e.to_string().contains("\"m\" appears twice"), "{e}");
+        assert!(store.update(|s| s.mission_or_create("m").memory_append("k", json!(3), chrono::Utc::now())).is_err());
+        let w = MemoryWrite::Append(json!(3));
+        let r = store.write_memory("m", "k", &w, chrono::Utc::now(), |s| {
+            let n = s.mission_mut("m").unwrap().memory_append("k", json!(3), chrono::Utc::now())?;
+            Ok(("m".into(), n))
+        });
+        assert!(r.is_err(), "the fast path does not pick a copy either");
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
     }
 }

@@ -1,5 +1,8 @@
-//! The in-memory form of the state file (contract §4) and the operations the
-//! commands, the poll engine and AgentPhone perform on it.
+//! The in-memory form of the whole state file (`docs/protocol.md#state-file`):
+//! missions in file order, the archive, and finding a mission by slug or id.
+//! One mission is a [`MissionState`] (`mission.rs`), its scheduled events
+//! are [`super::ScheduledEvent`]s (`event.rs`), owed run events are claimed
+//! through `claims.rs`.
 //!
 //! Compatibility rules, because users already have `.missions_state.json`
 //! files written by telnyx_api.py and may still run it next to `clawdtalk`:
@@ -16,22 +19,22 @@
 //!   Keys starting with `_` are reserved: they are never missions.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::mission::{type_name, MissionState};
 use crate::error::{Error, Result};
 
 /// Reserved top-level key holding completed (archived) missions.
 pub const ARCHIVE_KEY: &str = "_archive";
-/// Memory key under which scheduled calls and SMS are recorded.
-pub const SCHEDULED_EVENTS_KEY: &str = "scheduled_events";
 
 /// A timestamp in the form telnyx_api.py wrote (`…T17:27:28.123456Z`).
 pub fn timestamp(now: DateTime<Utc>) -> String {
     now.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// The contract's slug rule: lowercase, every char outside `[a-z0-9]`
+/// The slug rule (`docs/protocol.md#state-file`): lowercase, every char outside `[a-z0-9]`
 /// becomes `-`, runs of `-` collapse, leading and trailing `-` are trimmed.
 pub fn slugify(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -45,7 +48,7 @@ pub fn slugify(name: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
-/// A memory value from the command line (contract §4): parsed as JSON when
+/// A memory value from the command line (`docs/protocol.md#state-file`): parsed as JSON when
 /// it starts with `{` or `[`, kept as a string otherwise.
 pub fn parse_memory_value(arg: &str, text: &str) -> Result<Value> {
     if text.starts_with('{') || text.starts_with('[') {
@@ -53,441 +56,6 @@ pub fn parse_memory_value(arg: &str, text: &str) -> Result<Value> {
     } else {
         Ok(Value::String(text.to_string()))
     }
-}
-
-/// One mission entry: its raw JSON object, with typed accessors for the
-/// fields of §4. Unknown fields and odd types are never touched.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MissionState {
-    fields: Map<String, Value>,
-}
-
-impl MissionState {
-    /// A mission entry from its raw object.
-    pub fn from_map(fields: Map<String, Value>) -> Self {
-        MissionState { fields }
-    }
-
-    /// Every field, as stored.
-    pub fn fields(&self) -> &Map<String, Value> {
-        &self.fields
-    }
-
-    /// A string field, when present and non-empty (ids that are JSON
-    /// numbers are rendered as text: the service sometimes sends them so).
-    pub fn get_str(&self, key: &str) -> Option<String> {
-        match self.fields.get(key)? {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
-    }
-
-    /// Set one field (replacing it in place, so the field order is kept).
-    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
-        self.fields.insert(key.to_string(), value.into());
-    }
-
-    /// Remove one field.
-    pub fn remove(&mut self, key: &str) -> Option<Value> {
-        self.fields.shift_remove(key)
-    }
-
-    pub fn mission_name(&self) -> Option<String> {
-        self.get_str("mission_name")
-    }
-    pub fn mission_id(&self) -> Option<String> {
-        self.get_str("mission_id")
-    }
-    pub fn run_id(&self) -> Option<String> {
-        self.get_str("run_id")
-    }
-    pub fn assistant_id(&self) -> Option<String> {
-        self.get_str("assistant_id")
-    }
-    /// The mission's caller id for outbound calls and SMS.
-    pub fn agent_phone(&self) -> Option<String> {
-        self.get_str("agent_phone")
-    }
-    pub fn phone_number_id(&self) -> Option<String> {
-        self.get_str("phone_number_id")
-    }
-    pub fn status(&self) -> Option<String> {
-        self.get_str("status")
-    }
-
-    /// Record that the entry changed (`last_updated`, as telnyx_api.py).
-    pub fn touch(&mut self, now: DateTime<Utc>) {
-        self.set("last_updated", timestamp(now));
-    }
-
-    /// The memory object, when the entry has one.
-    pub fn memory(&self) -> Option<&Map<String, Value>> {
-        self.fields.get("memory").and_then(Value::as_object)
-    }
-
-    /// One memory value.
-    pub fn memory_get(&self, key: &str) -> Option<&Value> {
-        self.memory().and_then(|m| m.get(key))
-    }
-
-    /// The memory object for writing, created when absent. A `memory` that
-    /// is not an object is refused rather than overwritten.
-    pub fn memory_mut(&mut self) -> Result<&mut Map<String, Value>> {
-        let slot = self.fields.entry("memory").or_insert_with(|| Value::Object(Map::new()));
-        match slot {
-            Value::Object(m) => Ok(m),
-            other => Err(Error::state(format!(
-                "this mission's \"memory\" is {} instead of an object; fix it in the state file by hand",
-                type_name(other)
-            ))),
-        }
-    }
-
-    /// `save-memory`: set `key` to `value`, and stamp `last_updated`.
-    pub fn memory_save(&mut self, key: &str, value: Value, now: DateTime<Utc>) -> Result<()> {
-        self.memory_mut()?.insert(key.to_string(), value);
-        self.touch(now);
-        Ok(())
-    }
-
-    /// `append-memory`: append `item` to the list at `key` (created when
-    /// absent; a single value is turned into a one-item list first).
-    /// Returns the list's new length.
-    pub fn memory_append(&mut self, key: &str, item: Value, now: DateTime<Utc>) -> Result<usize> {
-        let mem = self.memory_mut()?;
-        let slot = mem.entry(key.to_string()).or_insert_with(|| Value::Array(Vec::new()));
-        if !slot.is_array() {
-            let single = std::mem::take(slot);
-            *slot = Value::Array(vec![single]);
-        }
-        let len = match slot {
-            Value::Array(list) => {
-                list.push(item);
-                list.len()
-            }
-            _ => 0,
-        };
-        self.touch(now);
-        Ok(len)
-    }
-
-    /// The scheduled calls and SMS recorded for this mission. Entries that
-    /// are not event objects (hand-written notes) are skipped here but kept
-    /// in the file.
-    pub fn scheduled_events(&self) -> Vec<ScheduledEvent> {
-        self.memory_get(SCHEDULED_EVENTS_KEY)
-            .and_then(Value::as_array)
-            .map(|list| list.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect())
-            .unwrap_or_default()
-    }
-
-    /// Record a scheduled event: replaces the record with the same
-    /// `event_id`, or appends it. Stamps `last_updated`.
-    pub fn upsert_scheduled_event(&mut self, ev: &ScheduledEvent, now: DateTime<Utc>) -> Result<()> {
-        let value = serde_json::to_value(ev).map_err(|e| Error::state(format!("cannot record event: {e}")))?;
-        let mem = self.memory_mut()?;
-        let slot = mem.entry(SCHEDULED_EVENTS_KEY).or_insert_with(|| Value::Array(Vec::new()));
-        if !slot.is_array() {
-            let single = std::mem::take(slot);
-            *slot = Value::Array(vec![single]);
-        }
-        if let Value::Array(list) = slot {
-            match list.iter_mut().find(|v| v.get("event_id").and_then(Value::as_str) == Some(ev.event_id.as_str())) {
-                Some(existing) => *existing = value,
-                None => list.push(value),
-            }
-        }
-        self.touch(now);
-        Ok(())
-    }
-
-    /// Claim every scheduled event whose run event is owed and not claimed
-    /// by a live claimer: [`MissionState::claim_logs`] over
-    /// [`SCHEDULED_EVENT_LOGS`]. Returns the claimed records.
-    pub fn claim_unlogged(
-        &mut self,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<ScheduledEvent>> {
-        Ok(self
-            .claim_logs(&SCHEDULED_EVENT_LOGS, owner, now, until)
-            .into_iter()
-            .filter_map(|c| serde_json::from_value(Value::Object(c.record)).ok())
-            .collect())
-    }
-
-    /// Settle `owner`'s claim on the run event of the scheduled event
-    /// `event_id` ([`MissionState::settle_log`]). Returns false when there is
-    /// no such record.
-    pub fn settle_log_claim(&mut self, event_id: &str, owner: &str, logged: bool, now: DateTime<Utc>) -> Result<bool> {
-        Ok(self.settle_log(&SCHEDULED_EVENT_LOGS, event_id, SCHEDULED_LOGGED, owner, logged, now))
-    }
-
-    /// The records of `kind` as stored, first record per id only (a later
-    /// duplicate is never claimed nor settled), each with its id.
-    fn logged_records(&self, kind: &RecordKind) -> Vec<(String, &Map<String, Value>)> {
-        let mut out: Vec<(String, &Map<String, Value>)> = Vec::new();
-        let list = self.memory_get(kind.memory_key).and_then(Value::as_array);
-        for r in list.into_iter().flatten().filter_map(Value::as_object) {
-            let Some(id) = r.get(kind.id_field).and_then(Value::as_str) else { continue };
-            if !out.iter().any(|(seen, _)| seen == id) {
-                out.push((id.to_string(), r));
-            }
-        }
-        out
-    }
-
-    /// Every run event the records of `kind` owe, claimed or not, as
-    /// `(record id, flag)`.
-    pub fn owed_logs(&self, kind: &RecordKind) -> Vec<(String, &'static str)> {
-        let mut out = Vec::new();
-        for (id, r) in self.logged_records(kind) {
-            out.extend(kind.logs.iter().filter(|l| (l.owed)(r)).map(|l| (id.clone(), l.flag)));
-        }
-        out
-    }
-
-    /// How many run events the records of `kind` owe that no live claimer
-    /// is sending (what [`MissionState::claim_logs`] would claim at `now`).
-    pub fn claimable_logs(&self, kind: &RecordKind, now: DateTime<Utc>) -> usize {
-        self.logged_records(kind).iter().map(|(_, r)| kind.logs.iter().filter(|l| l.claimable(r, now)).count()).sum()
-    }
-
-    /// Claim every run event the records of `kind` owe that is not claimed
-    /// by a live claimer (see [`LogClaim`]; an expired claim is taken
-    /// over): each gets `owner`'s claim until `until`. Call inside
-    /// [`crate::state::StateStore::update`], so no two processes claim the
-    /// same run event. Returns what was claimed, in record order.
-    pub fn claim_logs(
-        &mut self,
-        kind: &RecordKind,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Vec<ClaimedLog> {
-        let claim = LogClaim { owner: owner.to_string(), until: timestamp(until) };
-        let claim = serde_json::to_value(&claim).unwrap_or(Value::Null);
-        let mut claimed = Vec::new();
-        let mut seen: Vec<String> = Vec::new();
-        let list =
-            self.fields.get_mut("memory").and_then(Value::as_object_mut).and_then(|m| m.get_mut(kind.memory_key));
-        for r in list.and_then(Value::as_array_mut).into_iter().flatten().filter_map(Value::as_object_mut) {
-            let Some(id) = r.get(kind.id_field).and_then(Value::as_str).map(str::to_string) else { continue };
-            if seen.contains(&id) {
-                continue;
-            }
-            for log in kind.logs {
-                if log.claimable(r, now) {
-                    r.insert(log.claim.to_string(), claim.clone());
-                    claimed.push(ClaimedLog { id: id.clone(), flag: log.flag, record: r.clone() });
-                }
-            }
-            seen.push(id);
-        }
-        if !claimed.is_empty() {
-            self.touch(now);
-        }
-        claimed
-    }
-
-    /// Settle `owner`'s claim on the run event `flag` of the record `id` of
-    /// `kind`: `logged` marks it sent (whoever holds the claim: it is sent
-    /// either way); otherwise the claim is released, when it is still
-    /// `owner`'s, for the next command to retry at once. Returns false when
-    /// there is no such record or run event.
-    pub fn settle_log(
-        &mut self,
-        kind: &RecordKind,
-        id: &str,
-        flag: &str,
-        owner: &str,
-        logged: bool,
-        now: DateTime<Utc>,
-    ) -> bool {
-        let Some(log) = kind.logs.iter().find(|l| l.flag == flag) else { return false };
-        let list =
-            self.fields.get_mut("memory").and_then(Value::as_object_mut).and_then(|m| m.get_mut(kind.memory_key));
-        let Some(r) = list
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_object_mut)
-            .find(|r| r.get(kind.id_field).and_then(Value::as_str) == Some(id))
-        else {
-            return false;
-        };
-        if logged {
-            r.insert(log.flag.to_string(), Value::Bool(true));
-            r.shift_remove(log.claim);
-        } else if log.claim_of(r).is_some_and(|c| c.owner == owner) {
-            r.shift_remove(log.claim);
-        }
-        self.touch(now);
-        true
-    }
-
-    /// Change the recorded event `event_id` in place (the poll engine uses
-    /// this to store `status`, `call_status`, …). Returns false when the
-    /// mission has no such event.
-    pub fn update_scheduled_event(
-        &mut self,
-        event_id: &str,
-        now: DateTime<Utc>,
-        f: impl FnOnce(&mut ScheduledEvent),
-    ) -> Result<bool> {
-        let Some(mut ev) = self.scheduled_events().into_iter().find(|e| e.event_id == event_id) else {
-            return Ok(false);
-        };
-        f(&mut ev);
-        self.upsert_scheduled_event(&ev, now)?;
-        Ok(true)
-    }
-}
-
-/// A call or SMS scheduled for a mission, recorded in its memory under
-/// `scheduled_events`. `extra` carries every other field (the poll engine's
-/// `call_status`, `conversation_id`, `retry_count`, insights, …), so a
-/// reader that does not know them never drops them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScheduledEvent {
-    pub event_id: String,
-    pub assistant_id: String,
-    /// `call` or `sms`.
-    pub channel: String,
-    pub to: String,
-    pub scheduled_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step_id: Option<String>,
-    /// The SMS text (SMS only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// Scheduled event status: `pending, in_progress, completed, failed`.
-    pub status: String,
-    /// The caller id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mission_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_id: Option<String>,
-    /// False while the run event "Scheduled … event_id=…" still has to be
-    /// logged to the service (a failed log is retried by later commands).
-    /// Records without the field were logged.
-    #[serde(default = "yes")]
-    pub logged: bool,
-    /// Who is logging the owed run event right now, and until when
-    /// (`logged: false` only). A record claimed by a live claimer is left
-    /// to it; an expired claim (its process died or hung) is taken over.
-    #[serde(default, deserialize_with = "lenient_claim", skip_serializing_if = "Option::is_none")]
-    pub log_claim: Option<LogClaim>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// A claim that does not parse (edited by hand) is no claim: the record
-/// itself must never become unreadable because of it.
-fn lenient_claim<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<LogClaim>, D::Error> {
-    let v = Option::<Value>::deserialize(d)?;
-    Ok(v.and_then(|v| serde_json::from_value(v).ok()))
-}
-
-/// A claim on logging one record's run event: taken under the state lock
-/// before the request is sent, so concurrent commands never send the same
-/// run event twice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogClaim {
-    /// The claiming process (pid and a random part).
-    pub owner: String,
-    /// RFC 3339: after this the claim is void.
-    pub until: String,
-}
-
-impl LogClaim {
-    /// Whether the claim still holds at `now` (an unreadable time does not).
-    pub fn live(&self, now: DateTime<Utc>) -> bool {
-        DateTime::parse_from_rfc3339(&self.until).is_ok_and(|t| t.with_timezone(&Utc) > now)
-    }
-}
-
-impl ScheduledEvent {
-    /// The run event is owed and nobody (alive) is sending it.
-    pub fn claimable(&self, now: DateTime<Utc>) -> bool {
-        !self.logged && !self.log_claim.as_ref().is_some_and(|c| c.live(now))
-    }
-}
-
-/// A kind of memory record whose run events clawdtalk logs itself (the
-/// scheduled events of ClawdTalk, AgentPhone calls): where its records are
-/// kept, what identifies one, and the run events each may owe. Each owed
-/// run event is claimed ([`MissionState::claim_logs`]) under the state lock
-/// before it is sent and settled ([`MissionState::settle_log`]) after, so
-/// concurrent commands send it once.
-#[derive(Debug, Clone, Copy)]
-pub struct RecordKind {
-    /// The memory key holding the list of records.
-    pub memory_key: &'static str,
-    /// The field identifying a record (a string): `event_id`, `call_id`.
-    pub id_field: &'static str,
-    /// The run events a record may owe.
-    pub logs: &'static [RunLog],
-}
-
-/// One run event a record may owe.
-#[derive(Debug, Clone, Copy)]
-pub struct RunLog {
-    /// The record's flag set to `true` once the run event is logged.
-    pub flag: &'static str,
-    /// The record's field holding the [`LogClaim`] on logging it.
-    pub claim: &'static str,
-    /// Whether the record owes this run event (claims aside).
-    pub owed: fn(&Map<String, Value>) -> bool,
-}
-
-impl RunLog {
-    /// The claim on this run event of `record`; one that does not parse
-    /// (edited by hand) is no claim.
-    pub fn claim_of(&self, record: &Map<String, Value>) -> Option<LogClaim> {
-        record.get(self.claim).and_then(|v| serde_json::from_value(v.clone()).ok())
-    }
-
-    /// `record` owes this run event and nobody (alive) is sending it.
-    pub fn claimable(&self, record: &Map<String, Value>, now: DateTime<Utc>) -> bool {
-        (self.owed)(record) && !self.claim_of(record).is_some_and(|c| c.live(now))
-    }
-}
-
-/// A run event claimed by [`MissionState::claim_logs`]: the record's id,
-/// which of its run events (the flag), and the record as claimed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClaimedLog {
-    pub id: String,
-    pub flag: &'static str,
-    pub record: Map<String, Value>,
-}
-
-/// The flag of a scheduled event whose run event was logged.
-const SCHEDULED_LOGGED: &str = "logged";
-
-/// Scheduled calls and SMS ([`ScheduledEvent`]): one run event each,
-/// "Scheduled … event_id=…", owed while `logged` is false.
-pub const SCHEDULED_EVENT_LOGS: RecordKind = RecordKind {
-    memory_key: SCHEDULED_EVENTS_KEY,
-    id_field: "event_id",
-    logs: &[RunLog { flag: SCHEDULED_LOGGED, claim: "log_claim", owed: scheduled_owed }],
-};
-
-/// Owed: an event record (one that reads as a [`ScheduledEvent`]; notes
-/// written by hand are left alone) with `logged: false`.
-fn scheduled_owed(r: &Map<String, Value>) -> bool {
-    r.get(SCHEDULED_LOGGED).and_then(Value::as_bool) == Some(false)
-        && serde_json::from_value::<ScheduledEvent>(Value::Object(r.clone())).is_ok()
 }
 
 /// Where a mission key (slug or mission id) was found.
@@ -560,8 +128,14 @@ impl State {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(State::default());
         }
-        let top: Value = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column()))?;
+        let Strict(top) = serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+            // Any JSON is a value: the only data error is a duplicate key.
+            serde_json::error::Category::Data => format!(
+                "ambiguous: {e}. Keep one copy of that key (with two, writes would go to one copy and \
+                 reads come from the other)"
+            ),
+            _ => format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column()),
+        })?;
         let Value::Object(top) = top else {
             return Err(format!("the top level is {} instead of an object keyed by mission slug", type_name(&top)));
         };
@@ -780,38 +354,83 @@ impl State {
         Error::usage(msg)
     }
 }
+/// A JSON value parsed like [`Value`], except that an object with the same
+/// key twice is an error. serde_json keeps the last copy silently, while
+/// telnyx_api.py, hand edits and raw scans may each pick another one.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Strict;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::from(n)))
+    }
+    fn visit_u64<E>(self, n: u64) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::from(n)))
+    }
+    fn visit_f64<E>(self, n: f64) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::from(n)))
+    }
+    fn visit_str<E>(self, s: &str) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::String(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::String(s)))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::Null))
+    }
+    fn visit_none<E>(self) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::Null))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Strict, D::Error> {
+        Strict::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Strict, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Strict(Value::Array(out)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Strict, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let Strict(v) = map.next_value()?;
+            match out.entry(k) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(v);
+                }
+                serde_json::map::Entry::Occupied(slot) => {
+                    return Err(serde::de::Error::custom(format!(
+                        "the key \"{}\" appears twice in one object",
+                        slot.key()
+                    )));
+                }
+            }
+        }
+        Ok(Strict(Value::Object(out)))
+    }
+}
 
 /// The known slug closest to `key` by edit distance (ties: the first).
 pub fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let slug = slugify(key);
-    known.iter().copied().min_by_key(|k| levenshtein(key, k).min(levenshtein(&slug, k)))
-}
-
-/// Levenshtein edit distance (characters).
-pub fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
+    known.iter().copied().min_by_key(|k| strsim::levenshtein(key, k).min(strsim::levenshtein(&slug, k)))
 }
 
 #[cfg(test)]
@@ -847,24 +466,6 @@ mod tests {
         assert_eq!(parse_memory_value("V", "42").unwrap(), json!("42"));
         assert_eq!(parse_memory_value("V", " {x").unwrap(), json!(" {x"));
         assert!(parse_memory_value("V", "{x").is_err());
-    }
-
-    #[test]
-    fn append_turns_a_single_value_into_a_list() {
-        let mut m = MissionState::default();
-        m.memory_save("k", json!("one"), now()).unwrap();
-        assert_eq!(m.memory_append("k", json!("two"), now()).unwrap(), 2);
-        assert_eq!(m.memory_get("k"), Some(&json!(["one", "two"])));
-        assert_eq!(m.memory_append("new", json!({"a":1}), now()).unwrap(), 1);
-        assert_eq!(m.get_str("last_updated").as_deref(), Some("2026-01-02T03:04:05.500000Z"));
-    }
-
-    #[test]
-    fn memory_that_is_not_an_object_is_refused_not_overwritten() {
-        let mut s = state(json!({"m": {"memory": "oops"}}));
-        let m = s.mission_mut("m").unwrap();
-        assert!(m.memory_save("k", json!(1), now()).is_err());
-        assert_eq!(m.fields()["memory"], json!("oops"));
     }
 
     #[test]
@@ -919,66 +520,25 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance() {
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-        assert_eq!(levenshtein("", "ab"), 2);
-        assert_eq!(levenshtein("same", "same"), 0);
+    fn the_closest_slug_is_by_edit_distance_of_the_key_or_its_slug() {
+        let known = ["book-dentist", "find-window-washers"];
+        assert_eq!(closest("find-windw-washers", &known), Some("find-window-washers"));
+        assert_eq!(closest("Book Dentist!", &known), Some("book-dentist"), "the slugged form counts too");
+        assert_eq!(closest("x", &[]), None);
     }
 
     #[test]
-    fn owed_records_are_claimed_once_until_the_claim_expires() {
-        let mut m = MissionState::default();
-        for (id, logged) in [("ev1", false), ("ev2", true), ("ev3", false)] {
-            let ev: ScheduledEvent = serde_json::from_value(json!({
-                "event_id": id, "assistant_id": "a", "channel": "call", "to": "+15551234567",
-                "scheduled_at": "2026-01-01T00:00:00Z", "status": "pending", "logged": logged
-            }))
-            .unwrap();
-            m.upsert_scheduled_event(&ev, now()).unwrap();
+    fn a_key_twice_in_one_object_is_a_clear_error() {
+        for text in [
+            r#"{"m": {"memory": {}}, "m": {"memory": {"k": 1}}}"#,
+            r#"{"m": {"memory": {"k": 1}, "memory": {"k": 2}}}"#,
+            r#"{"m": {"memory": {"scheduled_events": [{"event_id": "e1", "settled": true, "settled": false}]}}}"#,
+        ] {
+            let e = State::from_json(text.as_bytes()).unwrap_err();
+            assert!(e.starts_with("ambiguous") && e.contains("appears twice"), "{e}");
         }
-        let until = now() + chrono::Duration::minutes(10);
-        let ids = |v: Vec<ScheduledEvent>| v.into_iter().map(|e| e.event_id).collect::<Vec<_>>();
-        assert_eq!(ids(m.claim_unlogged("p1", now(), until).unwrap()), ["ev1", "ev3"]);
-        // A second claimer gets nothing while the claims are live...
-        assert!(m.claim_unlogged("p2", now(), until).unwrap().is_empty());
-        // ...and everything owed once they expire (the first claimer died).
-        let later = until + chrono::Duration::seconds(1);
-        assert_eq!(ids(m.claim_unlogged("p2", later, later + chrono::Duration::minutes(10)).unwrap()), ["ev1", "ev3"]);
-        // p1 cannot release p2's claim; p2 can; a sent event is logged whoever holds it.
-        m.settle_log_claim("ev1", "p1", false, later).unwrap();
-        assert!(!m.scheduled_events()[0].claimable(later));
-        m.settle_log_claim("ev1", "p2", false, later).unwrap();
-        assert!(m.scheduled_events()[0].claimable(later));
-        m.settle_log_claim("ev3", "p1", true, later).unwrap();
-        let ev3 = &m.scheduled_events()[2];
-        assert!(ev3.logged && ev3.log_claim.is_none());
-    }
-
-    #[test]
-    fn a_claim_that_does_not_parse_is_no_claim() {
-        let ev: ScheduledEvent = serde_json::from_value(json!({
-            "event_id": "ev1", "assistant_id": "a", "channel": "call", "to": "+15551234567",
-            "scheduled_at": "2026-01-01T00:00:00Z", "status": "pending", "logged": false, "log_claim": "junk"
-        }))
-        .unwrap();
-        assert!(ev.claimable(now()));
-    }
-
-    #[test]
-    fn scheduled_events_upsert_and_keep_unknown_fields() {
-        let mut m = MissionState::default();
-        let ev: ScheduledEvent = serde_json::from_value(json!({
-            "event_id": "ev1", "assistant_id": "a", "channel": "call", "to": "+15551234567",
-            "scheduled_at": "2026-01-01T00:00:00Z", "status": "pending", "call_status": "ringing"
-        }))
-        .unwrap();
-        assert!(ev.logged);
-        m.upsert_scheduled_event(&ev, now()).unwrap();
-        assert!(m.update_scheduled_event("ev1", now(), |e| e.status = "completed".into()).unwrap());
-        assert!(!m.update_scheduled_event("nope", now(), |_| ()).unwrap());
-        let evs = m.scheduled_events();
-        assert_eq!(evs.len(), 1);
-        assert_eq!(evs[0].status, "completed");
-        assert_eq!(evs[0].extra["call_status"], "ringing");
+        let e = State::from_json(br#"{"a": 1,}"#).unwrap_err();
+        assert!(e.starts_with("not valid JSON"), "{e}");
+        assert!(State::from_json(br#"{"a": {"k": 1}, "b": {"k": 1}}"#).is_ok(), "the same key in two objects is fine");
     }
 }
