@@ -12,7 +12,7 @@
 //! - the workspace: that agent's `workspace`, else `agents.defaults.workspace`
 //!   (a leading `~/` is the home directory);
 //! - `gateway.tools.allow` (a list of tool names): voice routing needs
-//!   `sessions_send` there (contract §3). It is the only key `setup` changes,
+//!   `sessions_send` there (docs/protocol.md#voice-websocket). It is the only key `setup` changes,
 //!   and only with consent; every other key and their order are kept.
 //!
 //! Everything here is blocking file work: async callers use `spawn_blocking`.

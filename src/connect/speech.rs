@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-/// Most characters in a `response` / `deep_tool_result` (contract §3).
+/// Most characters in a `response` / `deep_tool_result` (docs/protocol.md#voice-websocket).
 pub const MAX_SPOKEN: usize = 2000;
 /// Most characters in an SMS reply.
 pub const MAX_SMS: usize = 1500;

@@ -1,4 +1,4 @@
-//! AgentPhone in the sandbox (contract §5), under `/agentphone/api/v1`:
+//! AgentPhone in the sandbox (docs/protocol.md#agentphone), under `/agentphone/api/v1`:
 //! `POST /calls` and `GET /calls/{id}` with `x-api-key: ap_test_…`.
 //!
 //! A call plays out over the sandbox clock from its `created_at`: `queued`

@@ -1,4 +1,4 @@
-//! The mission API of contract §2: missions, runs, plans, run events, linked
+//! The mission API of docs/protocol.md#http-api: missions, runs, plans, run events, linked
 //! agents, assistants, phone numbers, scheduled events and insights.
 //!
 //! Envelopes deliberately vary where the contract allows several (a mission

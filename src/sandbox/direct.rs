@@ -1,4 +1,4 @@
-//! Direct calls, SMS and approvals (contract §2.3: `{server}/v1/calls`,
+//! Direct calls, SMS and approvals (docs/protocol.md#direct-calls-sms-and-approvals: `{server}/v1/calls`,
 //! `/v1/messages…`, `/v1/approvals…`), answered at the top level as the
 //! service does.
 //!

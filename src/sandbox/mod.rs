@@ -2,8 +2,8 @@
 //! wire contract from memory, so missions can be rehearsed, demoed and
 //! tested end to end with no account, no network and no real phone ringing.
 //!
-//! - API routes under `/v1` (contract §2 and §2.3), `Authorization: Bearer
-//!   cc_test_…` (or the configured key); `/ws` (contract §3).
+//! - API routes under `/v1` (docs/protocol.md#http-api and #direct-calls-sms-and-approvals), `Authorization: Bearer
+//!   cc_test_…` (or the configured key); `/ws` (docs/protocol.md#voice-websocket).
 //! - A sandbox clock running `speed` times faster than real time; scheduled
 //!   events and calls are played out lazily from their timestamps.
 //! - Magic numbers decide outcomes (see [`model::Fate`]).
@@ -395,7 +395,7 @@ pub fn app(shared: Shared) -> Router {
         .nest("/v1", v1)
         .route("/ws", axum::routing::get(ws::handler))
         .nest("/_sandbox", control::router())
-        // AgentPhone (contract §5): src/sandbox/agentphone.rs.
+        // AgentPhone (docs/protocol.md#agentphone): src/sandbox/agentphone.rs.
         .nest(agentphone::BASE_PATH, agentphone::router())
         .fallback(not_found)
         .with_state(shared)

@@ -1,4 +1,4 @@
-//! `/ws` (contract §3): the voice-routing socket. A client authenticates
+//! `/ws` (docs/protocol.md#voice-websocket): the voice-routing socket. A client authenticates
 //! with `{"type":"auth","api_key"}` (`cc_test_…` or the configured key →
 //! `auth_ok`, anything else → `auth_error` and close); afterwards it gets
 //! every event the sandbox pushes (`{"type":"event","event":NAME,…}`).
