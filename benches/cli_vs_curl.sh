@@ -3,16 +3,16 @@
 # server, next to `curl` sending the same request (same method, path, headers
 # and body bytes), plus `clawdtalk --version`. Needs hyperfine and python3.
 #
-#   bash benches/cli_vs_curl.sh            # builds target/release/clawdtalk if missing
+#   bash benches/cli_vs_curl.sh            # builds target/dist/clawdtalk (what users install) if missing
 #   BIN=path/to/clawdtalk RUNS=500 bash benches/cli_vs_curl.sh
 #
 # Prints hyperfine's tables and the median ratio clawdtalk / curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-target/release/clawdtalk}
+BIN=${BIN:-target/dist/clawdtalk}
 RUNS=${RUNS:-300}
 OUT=${OUT:-target/bench}
-[ -x "$BIN" ] || cargo build --release
+[ -x "$BIN" ] || cargo build --profile dist
 command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install -y hyperfine)" >&2; exit 1; }
 mkdir -p "$OUT"
 

@@ -3,12 +3,12 @@
 # already holds 10,000 memory items (issue 3's benchmark; target: median
 # <= 20 ms). Needs hyperfine (`apt-get install -y hyperfine`).
 #
-#   benches/memory_append.sh            # builds the release binary first
+#   benches/memory_append.sh            # builds the dist binary (what users install) first
 #   CLAWDTALK_BIN=path/to/clawdtalk benches/memory_append.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${CLAWDTALK_BIN:-target/release/clawdtalk}"
-if [ -z "${CLAWDTALK_BIN:-}" ]; then cargo build --release --quiet; fi
+BIN="${CLAWDTALK_BIN:-target/dist/clawdtalk}"
+if [ -z "${CLAWDTALK_BIN:-}" ]; then cargo build --profile dist --quiet; fi
 DIR="$(mktemp -d)"
 trap 'rm -rf "$DIR"' EXIT
 STATE="$DIR/state.json"

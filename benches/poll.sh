@@ -7,12 +7,13 @@
 #   benches/poll.sh            # N=1000 against a local sandbox
 #   N=5000 benches/poll.sh
 #
-# Needs: a release build (built here), python3, GNU time (/usr/bin/time).
+# Measures the binary users install: the `dist` profile (fat LTO), built
+# here unless CLAWDTALK_BIN names another. Needs python3 and GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-1000}"
-cargo build --release --quiet
-BIN="$PWD/target/release/clawdtalk"
+if [ -z "${CLAWDTALK_BIN:-}" ]; then cargo build --profile dist --quiet; fi
+BIN="$(realpath "${CLAWDTALK_BIN:-target/dist/clawdtalk}")"
 WORK="$(mktemp -d)"
 trap 'kill "$SB_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
