@@ -143,11 +143,24 @@ mod service_tests {
         }
     }
 
-    const CALL: &[&str] =
-        &["call", "--assistant", "a1", "--to", "+15551234567", "--from", "+15550001111", "--at", "2026-01-01T12:05:00Z"];
+    const CALL: &[&str] = &[
+        "call",
+        "--assistant",
+        "a1",
+        "--to",
+        "+15551234567",
+        "--from",
+        "+15550001111",
+        "--at",
+        "2026-01-01T12:05:00Z",
+    ];
 
     fn created(h: &Harness) {
-        h.service.on("POST", "/v1/assistants/a1/events", vec![Reply::ok(json!({"data": {"id": "e1", "status": "pending"}}))]);
+        h.service.on(
+            "POST",
+            "/v1/assistants/a1/events",
+            vec![Reply::ok(json!({"data": {"id": "e1", "status": "pending"}}))],
+        );
     }
 
     #[tokio::test]
@@ -167,7 +180,10 @@ mod service_tests {
     #[tokio::test]
     async fn sms_for_a_mission_takes_its_ids_records_the_event_and_logs_it_to_the_run() {
         let h = Harness::start().await;
-        h.seed("roof", json!({"mission_id": "m1", "run_id": "r1", "assistant_id": "a1", "agent_phone": "+15550001111"}));
+        h.seed(
+            "roof",
+            json!({"mission_id": "m1", "run_id": "r1", "assistant_id": "a1", "agent_phone": "+15550001111"}),
+        );
         created(&h);
         let words =
             ["sms", "--mission", "roof", "--to", "+15551234567", "--at", "+10m", "--step", "texts", "--text", "Hi Bob"];
@@ -204,7 +220,10 @@ mod service_tests {
     #[tokio::test]
     async fn a_refused_schedule_records_nothing_in_the_mission() {
         let h = Harness::start().await;
-        h.seed("roof", json!({"mission_id": "m1", "run_id": "r1", "assistant_id": "a1", "agent_phone": "+15550001111"}));
+        h.seed(
+            "roof",
+            json!({"mission_id": "m1", "run_id": "r1", "assistant_id": "a1", "agent_phone": "+15550001111"}),
+        );
         h.service.on("POST", "/v1/assistants/a1/events", vec![Reply::error(422, "number not verified")]);
         let e = run(&h.ctx(), cmd(&["call", "--mission", "roof", "--to", "+15551234567", "--at", "+10m"]))
             .await
