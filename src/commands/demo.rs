@@ -492,3 +492,41 @@ mod tests {
         assert_eq!(progress_line(&[r]), "calls: …0004 done");
     }
 }
+
+#[cfg(test)]
+mod service_tests {
+    use super::*;
+    use crate::testing::{parse, Harness};
+
+    fn args(words: &[&str]) -> DemoArgs {
+        match parse(&[&["demo"], words].concat()) {
+            crate::cli::Command::Demo(a) => a,
+            other => panic!("not a demo command: {other:?}"),
+        }
+    }
+
+    /// The demo talks only to its own sandbox: the configured service (the
+    /// fake) hears nothing, and the mission ends succeeded in the state file
+    /// the context names.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_demo_runs_offline_and_never_calls_the_configured_service() {
+        let h = Harness::start().await.json();
+        // The demo schedules from the context's clock while its sandbox
+        // starts its own clock at the real time: the two must agree.
+        h.clock.set(chrono::Utc::now());
+        let o = run(&h.ctx(), args(&["--speed", "2000"])).await.unwrap();
+        assert!(h.service.requests().is_empty(), "{:?}", h.service.lines());
+        assert_eq!(o.data["run_status"], "succeeded", "{}", o.data);
+        assert_eq!(o.data["targets"].as_array().map(Vec::len), Some(3));
+        assert_eq!(o.exit_code, 0);
+        assert!(h.state().archived().next().is_some(), "the finished mission is archived in the kept state file");
+    }
+
+    #[tokio::test]
+    async fn a_speed_that_is_not_positive_is_refused() {
+        let h = Harness::start().await;
+        let e = run(&h.ctx(), args(&["--speed", "0"])).await.unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+}

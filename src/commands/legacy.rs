@@ -264,3 +264,179 @@ mod tests {
         assert_eq!(py_list(None), "[]");
     }
 }
+
+#[cfg(test)]
+mod service_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::error::Error;
+    use crate::testing::{parse, text, Harness, Reply};
+
+    fn legacy(words: &[&str]) -> LegacyCommand {
+        match parse(words) {
+            Command::Legacy(c) => c,
+            other => panic!("not a legacy word: {other:?}"),
+        }
+    }
+
+    /// The noun-verb command and reprint a legacy word routes to.
+    fn routed(words: &[&str]) -> (Command, Reprint) {
+        match route(legacy(words)) {
+            Ok(Route::Noun(c, r)) => (c, r),
+            other => panic!("{words:?} does not route to a noun-verb command: {other:?}"),
+        }
+    }
+
+    /// `legacy` becomes exactly the command `noun_verb` parses to.
+    fn assert_same(legacy_words: &[&str], noun_verb: &[&str], reprint: Reprint) {
+        let (command, r) = routed(legacy_words);
+        assert_eq!(format!("{command:?}"), format!("{:?}", parse(noun_verb)), "{legacy_words:?}");
+        assert_eq!(r, reprint, "{legacy_words:?}");
+    }
+
+    #[test]
+    fn workflow_words_become_their_mission_verbs() {
+        assert_same(
+            &["init", "Roof", "Call roofers", "fix it"],
+            &["mission", "init", "Roof", "Call roofers", "fix it"],
+            Reprint::Same,
+        );
+        assert_same(
+            &["setup-agent", "roof", "Bot", "Ask"],
+            &["mission", "setup-agent", "roof", "Bot", "Ask"],
+            Reprint::Same,
+        );
+        assert_same(
+            &["complete", "roof", "m1", "r1", "Booked", "{}"],
+            &["mission", "complete", "roof", "Booked", "{}", "--mission-id", "m1", "--run-id", "r1"],
+            Reprint::Same,
+        );
+        assert_same(&["list-missions"], &["mission", "list"], Reprint::Missions);
+    }
+
+    #[test]
+    fn schedule_words_become_schedule_verbs_with_flags() {
+        assert_same(
+            &["schedule-call", "a1", "+15551234567", "+15550001111", "+10m", "m1", "r1", "calls"],
+            &[
+                "schedule",
+                "call",
+                "--assistant",
+                "a1",
+                "--to",
+                "+15551234567",
+                "--from",
+                "+15550001111",
+                "--at",
+                "+10m",
+                "--mission-id",
+                "m1",
+                "--run-id",
+                "r1",
+                "--step",
+                "calls",
+            ],
+            Reprint::Same,
+        );
+        // An empty step is no step.
+        assert_same(
+            &["schedule-sms", "a1", "+15551234567", "+15550001111", "+10m", "Hi", "m1", "r1", ""],
+            &[
+                "schedule",
+                "sms",
+                "--assistant",
+                "a1",
+                "--to",
+                "+15551234567",
+                "--from",
+                "+15550001111",
+                "--at",
+                "+10m",
+                "--mission-id",
+                "m1",
+                "--run-id",
+                "r1",
+                "--text",
+                "Hi",
+            ],
+            Reprint::Same,
+        );
+    }
+
+    #[test]
+    fn log_event_step_dash_is_no_step_and_a_json_step_is_refused() {
+        assert_same(
+            &["log-event", "m1", "r1", "custom", "Got a quote", "-", r#"{"price": 1}"#],
+            &["event", "log", "m1", "r1", "custom", "Got a quote", "--payload", r#"{"price": 1}"#],
+            Reprint::Same,
+        );
+        let e = route(legacy(&["log-event", "m1", "r1", "custom", "Got a quote", r#"{"price": 1}"#])).unwrap_err();
+        assert!(matches!(&e, Error::Usage(m) if m.contains("forgot the step id")), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_legacy_word_sends_the_same_request_as_its_noun_verb_form() {
+        let (old, new) = (Harness::start().await, Harness::start().await);
+        for h in [&old, &new] {
+            h.service.on("POST", "/v1/assistants/a1/events", vec![Reply::ok(json!({"data": {"id": "e1"}}))]);
+        }
+        let words = ["schedule-call", "a1", "+15551234567", "+15550001111", "+10m", "m1", "r1", "calls"];
+        let o = crate::commands::run(&old.ctx(), parse(&words)).await.unwrap();
+        let flags = [
+            "schedule",
+            "call",
+            "--assistant",
+            "a1",
+            "--to",
+            "+15551234567",
+            "--from",
+            "+15550001111",
+            "--at",
+            "+10m",
+            "--mission-id",
+            "m1",
+            "--run-id",
+            "r1",
+            "--step",
+            "calls",
+        ];
+        let n = crate::commands::run(&new.ctx(), parse(&flags)).await.unwrap();
+        let (a, b) = (old.service.single(), new.service.single());
+        assert_eq!((a.line(), a.json()), (b.line(), b.json()));
+        assert_eq!(a.json()["scheduled_at"], "2026-01-01T12:10:00Z");
+        assert_eq!(text(&o), text(&n));
+    }
+
+    #[tokio::test]
+    async fn list_missions_reprints_the_list_as_telnyx_api_py_did() {
+        let h = Harness::start().await;
+        h.service.on(
+            "GET",
+            "/v1/missions",
+            vec![Reply::ok(json!({"data": [{"id": "m1", "name": "Roof"}, {"id": "m2"}]}))],
+        );
+        let o = crate::commands::run(&h.ctx(), parse(&["list-missions"])).await.unwrap();
+        assert_eq!(h.service.single().line(), "GET /v1/missions");
+        assert_eq!(text(&o), "m1: Roof\nm2: unnamed\n");
+        assert!(o.notes.is_empty(), "{:?}", o.notes);
+    }
+
+    #[tokio::test]
+    async fn a_refused_legacy_request_is_the_same_service_error() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/v1/missions", vec![Reply::error(422, "name taken")]);
+        let e = crate::commands::run(&h.ctx(), parse(&["create-mission", "Roof", "x"])).await.unwrap_err();
+        assert!(matches!(e, Error::Api { status: 422, .. }), "{e:?}");
+        assert_eq!(h.service.single().json(), json!({"name": "Roof", "instructions": "x"}));
+    }
+
+    #[tokio::test]
+    async fn a_json_step_sends_nothing() {
+        let h = Harness::start().await;
+        let words = ["log-event", "m1", "r1", "custom", "s", r#"{"a": 1}"#];
+        let e = crate::commands::run(&h.ctx(), parse(&words)).await.unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+}

@@ -93,3 +93,46 @@ pub async fn call_in(ctx: &Context, a: CallInArgs) -> Result<Outcome> {
     let answer = reply.get("answer").and_then(|v| v.as_str()).unwrap_or_default().to_string();
     Ok(Outcome::data(&reply).line(answer))
 }
+
+#[cfg(test)]
+mod service_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::cli::sandbox::CallInArgs;
+    use crate::testing::{text, Harness, Reply};
+
+    fn ask(url: &str, question: &str) -> CallInArgs {
+        CallInArgs { question: question.to_string(), url: Some(url.to_string()), timeout: 5 }
+    }
+
+    #[tokio::test]
+    async fn call_in_posts_the_question_and_prints_the_answer() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/_sandbox/call-in", vec![Reply::ok(json!({"answer": "Tuesday at 9"}))]);
+        let root = format!("http://{}", h.service.addr);
+        let o = call_in(&h.ctx(), ask(&root, "When is the roofer coming?")).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "POST /_sandbox/call-in");
+        assert_eq!(r.json(), json!({"question": "When is the roofer coming?", "timeout_seconds": 5}));
+        assert_eq!(text(&o), "Tuesday at 9\n");
+    }
+
+    #[tokio::test]
+    async fn call_in_to_a_remote_host_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e = call_in(&h.ctx(), ask("https://clawdtalk.com", "hi")).await.unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_sandbox_without_a_connected_agent_is_a_service_error() {
+        let h = Harness::start().await;
+        h.service.on("POST", "/_sandbox/call-in", vec![Reply::error(409, "no agent connected")]);
+        let root = format!("http://{}", h.service.addr);
+        let e = call_in(&h.ctx(), ask(&root, "hi")).await.unwrap_err();
+        assert!(matches!(e, Error::Api { status: 409, .. }), "{e:?}");
+        assert_eq!(e.exit_code(), 1);
+    }
+}

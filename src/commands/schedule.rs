@@ -127,3 +127,155 @@ pub async fn list(ctx: &Context, a: ScheduleListArgs) -> Result<Outcome> {
     let n = es.len();
     Ok(Outcome::data(&es).table(t).note(format!("{n} scheduled events")))
 }
+
+#[cfg(test)]
+mod service_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::error::Error;
+    use crate::testing::{parse, text, Harness, Reply};
+
+    fn cmd(words: &[&str]) -> ScheduleCommand {
+        match parse(&[&["schedule"], words].concat()) {
+            crate::cli::Command::Schedule(c) => c,
+            other => panic!("not a schedule command: {other:?}"),
+        }
+    }
+
+    const CALL: &[&str] = &[
+        "call",
+        "--assistant",
+        "a1",
+        "--to",
+        "+15551234567",
+        "--from",
+        "+15550001111",
+        "--at",
+        "2026-01-01T12:05:00Z",
+    ];
+
+    fn created(h: &Harness) {
+        h.service.on(
+            "POST",
+            "/v1/assistants/a1/events",
+            vec![Reply::ok(json!({"data": {"id": "e1", "status": "pending"}}))],
+        );
+    }
+
+    #[tokio::test]
+    async fn call_posts_the_event_and_names_it() {
+        let h = Harness::start().await;
+        created(&h);
+        let o = run(&h.ctx(), cmd(CALL)).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "POST /v1/assistants/a1/events");
+        assert_eq!(
+            r.json(),
+            json!({"channel": "call", "to": "+15551234567", "from": "+15550001111", "scheduled_at": "2026-01-01T12:05:00Z"})
+        );
+        assert_eq!(text(&o), "Scheduled call: e1\n");
+    }
+
+    #[tokio::test]
+    async fn sms_for_a_mission_takes_its_ids_records_the_event_and_logs_it_to_the_run() {
+        let h = Harness::start().await;
+        h.seed(
+            "roof",
+            json!({"mission_id": "m1", "run_id": "r1", "assistant_id": "a1", "agent_phone": "+15550001111"}),
+        );
+        created(&h);
+        let words =
+            ["sms", "--mission", "roof", "--to", "+15551234567", "--at", "+10m", "--step", "texts", "--text", "Hi Bob"];
+        let o = run(&h.ctx(), cmd(&words)).await.unwrap();
+        assert_eq!(h.service.lines(), ["POST /v1/assistants/a1/events", "POST /v1/missions/m1/runs/r1/events"]);
+        let reqs = h.service.requests();
+        assert_eq!(
+            reqs[0].json(),
+            json!({"channel": "sms", "to": "+15551234567", "from": "+15550001111",
+                "scheduled_at": "2026-01-01T12:10:00Z", "text_body": "Hi Bob",
+                "mission_id": "m1", "run_id": "r1", "step_id": "texts"})
+        );
+        let logged = reqs[1].json();
+        assert_eq!(logged["type"], "custom");
+        assert!(logged["summary"].as_str().is_some_and(|s| s.contains("e1")), "{logged}");
+        assert_eq!(text(&o), "Scheduled SMS: e1\n");
+        let st = h.state();
+        let events = st.mission("roof").unwrap().scheduled_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!((events[0].event_id.as_str(), events[0].logged), ("e1", Some(true)));
+    }
+
+    #[tokio::test]
+    async fn a_time_less_than_a_minute_ahead_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let mut words = CALL.to_vec();
+        words[8] = "2026-01-01T12:00:30Z";
+        let e = run(&h.ctx(), cmd(&words)).await.unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e:?}");
+        assert_eq!(e.exit_code(), 2);
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refused_schedule_records_nothing_in_the_mission() {
+        let h = Harness::start().await;
+        h.seed(
+            "roof",
+            json!({"mission_id": "m1", "run_id": "r1", "assistant_id": "a1", "agent_phone": "+15550001111"}),
+        );
+        h.service.on("POST", "/v1/assistants/a1/events", vec![Reply::error(422, "number not verified")]);
+        let e = run(&h.ctx(), cmd(&["call", "--mission", "roof", "--to", "+15551234567", "--at", "+10m"]))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Api { status: 422, .. }), "{e:?}");
+        assert_eq!(h.service.lines(), ["POST /v1/assistants/a1/events"]);
+        assert!(h.state().mission("roof").unwrap().scheduled_events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn get_shows_the_status_line() {
+        let h = Harness::start().await;
+        h.service.on(
+            "GET",
+            "/v1/assistants/a1/events/e1",
+            vec![Reply::ok(json!({"data": {"id": "e1", "status": "completed", "call_status": "completed",
+                "conversation_id": "c1"}}))],
+        );
+        let o = run(&h.ctx(), cmd(&["get", "a1", "e1"])).await.unwrap();
+        assert_eq!(h.service.single().line(), "GET /v1/assistants/a1/events/e1");
+        assert_eq!(text(&o), "Status: completed, call_status: completed, conversation_id: c1\n");
+    }
+
+    #[tokio::test]
+    async fn cancel_deletes_the_event() {
+        let h = Harness::start().await;
+        let o = run(&h.ctx(), cmd(&["cancel", "a1", "e1"])).await.unwrap();
+        assert_eq!(h.service.single().line(), "DELETE /v1/assistants/a1/events/e1");
+        assert_eq!(text(&o), "Deleted scheduled event: e1\n");
+        assert_eq!(o.data["cancelled"], true);
+    }
+
+    #[tokio::test]
+    async fn cancel_of_a_dot_id_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e = run(&h.ctx(), cmd(&["cancel", "a1", ".."])).await.unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn list_is_a_table_with_a_count_note() {
+        let h = Harness::start().await;
+        h.service.on(
+            "GET",
+            "/v1/assistants/a1/events",
+            vec![Reply::ok(json!({"data": [{"id": "e1", "channel": "call", "status": "pending"}]}))],
+        );
+        let o = run(&h.ctx(), cmd(&["list", "a1"])).await.unwrap();
+        assert_eq!(h.service.single().line(), "GET /v1/assistants/a1/events");
+        let t = text(&o);
+        assert!(t.contains("e1") && t.contains("call") && t.contains("pending"), "{t}");
+        assert_eq!(o.notes, ["1 scheduled events"]);
+    }
+}

@@ -232,28 +232,7 @@ impl Handler {
                 self.load.processed_inline();
             }
             Event::DeepToolRequest { call_id, request_id, query, context } => {
-                if query.trim().is_empty() {
-                    tracing::warn!(request = %request_id, "deep_tool_request with an empty query: answering with an apology");
-                    self.send(unreadable("deep_tool_request", request_id));
-                    return self.load.processed_inline();
-                }
-                let mut message = query.clone();
-                match &context {
-                    Some(Value::String(s)) if !s.trim().is_empty() => {
-                        message.push_str(&format!("\n\nCall context: {s}"))
-                    }
-                    Some(v @ Value::Object(m)) if !m.is_empty() => message.push_str(&format!("\n\nCall context: {v}")),
-                    _ => {}
-                }
-                let party = self.party_of_call(call_id.as_deref());
-                let origin = Origin::Call { call_id, request_id };
-                let req = Request {
-                    origin,
-                    party,
-                    session: self.gateway.main_session(),
-                    timeout: self.settings.timings.call_timeout,
-                };
-                self.submit(req, &query, message);
+                self.deep_tool(call_id, request_id, query, context)
             }
             Event::WalkieRequest { request_id, transcript, session_key } => {
                 if transcript.trim().is_empty() {
@@ -305,6 +284,31 @@ impl Handler {
                 self.load.processed_inline();
             }
         }
+    }
+
+    /// A `deep_tool_request`: the caller's query (and any call context) goes
+    /// to the agent as the caller's party; an empty query gets an apology.
+    fn deep_tool(self: &Arc<Self>, call_id: Option<String>, request_id: String, query: String, context: Option<Value>) {
+        if query.trim().is_empty() {
+            tracing::warn!(request = %request_id, "deep_tool_request with an empty query: answering with an apology");
+            self.send(unreadable("deep_tool_request", request_id));
+            return self.load.processed_inline();
+        }
+        let mut message = query.clone();
+        match &context {
+            Some(Value::String(s)) if !s.trim().is_empty() => message.push_str(&format!("\n\nCall context: {s}")),
+            Some(v @ Value::Object(m)) if !m.is_empty() => message.push_str(&format!("\n\nCall context: {v}")),
+            _ => {}
+        }
+        let party = self.party_of_call(call_id.as_deref());
+        let origin = Origin::Call { call_id, request_id };
+        let req = Request {
+            origin,
+            party,
+            session: self.gateway.main_session(),
+            timeout: self.settings.timings.call_timeout,
+        };
+        self.submit(req, &query, message);
     }
 
     /// The owner when `number` is `owner_phone`, a stranger otherwise (and

@@ -28,7 +28,7 @@ pub mod speech;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::api::ClientOptions;
 use crate::config::{Config, Secret};
@@ -138,18 +138,7 @@ impl Settings {
                     }),
             }
         };
-        let patterns = match raw.get("approval_patterns") {
-            None | Some(Value::Null) => Patterns::defaults(),
-            Some(Value::Array(a)) => {
-                let list: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
-                if list.len() != a.len() {
-                    return Err(Error::config("approval_patterns in skill-config.json must be a list of strings"));
-                }
-                Patterns::new(&list)
-            }
-            Some(Value::String(s)) => Patterns::new(&s.split(',').map(str::trim).collect::<Vec<_>>()),
-            Some(_) => return Err(Error::config("approval_patterns in skill-config.json must be a list of strings")),
-        };
+        let patterns = approval_patterns(raw)?;
         let count = |k: &str, default: usize, min: usize| -> Result<usize> {
             match raw.get(k) {
                 None | Some(Value::Null) => Ok(default),
@@ -166,15 +155,7 @@ impl Settings {
                     }),
             }
         };
-        let no_devices = match raw.get("approval_no_devices").and_then(Value::as_str) {
-            None | Some("confirm_by_voice") | Some("voice") => NoDevices::ConfirmByVoice,
-            Some("deny") => NoDevices::Deny,
-            Some(other) => {
-                return Err(Error::config(format!(
-                    "approval_no_devices in skill-config.json must be \"confirm_by_voice\" or \"deny\", got {other:?}"
-                )))
-            }
-        };
+        let no_devices = no_devices(raw)?;
         let defaults = Timings::default();
         let approval_defaults = ApprovalSettings::default();
         let owner = cfg.owner_name.clone();
@@ -226,6 +207,34 @@ impl Settings {
             max_queued: count("max_queued_requests", limits::DEFAULT_MAX_QUEUED, 0)?,
             clock: Arc::new(SystemClock),
         })
+    }
+}
+
+/// `approval_patterns` from skill-config.json: a list, a comma-separated
+/// string, or absent for the defaults; anything else is a configuration error.
+fn approval_patterns(raw: &Map<String, Value>) -> Result<Patterns> {
+    match raw.get("approval_patterns") {
+        None | Some(Value::Null) => Ok(Patterns::defaults()),
+        Some(Value::Array(a)) => {
+            let list: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+            if list.len() != a.len() {
+                return Err(Error::config("approval_patterns in skill-config.json must be a list of strings"));
+            }
+            Ok(Patterns::new(&list))
+        }
+        Some(Value::String(s)) => Ok(Patterns::new(&s.split(',').map(str::trim).collect::<Vec<_>>())),
+        Some(_) => Err(Error::config("approval_patterns in skill-config.json must be a list of strings")),
+    }
+}
+
+/// `approval_no_devices`: what to do when the owner has no device to approve on.
+fn no_devices(raw: &Map<String, Value>) -> Result<NoDevices> {
+    match raw.get("approval_no_devices").and_then(Value::as_str) {
+        None | Some("confirm_by_voice") | Some("voice") => Ok(NoDevices::ConfirmByVoice),
+        Some("deny") => Ok(NoDevices::Deny),
+        Some(other) => Err(Error::config(format!(
+            "approval_no_devices in skill-config.json must be \"confirm_by_voice\" or \"deny\", got {other:?}"
+        ))),
     }
 }
 

@@ -11,9 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::event::{parse_record, SCHEDULED_EVENTS_KEY};
 use super::mission::MissionState;
-use super::model::timestamp;
+use super::time::timestamp;
 
 /// A claim that does not parse (edited by hand) is no claim: the record
 /// itself must never become unreadable because of it.
@@ -87,23 +86,6 @@ pub struct ClaimedLog {
     pub id: String,
     pub flag: &'static str,
     pub record: Map<String, Value>,
-}
-
-/// The flag of a scheduled event whose run event was logged.
-pub(super) const SCHEDULED_LOGGED: &str = "logged";
-
-/// Scheduled calls and SMS ([`ScheduledEvent`]): one run event each,
-/// "Scheduled … event_id=…", owed while `logged` is false.
-pub const SCHEDULED_EVENT_LOGS: RecordKind = RecordKind {
-    memory_key: SCHEDULED_EVENTS_KEY,
-    id_field: "event_id",
-    logs: &[RunLog { flag: SCHEDULED_LOGGED, claim: "log_claim", owed: scheduled_owed }],
-};
-
-/// Owed: an event record (one that reads as a [`ScheduledEvent`]; notes
-/// written by hand are left alone) with `logged: false`.
-fn scheduled_owed(r: &Map<String, Value>) -> bool {
-    r.get(SCHEDULED_LOGGED).and_then(Value::as_bool) == Some(false) && parse_record(&Value::Object(r.clone())).is_some()
 }
 
 impl MissionState {

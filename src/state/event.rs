@@ -11,12 +11,29 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::claims::{lenient_claim, LogClaim, SCHEDULED_EVENT_LOGS, SCHEDULED_LOGGED};
+use super::claims::{lenient_claim, LogClaim, RecordKind, RunLog};
 use super::mission::MissionState;
 use crate::error::Result;
 
 /// Memory key under which scheduled calls and SMS are recorded.
 pub const SCHEDULED_EVENTS_KEY: &str = "scheduled_events";
+
+/// The flag of a scheduled event whose run event was logged.
+pub(super) const SCHEDULED_LOGGED: &str = "logged";
+
+/// Scheduled calls and SMS ([`ScheduledEvent`]): one run event each,
+/// "Scheduled … event_id=…", owed while `logged` is false.
+pub const SCHEDULED_EVENT_LOGS: RecordKind = RecordKind {
+    memory_key: SCHEDULED_EVENTS_KEY,
+    id_field: "event_id",
+    logs: &[RunLog { flag: SCHEDULED_LOGGED, claim: "log_claim", owed: scheduled_owed }],
+};
+
+/// Owed: an event record (one that reads as a [`ScheduledEvent`]; notes
+/// written by hand are left alone) with `logged: false`.
+fn scheduled_owed(r: &Map<String, Value>) -> bool {
+    r.get(SCHEDULED_LOGGED).and_then(Value::as_bool) == Some(false) && parse_record(&Value::Object(r.clone())).is_some()
+}
 
 /// Scheduled-event `status` values that end an event.
 pub const TERMINAL_STATUSES: &[&str] = &["completed", "failed", "cancelled", "canceled"];

@@ -20,7 +20,7 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::model::timestamp;
+use super::time::timestamp;
 use super::write::PythonFormatter;
 
 /// A memory write.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::model::timestamp;
+use super::time::timestamp;
 use crate::error::{Error, Result};
 
 /// One mission entry: its raw JSON object, with typed accessors for the

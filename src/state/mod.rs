@@ -51,14 +51,16 @@ pub mod fast;
 pub mod lock;
 pub mod mission;
 pub mod model;
+pub mod time;
 pub mod write;
 
-pub use claims::{ClaimedLog, LogClaim, RecordKind, RunLog, SCHEDULED_EVENT_LOGS};
-pub use event::{AttemptOutcome, RetryIntent, ScheduledEvent, SCHEDULED_EVENTS_KEY};
+pub use claims::{ClaimedLog, LogClaim, RecordKind, RunLog};
+pub use event::{AttemptOutcome, RetryIntent, ScheduledEvent, SCHEDULED_EVENTS_KEY, SCHEDULED_EVENT_LOGS};
 pub use fast::MemoryWrite;
 pub use lock::FileLock;
 pub use mission::MissionState;
-pub use model::{parse_memory_value, slugify, timestamp, Found, State, ARCHIVE_KEY};
+pub use model::{parse_memory_value, slugify, Found, State, ARCHIVE_KEY};
+pub use time::timestamp;
 
 /// The state file's name in the working directory (telnyx_api.py's file).
 pub const LEGACY_FILE_NAME: &str = ".missions_state.json";

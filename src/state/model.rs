@@ -18,21 +18,17 @@
 //!   still works (it shows one extra line `_archive: None [unknown]`).
 //!   Keys starting with `_` are reserved: they are never missions.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::mission::{type_name, MissionState};
+use super::time::timestamp;
 use crate::error::{Error, Result};
 
 /// Reserved top-level key holding completed (archived) missions.
 pub const ARCHIVE_KEY: &str = "_archive";
-
-/// A timestamp in the form telnyx_api.py wrote (`…T17:27:28.123456Z`).
-pub fn timestamp(now: DateTime<Utc>) -> String {
-    now.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
 
 /// The slug rule (`docs/protocol.md#state-file`): lowercase, every char outside `[a-z0-9]`
 /// becomes `-`, runs of `-` collapse, leading and trailing `-` are trimmed.

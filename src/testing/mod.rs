@@ -278,6 +278,29 @@ impl Harness {
         self.dir.path()
     }
 
+    /// Put mission `slug` in the state file with every field of `fields`
+    /// (a JSON object) set on it, as an earlier command would have left it.
+    pub fn seed(&self, slug: &str, fields: Value) {
+        let slug = slug.to_string();
+        let fields = fields.as_object().cloned().unwrap_or_default();
+        self.ctx()
+            .state()
+            .expect("state file location")
+            .update(move |st| {
+                let m = st.mission_or_create(&slug);
+                for (k, v) in fields {
+                    m.set(&k, v);
+                }
+                Ok(())
+            })
+            .expect("seed the state file");
+    }
+
+    /// The state file as the commands left it.
+    pub fn state(&self) -> crate::state::State {
+        self.ctx().state().expect("state file location").read().expect("read the state file")
+    }
+
     /// A context for one command run.
     pub fn ctx(&self) -> Context {
         let mut env = MapEnv::default().with("AGENTPHONE_API_URL", &self.service.agentphone_url());

@@ -18,3 +18,39 @@ pub async fn run(ctx: &Context) -> Result<Outcome> {
     let total = ms.len();
     Ok(Outcome::data(&ms).table(t).note(format!("{total} missions")))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::error::Error;
+    use crate::testing::{text, Harness, Reply};
+
+    #[tokio::test]
+    async fn list_asks_for_one_page_and_shows_ids_and_names() {
+        let h = Harness::start().await;
+        h.service.on(
+            "GET",
+            "/v1/missions",
+            vec![Reply::ok(json!({"data": [{"id": "m1", "name": "Roof"}, {"id": "m2"}]}))],
+        );
+        let o = run(&h.ctx()).await.unwrap();
+        let r = h.service.single();
+        assert_eq!(r.line(), "GET /v1/missions");
+        assert_eq!(r.query_pairs(), [("page[size]".to_string(), "20".to_string())]);
+        let t = text(&o);
+        assert!(t.contains("m1") && t.contains("Roof"), "{t}");
+        assert!(t.contains("m2") && t.contains("unnamed"), "{t}");
+        assert_eq!(o.notes, ["2 missions"]);
+    }
+
+    #[tokio::test]
+    async fn a_service_that_stays_down_is_retried_then_reported() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/missions", vec![Reply::error(503, "down")]);
+        let e = run(&h.ctx()).await.unwrap_err();
+        assert!(matches!(e, Error::Api { status: 503, .. }), "{e:?}");
+        assert_eq!(h.service.lines(), vec!["GET /v1/missions"; 3]);
+    }
+}

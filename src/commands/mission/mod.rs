@@ -29,3 +29,12 @@ pub async fn run(ctx: &Context, cmd: MissionCommand) -> Result<Outcome> {
         MissionCommand::Cancel(a) => cancel::run(ctx, a).await,
     }
 }
+
+/// The mission subcommand `clawdtalk mission WORDS…` parses to.
+#[cfg(test)]
+fn parse_mission(words: &[&str]) -> MissionCommand {
+    match crate::testing::parse(&[&["mission"], words].concat()) {
+        crate::cli::Command::Mission(c) => c,
+        other => panic!("not a mission command: {other:?}"),
+    }
+}

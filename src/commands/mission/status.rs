@@ -12,3 +12,71 @@ use super::Context;
 pub async fn run(ctx: &Context, a: MissionStatusArgs) -> Result<Outcome> {
     mission_status(&ctx.state()?, || ApiService::from_config(&ctx.config, None), &a.slug).await
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::cli::mission::MissionCommand;
+    use crate::testing::{text, Harness, Reply};
+
+    fn args(words: &[&str]) -> MissionStatusArgs {
+        match super::super::parse_mission(&[&["status"], words].concat()) {
+            MissionCommand::Status(a) => a,
+            other => panic!("not mission status: {other:?}"),
+        }
+    }
+
+    /// Mission `roof` on run r1 with one pending call in step `calls`.
+    fn seed_roof(h: &Harness) {
+        let event = json!({"event_id": "e1", "assistant_id": "a1", "channel": "call", "to": "+15551234567",
+            "scheduled_at": "2026-01-01T12:30:00Z", "step_id": "calls", "status": "pending"});
+        h.seed("roof", json!({"mission_id": "m1", "run_id": "r1", "memory": {"scheduled_events": [event]}}));
+    }
+
+    #[tokio::test]
+    async fn status_shows_the_services_run_and_plan_beside_the_local_targets() {
+        let h = Harness::start().await;
+        seed_roof(&h);
+        h.service.on(
+            "GET",
+            "/v1/missions/m1/runs/r1",
+            vec![Reply::ok(json!({"data": {"id": "r1", "status": "running"}}))],
+        );
+        h.service.on(
+            "GET",
+            "/v1/missions/m1/runs/r1/plan",
+            vec![Reply::ok(json!({"data": [{"step_id": "calls", "status": "in_progress"}]}))],
+        );
+        let o = run(&h.ctx(), args(&["roof"])).await.unwrap();
+        let mut lines = h.service.lines();
+        lines.sort();
+        assert_eq!(lines, ["GET /v1/missions/m1/runs/r1", "GET /v1/missions/m1/runs/r1/plan"]);
+        assert_eq!(o.data["run_status"], "running");
+        assert_eq!(o.data["steps"], json!([{"step_id": "calls", "status": "in_progress", "events": 1}]));
+        assert_eq!(o.data["pending_events"], 1);
+        let t = text(&o);
+        assert!(t.contains("running") && t.contains("in_progress") && t.contains("+15551234567"), "{t}");
+        assert!(o.notes.is_empty(), "{:?}", o.notes);
+    }
+
+    #[tokio::test]
+    async fn a_refusing_service_falls_back_to_the_local_state_with_a_note() {
+        let h = Harness::start().await;
+        seed_roof(&h);
+        h.service.on("GET", "/v1/missions/m1/runs/r1", vec![Reply::error(403, "forbidden")]);
+        let o = run(&h.ctx(), args(&["roof"])).await.unwrap();
+        assert_eq!(o.exit_code, 0);
+        assert!(o.notes.iter().any(|n| n.contains("could not be asked")), "{:?}", o.notes);
+        assert_eq!(o.data["steps"], json!([{"step_id": "calls", "status": "unknown", "events": 0}]));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_mission_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e = run(&h.ctx(), args(&["nope"])).await.unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e:?}");
+        assert!(h.service.requests().is_empty());
+    }
+}
