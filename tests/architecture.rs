@@ -481,6 +481,65 @@ fn code_and_readme_cite_only_documents_in_the_repository() {
     assert!(hits.is_empty(), "cite docs/… instead of a file outside the repository:\n{}", hits.join("\n"));
 }
 
+/// GitHub's anchor for a Markdown heading: lower case, punctuation dropped,
+/// spaces to hyphens.
+fn anchor_of(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// Every `docs/NAME.md` and `docs/NAME.md#anchor` that the code, README or
+/// docs cite exists: a citation that leads nowhere is as bad as one that
+/// leads outside the repository.
+#[test]
+fn cited_docs_and_their_anchors_exist() {
+    let mut texts = sources();
+    texts.push(("README.md".into(), fs::read_to_string(root().join("README.md")).unwrap()));
+    if let Ok(dir) = fs::read_dir(root().join("docs")) {
+        for e in dir.flatten() {
+            if e.path().extension().is_some_and(|x| x == "md") {
+                let rel = format!("docs/{}", e.file_name().to_string_lossy());
+                texts.push((rel, fs::read_to_string(e.path()).unwrap()));
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for (path, text) in &texts {
+        for (n, line) in text.lines().enumerate() {
+            for (i, _) in line.match_indices("docs/") {
+                let rest = &line[i..];
+                let end = rest.find(|c: char| !(c.is_alphanumeric() || "/._-#".contains(c))).unwrap_or(rest.len());
+                let cite = rest[..end].trim_end_matches(['.', ')']);
+                let (file, anchor) = cite.split_once('#').unwrap_or((cite, ""));
+                if !file.ends_with(".md") {
+                    continue;
+                }
+                let Ok(doc) = fs::read_to_string(root().join(file)) else {
+                    missing.push(format!("{path}:{}: {file} does not exist", n + 1));
+                    continue;
+                };
+                if !anchor.is_empty()
+                    && !doc.lines().any(|l| l.starts_with('#') && anchor_of(l.trim_start_matches('#')) == anchor)
+                {
+                    missing.push(format!("{path}:{}: {file} has no heading for #{anchor}", n + 1));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "citations that lead nowhere:\n{}", missing.join("\n"));
+}
+
+#[test]
+fn anchors_follow_githubs_rules() {
+    assert_eq!(anchor_of(" Direct calls, SMS and approvals"), "direct-calls-sms-and-approvals");
+    assert_eq!(anchor_of(" Errors and exit codes"), "errors-and-exit-codes");
+}
+
 #[test]
 fn code_only_blanks_strings_and_comments_but_keeps_lines() {
     let src = "let a = \"{ // }\"; // {\nlet b = '{'; /* { */ let c = r#\"}\"#;\nfn x<'a>(s: &'a str) {}\n";
