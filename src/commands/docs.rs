@@ -96,9 +96,13 @@ pub fn cli_reference() -> String {
     for arg in root.get_arguments().filter(|a| a.is_global_set()) {
         out.push_str(&arg_line(arg));
     }
+    out.push('\n');
     for sub in visible_subcommands(&root) {
         command_section(&mut out, sub);
     }
+    let end = out.trim_end().len();
+    out.truncate(end);
+    out.push('\n');
     out
 }
 
@@ -111,7 +115,7 @@ fn visible_subcommands(cmd: &clap::Command) -> impl Iterator<Item = &clap::Comma
 fn command_section(out: &mut String, cmd: &clap::Command) {
     // After `build()` the bin name is the path as typed (`clawdtalk schedule call`).
     let path = cmd.get_bin_name().unwrap_or(cmd.get_name());
-    out.push_str(&format!("\n## `{path}`\n\n"));
+    out.push_str(&format!("## `{path}`\n\n"));
     if let Some(about) = cmd.get_long_about().or(cmd.get_about()) {
         out.push_str(&format!("{}\n\n", about.to_string().trim()));
     }
@@ -141,7 +145,7 @@ fn command_section(out: &mut String, cmd: &clap::Command) {
         out.push('\n');
     }
     if let Some(after) = cmd.get_after_long_help().or(cmd.get_after_help()) {
-        out.push_str(&format!("```text\n{}\n```\n", after.to_string().trim_end()));
+        out.push_str(&format!("```text\n{}\n```\n\n", after.to_string().trim_end()));
     }
     for sub in subs {
         command_section(out, sub);
