@@ -190,9 +190,7 @@ fn clawdtalk_commands(tokens: &[Token]) -> Vec<Vec<String>> {
 
 fn is_assignment(word: &str) -> bool {
     match word.split_once('=') {
-        Some((name, _)) => {
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }
+        Some((name, _)) => !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
         None => false,
     }
 }
@@ -248,11 +246,8 @@ fn markdown_command_lines(name: &str, text: &str) -> Vec<DocLine> {
 fn help_command_lines() -> Vec<DocLine> {
     fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<DocLine>) {
         let place = format!("`{path} --help`");
-        let mut texts: Vec<String> = [cmd.get_about(), cmd.get_long_about()]
-            .into_iter()
-            .flatten()
-            .map(|s| s.to_string())
-            .collect();
+        let mut texts: Vec<String> =
+            [cmd.get_about(), cmd.get_long_about()].into_iter().flatten().map(|s| s.to_string()).collect();
         texts.extend(cmd.get_arguments().filter_map(|a| a.get_long_help().or(a.get_help())).map(|s| s.to_string()));
         if let Some(after) = cmd.get_after_long_help().or(cmd.get_after_help()) {
             let after = after.to_string();
@@ -316,9 +311,7 @@ fn check_line(line: &DocLine, count: &mut usize) -> Option<String> {
         };
         match (parsed, expect_failure, result) {
             (true, false, _) | (false, true, _) => {}
-            (true, true, _) => {
-                return Some(format!("{}: `{}` is marked `# fails:` but parses", line.place, line.text))
-            }
+            (true, true, _) => return Some(format!("{}: `{}` is marked `# fails:` but parses", line.place, line.text)),
             (false, false, Err(e)) => {
                 let first = e.to_string().lines().next().unwrap_or_default().to_string();
                 return Some(format!("{}: `{}` does not parse ({:?}): {first}", line.place, line.text, e.kind()));
@@ -403,7 +396,10 @@ fn a_line_marked_as_failing_must_fail() {
 fn console_output_is_not_parsed_but_prompts_are() {
     let text = "```console\n$ clawdtalk state list\nclawdtalk frobnicate (output)\n$ clawdtalk frobnicate\n```\n";
     let lines = md(text);
-    assert_eq!(lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["clawdtalk state list", "clawdtalk frobnicate"]);
+    assert_eq!(
+        lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
+        ["clawdtalk state list", "clawdtalk frobnicate"]
+    );
     assert_eq!(check_all(&lines).1.len(), 1);
 }
 

@@ -21,7 +21,9 @@ pub enum Shell {
 }
 
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Examples:\n  clawdtalk man | man -l -\n  clawdtalk man schedule call > clawdtalk-schedule-call.1")]
+#[command(
+    after_help = "Examples:\n  clawdtalk man | man -l -\n  clawdtalk man schedule call > clawdtalk-schedule-call.1"
+)]
 pub struct ManArgs {
     /// The command to show the page of, as typed (e.g. `call`, `schedule call`); default: the main page.
     #[arg(value_name = "COMMAND")]

@@ -164,7 +164,8 @@ fn arg_line(arg: &clap::Arg) -> String {
     };
     let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
     if takes_value || arg.is_positional() {
-        let v = if values.is_empty() { format!("<{}>", arg.get_id().as_str().to_uppercase()) } else { values.join(" ") };
+        let v =
+            if values.is_empty() { format!("<{}>", arg.get_id().as_str().to_uppercase()) } else { values.join(" ") };
         name = if name.is_empty() { v } else { format!("{name} {v}") };
         if arg.get_num_args().is_some_and(|n| n.max_values() > 1) {
             name.push_str("...");
@@ -223,7 +224,9 @@ mod tests {
         assert!(page.contains(".TH clawdtalk-schedule-call "), "{page}");
         assert!(page.contains("\\-\\-assistant"), "{page}");
         let parsed = Cli::try_parse_from(["clawdtalk", "man", "schedule", "call"]).unwrap();
-        assert!(matches!(parsed.command, crate::cli::Command::Man(ManArgs { ref command }) if command == &words("schedule call")));
+        assert!(
+            matches!(parsed.command, crate::cli::Command::Man(ManArgs { ref command }) if command == &words("schedule call"))
+        );
         match man_page(&words("schedule nope")) {
             Err(Error::Usage(m)) => assert!(m.contains("`clawdtalk schedule` call, sms"), "{m}"),
             other => panic!("{other:?}"),
@@ -251,9 +254,8 @@ mod tests {
         for noun in visible_subcommands(&root) {
             let about = noun.get_about().map(|a| a.to_string()).unwrap_or_default();
             for verb in visible_subcommands(noun) {
-                let named = about
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-                    .any(|w| w == verb.get_name());
+                let named =
+                    about.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).any(|w| w == verb.get_name());
                 assert!(named, "`{}` about {about:?} does not name `{}`", noun.get_name(), verb.get_name());
             }
         }
