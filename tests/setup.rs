@@ -556,10 +556,13 @@ fn completions_for_each_shell_and_man_pages() {
     t.cmd().args(["completions", "bash"]).assert().success().stdout(contains("_clawdtalk()").and(contains("sms")));
     t.cmd().args(["completions", "zsh"]).assert().success().stdout(contains("#compdef clawdtalk"));
     t.cmd().args(["completions", "fish"]).assert().success().stdout(contains("complete -c clawdtalk"));
-    t.cmd().args(["completions", "powershell"]).assert().code(2);
+    t.cmd().args(["completions", "powershell"]).assert().success().stdout(contains("Register-ArgumentCompleter"));
+    t.cmd().args(["completions", "tcsh"]).assert().code(2);
     t.cmd().arg("man").assert().success().stdout(contains(".TH clawdtalk").and(contains("approval")));
     t.cmd().args(["man", "approval"]).assert().success().stdout(contains(".TH clawdtalk-approval"));
     t.cmd().args(["man", "nope"]).assert().code(2);
+    t.cmd().args(["man", "schedule", "call"]).assert().success().stdout(contains(".TH clawdtalk-schedule-call"));
+    t.cmd().args(["man", "schedule", "nope"]).assert().code(2).stderr(contains("call, sms"));
     // A broken config file does not stop either.
     std::fs::write(t.work().join("skill-config.json"), "{broken").unwrap();
     t.cmd().args(["completions", "bash"]).assert().success();

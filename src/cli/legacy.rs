@@ -1,5 +1,5 @@
 //! The telnyx_api.py command words, with the same positional arguments.
-//! Hidden from `--help`'s main list (documented in README); each maps onto
+//! Hidden from `--help`'s main list (documented in docs/legacy-words.md); each maps onto
 //! its noun-verb command (`commands::legacy`). The arguments are the
 //! noun-verb files' own argument structs, flattened in telnyx_api.py's
 //! order: nothing is declared twice.

@@ -33,12 +33,15 @@ pub mod status;
 
 pub use legacy::LegacyCommand;
 
+/// The help heading of the options every command takes.
+pub const GLOBAL: &str = "Global options";
+
 const AFTER_HELP: &str = "\
 Exit codes: 0 success, 1 the service refused or failed, 2 bad usage or input,
 3 configuration missing (no API key), 4 network unreachable or timed out.
 
 The telnyx_api.py command words (create-mission, log-event, schedule-call, ...)
-are accepted too, with the same arguments: see README.md.";
+are accepted too, with the same arguments: see docs/legacy-words.md.";
 
 /// Phone calls, SMS and calling missions for AI agents, through ClawdTalk.
 #[derive(Debug, Parser)]
@@ -50,32 +53,42 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes. They are shown under their own heading
+/// (`GLOBAL`) so a command's `--help` keeps its own options together.
 #[derive(Debug, Clone, Args, Default)]
 pub struct GlobalArgs {
     /// Print exactly one JSON document on stdout (for bots and scripts).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// ClawdTalk API key (overrides $CLAWDTALK_API_KEY and skill-config.json).
-    #[arg(long, global = true, value_name = "KEY", hide_env_values = true)]
+    #[arg(long, global = true, value_name = "KEY", hide_env_values = true, help_heading = GLOBAL)]
     pub api_key: Option<String>,
     /// API base URL ending in /v1 (overrides $CLAWDTALK_API_URL and `server` in skill-config.json).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
     pub api_url: Option<String>,
     /// Configuration file (default: $CLAWDTALK_CONFIG, ./skill-config.json, then the user config dir).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// Mission state file (default: $CLAWDTALK_STATE_FILE, ./.missions_state.json if present, then the user data dir).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub state: Option<PathBuf>,
     /// More logging on stderr (-v debug, -vv trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Missions: create, get, list.
+    /// Missions: create, get, list, status, cancel, init, setup-agent, complete.
+    ///
+    /// A mission is one calling task of a bot ("get me three roof repair
+    /// quotes"): a mission on the service with a run, a plan of steps, run
+    /// events and linked assistants, plus an entry in the local state file
+    /// (its slug, ids and memory). `init` starts one, `setup-agent` gives it
+    /// a voice assistant and a caller-id number, `schedule call --mission`
+    /// books its calls, `poll` follows them to the end, `status` shows it at
+    /// a glance, `cancel` stops it and `complete` ends it by hand; `create`,
+    /// `get` and `list` are the plain API calls.
     #[command(subcommand)]
     Mission(mission::MissionCommand),
     /// AgentPhone, a second provider: one call, one objective (call, get).
@@ -86,7 +99,7 @@ pub enum Command {
     /// Text messages: send, list, conversations.
     #[command(subcommand)]
     Sms(sms::SmsCommand),
-    /// Ask the owner to approve an action on their phone; prints one outcome word.
+    /// Ask the owner to approve an action on their phone (request, status); prints one outcome word.
     #[command(subcommand)]
     Approval(approval::ApprovalCommand),
     /// The local mission state file: list, get, remove, path.
@@ -99,9 +112,9 @@ pub enum Command {
     Setup(setup::SetupArgs),
     /// Check everything: config, key, service, connect daemon, gateway, state; exit 1 when a check fails.
     Status(status::StatusArgs),
-    /// Print a shell completion script (bash, zsh, fish).
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(docs::CompletionsArgs),
-    /// Print the man page (roff) of clawdtalk or of one command: `clawdtalk man | man -l -`.
+    /// Print the man page (roff) of clawdtalk or of one command: `clawdtalk man schedule call | man -l -`.
     Man(docs::ManArgs),
     /// Runs of a mission: create, get, update, list.
     #[command(subcommand)]
@@ -131,9 +144,10 @@ pub enum Command {
     Poll(poll::PollArgs),
     /// Show the configured API key (masked); with --live, prove it against the service.
     CheckKey(check_key::CheckKeyArgs),
-    /// Run a local ClawdTalk emulator (test keys, magic numbers, fast clock) until Ctrl-C.
+    /// Run a local ClawdTalk emulator (test keys, magic numbers, fast clock) until Ctrl-C; `sandbox call-in`.
     Sandbox(sandbox::SandboxArgs),
-    /// Voice routing: the WebSocket client that relays calls, SMS and push-to-talk to your agent.
+    /// Voice routing: the WebSocket client that relays calls, SMS and push-to-talk to your agent
+    /// (run, start, stop, restart, status, watchdog).
     #[command(subcommand)]
     Connect(connect::ConnectCommand),
     /// A whole calling mission, offline, against an in-process sandbox (no configuration needed).

@@ -37,7 +37,7 @@ pub struct SandboxServeArgs {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum SandboxAction {
-    /// Play an inbound call through a connected `clawdtalk connect`: ask QUESTION, print the answer.
+    /// Play an inbound call through a connected `clawdtalk connect start`: ask QUESTION, print the answer.
     CallIn(CallInArgs),
 }
 
