@@ -468,7 +468,7 @@ async fn write_config<const N: usize>(found: &Found, entries: [(&str, Option<Str
         if backup {
             let bak = target.with_extension("json.bak");
             std::fs::copy(&target, &bak)
-                .map_err(|e| Error::config(format!("cannot back up {} to {}: {e}", target.display(), bak.display())))?;
+                .map_err(|e| Error::file(format!("cannot back up {} to {}: {e}", target.display(), bak.display())))?;
         }
         config::save_config_file(&target, &map)
     })
