@@ -187,11 +187,7 @@ fn resumed(slug: &str, entry: Option<&MissionState>) -> Option<Outcome> {
         return None;
     }
     let data = json!({"slug": slug, "mission_id": mid, "run_id": rid, "resumed": true});
-    Some(
-        Outcome::data(data)
-            .line(format!("Resuming existing mission: {slug}"))
-            .line(format!("Mission slug: {slug}")),
-    )
+    Some(Outcome::data(data).line(format!("Resuming existing mission: {slug}")).line(format!("Mission slug: {slug}")))
 }
 
 /// How long an `init` waits for another `init` of the same state file to
