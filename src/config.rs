@@ -291,7 +291,7 @@ fn explicit(p: &Path, from: &str) -> Result<Option<PathBuf>> {
 /// is never followed.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     crate::state::write::atomic_write(path, bytes, Some(mode))
-        .map_err(|e| Error::config(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| Error::file(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Save a skill configuration (pretty JSON, mode 0600: it holds the API key).
@@ -305,9 +305,9 @@ pub fn save_config_file(path: &Path, map: &Map<String, Value>) -> Result<()> {
 /// Read a config file and replace `${NAME}` string values from the environment.
 pub fn load_config_file(path: &Path, env: &dyn Env) -> Result<Map<String, Value>> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
+        .map_err(|e| Error::file(format!("cannot read config file {}: {e}", path.display())))?;
     let value: Value = serde_json::from_str(&text).map_err(|e| {
-        Error::config(format!(
+        Error::file(format!(
             "config file {} is not valid JSON (line {}, column {}): {e}",
             path.display(),
             e.line(),
@@ -321,7 +321,7 @@ pub fn load_config_file(path: &Path, env: &dyn Env) -> Result<Map<String, Value>
             }
             Ok(map)
         }
-        _ => Err(Error::config(format!("config file {} must hold a JSON object", path.display()))),
+        _ => Err(Error::file(format!("config file {} must hold a JSON object", path.display()))),
     }
 }
 

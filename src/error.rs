@@ -2,7 +2,11 @@
 //!
 //! Exit codes are part of the CLI's contract with bots and cron (see README):
 //! 0 success, 1 the service refused or failed, 2 bad usage or input,
-//! 3 configuration missing or unreadable, 4 network unreachable or timed out.
+//! 3 configuration missing or invalid, 4 network unreachable or timed out,
+//! 5 a local file (state, config, runtime files) cannot be read, parsed or
+//! written. Exit 5 is apart from 1 so a script can tell "the service said
+//! no" (retrying may help) from "this machine's files are broken" (retrying
+//! never helps until a person fixes the file).
 
 use serde_json::Value;
 
@@ -17,7 +21,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    /// Configuration missing or unreadable (no API key, bad config file).
+    /// Configuration missing or invalid (no API key, a bad value).
     #[error("{0}")]
     Config(String),
 
@@ -34,9 +38,15 @@ pub enum Error {
     #[error("{0}")]
     Network(String),
 
-    /// The local state file could not be read or written.
+    /// The local state file (or its lock and runtime siblings) could not
+    /// be read, parsed or written, or holds what cannot be worked with (exit 5).
     #[error("{0}")]
     State(String),
+
+    /// Another local file (the config file, a backup, a log) could not be
+    /// read, parsed or written (exit 5).
+    #[error("{0}")]
+    File(String),
 
     /// Any other failure of an operation (exit 1).
     #[error("{0}")]
@@ -50,7 +60,8 @@ impl Error {
             Error::Usage(_) => 2,
             Error::Config(_) => 3,
             Error::Network(_) => 4,
-            Error::Api { .. } | Error::State(_) | Error::Failed(_) => 1,
+            Error::State(_) | Error::File(_) => 5,
+            Error::Api { .. } | Error::Failed(_) => 1,
         }
     }
 
@@ -62,6 +73,7 @@ impl Error {
             Error::Api { .. } => "api",
             Error::Network(_) => "network",
             Error::State(_) => "state",
+            Error::File(_) => "file",
             Error::Failed(_) => "failed",
         }
     }
@@ -79,6 +91,11 @@ impl Error {
     /// Shorthand for a state error.
     pub fn state(msg: impl Into<String>) -> Self {
         Error::State(msg.into())
+    }
+
+    /// Shorthand for a local file error (not the state file).
+    pub fn file(msg: impl Into<String>) -> Self {
+        Error::File(msg.into())
     }
 
     /// Shorthand for a generic failure.

@@ -283,6 +283,9 @@ pub async fn probe(gateway_url: &str) -> Result<u16> {
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(2))
         .timeout(std::time::Duration::from_secs(4))
+        // A probe only needs a status; following a redirect could take it
+        // (and the user's trust in the answer) to another host.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::failed(format!("cannot build the HTTP client: {e}")))?;
     match client.get(gateway_url).send().await {

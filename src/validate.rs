@@ -101,7 +101,20 @@ pub fn plain_id(arg: &str, value: &str) -> Result<String> {
     Ok(v.to_string())
 }
 
-/// `scheduled_at` must be RFC 3339 and at least 60 s ahead of `now`.
+/// The furthest ahead a call or SMS may be scheduled. Why a bound: a typo
+/// such as `+300000000000s` otherwise sends a timestamp in the year 11533,
+/// which the service may accept and keep forever.
+pub const MAX_SCHEDULE_DAYS: i64 = 366;
+
+/// The error for a time past [`MAX_SCHEDULE_DAYS`].
+fn too_far(value: &str) -> Error {
+    Error::usage(format!(
+        "scheduled_at {value} is more than {MAX_SCHEDULE_DAYS} days ahead; schedule within a year (e.g. +30d)"
+    ))
+}
+
+/// `scheduled_at` must be RFC 3339, at least 60 s and at most
+/// [`MAX_SCHEDULE_DAYS`] ahead of `now`.
 pub fn scheduled_at(value: &str, now: DateTime<Utc>) -> Result<String> {
     let t = DateTime::parse_from_rfc3339(value.trim()).map_err(|e| {
         Error::usage(format!(
@@ -116,12 +129,16 @@ pub fn scheduled_at(value: &str, now: DateTime<Utc>) -> Result<String> {
             now.format("%Y-%m-%dT%H:%M:%SZ")
         )));
     }
+    if t > now + chrono::Duration::days(MAX_SCHEDULE_DAYS) {
+        return Err(too_far(value.trim()));
+    }
     Ok(value.trim().to_string())
 }
 
 /// A time to schedule at: RFC 3339 (checked by [`scheduled_at`]) or a
 /// relative `+N` followed by `s`, `m`, `h` or `d` (e.g. `+5m`), turned into
-/// RFC 3339 UTC (`2030-01-01T15:05:00Z`). Either way at least 60 s ahead.
+/// RFC 3339 UTC (`2030-01-01T15:05:00Z`). Either way at least 60 s and at
+/// most [`MAX_SCHEDULE_DAYS`] ahead.
 pub fn when(value: &str, now: DateTime<Utc>) -> Result<String> {
     let v = value.trim();
     let Some(rel) = v.strip_prefix('+') else {
@@ -133,7 +150,9 @@ pub fn when(value: &str, now: DateTime<Utc>) -> Result<String> {
             (now + chrono::Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%SZ")
         ))
     };
-    let unit_at = rel.len().checked_sub(1).ok_or_else(bad)?;
+    // The unit is the last character (which may be several bytes long in
+    // hostile input: splitting by bytes would panic inside it).
+    let unit_at = rel.char_indices().last().map(|(i, _)| i).ok_or_else(bad)?;
     let (n, unit) = rel.split_at(unit_at);
     let n: i64 = n.parse().map_err(|_| bad())?;
     let secs = match unit {
@@ -147,6 +166,9 @@ pub fn when(value: &str, now: DateTime<Utc>) -> Result<String> {
         return Err(Error::usage(format!(
             "scheduled_at {v} is less than 60 s ahead; schedule at least one minute in the future (e.g. +1m)"
         )));
+    }
+    if secs > MAX_SCHEDULE_DAYS * 86_400 {
+        return Err(too_far(v));
     }
     let t = chrono::Duration::try_seconds(secs).and_then(|d| now.checked_add_signed(d)).ok_or_else(bad)?;
     Ok(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
@@ -309,5 +331,35 @@ mod tests {
     fn unknown_status_lists_valid_ones() {
         let e = word("STATUS", "done", RUN_STATUSES).unwrap_err();
         assert!(e.to_string().contains("succeeded"));
+    }
+
+    #[test]
+    fn a_time_more_than_366_days_ahead_is_refused() {
+        let now: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
+        for far in ["+300000000000s", "+367d", "+9000h", "2031-01-03T00:00:00Z", "+11533-01-01T00:00:00Z"] {
+            let e = when(far, now).unwrap_err();
+            assert!(matches!(e, Error::Usage(_)), "{far}: {e}");
+        }
+        assert!(when("+300000000000s", now).unwrap_err().to_string().contains("366 days"));
+        assert_eq!(when("+366d", now).unwrap(), "2031-01-02T00:00:00Z");
+        assert!(when("2030-12-31T00:00:00Z", now).is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_time_parser_never_panics_and_keeps_its_bounds(
+            n in proptest::prelude::any::<i64>(),
+            unit in "[smhdx]?",
+            junk in "\\PC{0,24}",
+        ) {
+            let now: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
+            for text in [format!("+{n}{unit}"), junk.clone(), format!("+{junk}")] {
+                if let Ok(t) = when(&text, now) {
+                    let t: DateTime<Utc> = DateTime::parse_from_rfc3339(&t).unwrap().with_timezone(&Utc);
+                    proptest::prop_assert!(t >= now + chrono::Duration::seconds(60), "{} gave {}", text, t);
+                    proptest::prop_assert!(t <= now + chrono::Duration::days(MAX_SCHEDULE_DAYS), "{} gave {}", text, t);
+                }
+            }
+        }
     }
 }

@@ -310,7 +310,7 @@ fn wait_timeout_exits_1_prints_the_call_and_says_how_to_check_later() {
     srv.on("GET", &format!("{CALLS}/c1"), vec![state("c1", "in_progress")]);
     let t = Sandboxed::new();
     ap(&t, &srv)
-        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--wait", "--timeout", "0.2"])
+        .args(["agentphone", "call", "--to", "+15005550006", "--objective", "Book", "--wait", "--timeout", "1"])
         .assert()
         .code(1)
         .stdout(contains("Status:").and(contains("in progress")))

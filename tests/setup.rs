@@ -367,6 +367,8 @@ fn interactive_setup_on_a_terminal_asks_hides_the_key_and_asks_before_editing_th
             ("API key:", KEY),
             ("Your name (the agent greets you with it) [Alex]:", ""),
             ("Agent name (Enter to skip) [Claw]:", "Clawd"),
+            ("Your own phone number, E.164 like +15551234567 (Enter to skip):", "911"),
+            ("Your own phone number, E.164 like +15551234567 (Enter to skip):", "+15551230000"),
             ("Add sessions_send to gateway.tools.allow", "y"),
         ],
     );
@@ -376,6 +378,8 @@ fn interactive_setup_on_a_terminal_asks_hides_the_key_and_asks_before_editing_th
     let cfg = read_json(&user_config(&t));
     assert_eq!(cfg["api_key"], KEY);
     assert_eq!((cfg["owner_name"].as_str(), cfg["agent_name"].as_str()), (Some("Alex"), Some("Clawd")));
+    assert_eq!(cfg["owner_phone"], "+15551230000", "asked again after a bad number");
+    assert!(transcript.contains("emergency number"), "the bad number was explained: {transcript}");
     let gw = read_json(&home.join(".openclaw/openclaw.json"));
     assert_eq!(gw["gateway"]["tools"]["allow"], json!(["web_fetch", "sessions_send"]));
 
@@ -397,7 +401,7 @@ fn interactive_setup_declining_the_gateway_edit_leaves_it_untouched() {
     let (code, transcript) = run_on_pty(
         &t,
         &["setup", "--server", &server],
-        &[("API key:", KEY), ("[Alex]:", ""), ("[Claw]:", ""), ("Add sessions_send", "n")],
+        &[("API key:", KEY), ("[Alex]:", ""), ("[Claw]:", ""), ("(Enter to skip):", ""), ("Add sessions_send", "n")],
     );
     assert_eq!(code, 0, "{transcript}");
     assert!(transcript.contains("does not allow sessions_send"), "{transcript}");

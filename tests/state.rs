@@ -309,12 +309,12 @@ fn a_memory_value_that_is_broken_json_is_refused_before_writing() {
 }
 
 #[test]
-fn a_state_file_that_is_not_json_is_reported_and_left_alone() {
+fn a_state_file_that_is_not_json_is_reported_with_exit_5_and_left_alone() {
     let (t, p) = with_state("{\"a\": {");
     cmd(&t, &p)
         .args(["save-memory", "a", "k", "v"])
         .assert()
-        .code(1)
+        .code(5)
         .stderr(contains("not valid JSON").and(contains("state.json")));
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"a\": {");
 }

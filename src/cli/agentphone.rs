@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::bounds;
+
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
@@ -33,7 +35,7 @@ pub struct AgentPhoneCallArgs {
     #[arg(long, value_name = "SLUG")]
     pub mission: Option<String>,
     /// With --wait: give up waiting after this many seconds (the call goes on).
-    #[arg(long, value_name = "SECS", default_value = "300", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = bounds::duration(1.0, bounds::MAX_WAIT_SECS as f64))]
     pub timeout: Duration,
     #[command(flatten)]
     pub tuning: AgentPhoneTuning,
@@ -55,22 +57,12 @@ pub struct AgentPhoneGetArgs {
 #[derive(Debug, Clone, Args)]
 pub struct AgentPhoneTuning {
     /// Seconds between polls while waiting.
-    #[arg(long, hide = true, value_name = "SECS", env = "CLAWDTALK_AGENTPHONE_POLL_INTERVAL", default_value = "10", value_parser = seconds)]
+    #[arg(long, hide = true, value_name = "SECS", env = "CLAWDTALK_AGENTPHONE_POLL_INTERVAL", default_value = "10", value_parser = bounds::duration(bounds::MIN_PAUSE_SECS, 3600.0))]
     pub poll_interval: Duration,
     /// Seconds between the two extra polls for a missing transcript or summary.
-    #[arg(long, hide = true, value_name = "SECS", env = "CLAWDTALK_AGENTPHONE_ENRICH_INTERVAL", default_value = "2", value_parser = seconds)]
+    #[arg(long, hide = true, value_name = "SECS", env = "CLAWDTALK_AGENTPHONE_ENRICH_INTERVAL", default_value = "2", value_parser = bounds::duration(bounds::MIN_PAUSE_SECS, 3600.0))]
     pub enrich_interval: Duration,
     /// Seconds to wait after a 429 before the single retry.
-    #[arg(long, hide = true, value_name = "SECS", env = "CLAWDTALK_AGENTPHONE_RATE_LIMIT_WAIT", default_value = "60", value_parser = seconds)]
+    #[arg(long, hide = true, value_name = "SECS", env = "CLAWDTALK_AGENTPHONE_RATE_LIMIT_WAIT", default_value = "60", value_parser = bounds::duration(bounds::MIN_PAUSE_SECS, 3600.0))]
     pub rate_limit_wait: Duration,
-}
-
-/// A non-negative number of seconds (fractions allowed).
-fn seconds(s: &str) -> Result<Duration, String> {
-    s.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|f| f.is_finite() && *f >= 0.0 && *f < 1e9)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("{s:?} is not a number of seconds (e.g. 300 or 0.5)"))
 }

@@ -22,13 +22,13 @@ pub struct ApprovalRequestArgs {
     #[arg(long)]
     pub biometric: bool,
     /// Seconds to wait for the decision (also the request's expiry).
-    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=super::bounds::MAX_WAIT_SECS))]
     pub timeout: u64,
     /// Print the request id at once instead of waiting for the decision.
     #[arg(long)]
     pub no_wait: bool,
     /// Seconds between status polls (tests shorten it).
-    #[arg(long, value_name = "SECS", default_value_t = 2.0, hide = true)]
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, hide = true, value_parser = super::bounds::seconds(super::bounds::MIN_PAUSE_SECS, 3600.0))]
     pub poll_interval: f64,
 }
 

@@ -75,10 +75,10 @@ pub struct AssistantListArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Page number (from 1).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub page: u32,
     /// Results per page.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub size: u32,
 }
 

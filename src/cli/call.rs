@@ -34,10 +34,10 @@ pub struct CallStartArgs {
     #[arg(long)]
     pub wait: bool,
     /// With --wait: give up following after this many seconds (the call goes on).
-    #[arg(long, value_name = "SECS", default_value_t = 3600, requires = "wait")]
+    #[arg(long, value_name = "SECS", default_value_t = 3600, requires = "wait", value_parser = clap::value_parser!(u64).range(1..=super::bounds::MAX_WAIT_SECS))]
     pub timeout: u64,
     /// Seconds between status polls while waiting (tests shorten it).
-    #[arg(long, value_name = "SECS", default_value_t = 2.0, hide = true)]
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, hide = true, value_parser = super::bounds::seconds(super::bounds::MIN_PAUSE_SECS, 3600.0))]
     pub poll_interval: f64,
 }
 

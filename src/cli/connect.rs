@@ -30,6 +30,6 @@ pub struct ConnectRunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ConnectStatusArgs {
     /// How many log lines to show.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=10_000))]
     pub lines: usize,
 }

@@ -12,6 +12,6 @@ The state file is temporary and removed at the end ($CLAWDTALK_STATE_FILE and yo
 never touched); --state FILE keeps it.")]
 pub struct DemoArgs {
     /// Sandbox clock speed for the demo.
-    #[arg(long, default_value_t = 200.0, value_name = "X")]
+    #[arg(long, default_value_t = 200.0, value_name = "X", value_parser = super::bounds::speed)]
     pub speed: f64,
 }

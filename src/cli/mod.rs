@@ -156,3 +156,91 @@ pub enum Command {
     #[command(flatten)]
     Legacy(LegacyCommand),
 }
+
+/// Bounds on the numbers a user types, checked by clap before anything
+/// runs (a bad value exits 2, nothing sent). Why: an unbounded number
+/// overflows into nonsense (a busy delay of 2^64 minutes retried at once),
+/// hangs a cron job for centuries, or places a call and then fails to
+/// follow it (`--timeout 0`).
+pub mod bounds {
+    /// Most retries per target `poll` makes.
+    pub const MAX_RETRIES: u32 = 10;
+    /// Longest retry delay, in minutes (7 days).
+    pub const MAX_DELAY_MINUTES: u64 = 7 * 24 * 60;
+    /// Longest wait or timeout, in seconds (1 day).
+    pub const MAX_WAIT_SECS: u64 = 24 * 60 * 60;
+    /// Shortest pause between polls (hidden test knobs), in seconds: above
+    /// zero so a loop never spins.
+    pub const MIN_PAUSE_SECS: f64 = 0.001;
+
+    /// A parser for a number of seconds (fractions allowed) in `min..=max`.
+    pub fn seconds(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync + 'static {
+        move |s: &str| {
+            let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds (e.g. 300 or 0.5)"))?;
+            if v.is_finite() && (min..=max).contains(&v) {
+                Ok(v)
+            } else {
+                Err(format!("{s} is out of range: give between {min} and {max} seconds"))
+            }
+        }
+    }
+
+    /// A parser for a [`std::time::Duration`] in seconds, in `min..=max`.
+    pub fn duration(
+        min: f64,
+        max: f64,
+    ) -> impl Fn(&str) -> Result<std::time::Duration, String> + Clone + Send + Sync + 'static {
+        let secs = seconds(min, max);
+        move |s: &str| secs(s).map(std::time::Duration::from_secs_f64)
+    }
+
+    /// A parser for a fraction in `0..=1`.
+    pub fn fraction(s: &str) -> Result<f64, String> {
+        let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number between 0 and 1"))?;
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{s} is out of range: give a number between 0 and 1"))
+        }
+    }
+
+    /// A parser for a clock speed: above 0, at most a million times real time.
+    pub fn speed(s: &str) -> Result<f64, String> {
+        let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number (e.g. 10)"))?;
+        if v.is_finite() && v > 0.0 && v <= 1e6 {
+            Ok(v)
+        } else {
+            Err(format!("{s} is out of range: give a speed above 0 and at most 1000000"))
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[test]
+        fn seconds_refuse_zero_negative_huge_and_non_numbers() {
+            let p = seconds(1.0, 86_400.0);
+            for bad in ["0", "-1", "86401", "1e300", "NaN", "inf", "soon", ""] {
+                assert!(p(bad).is_err(), "{bad}");
+            }
+            assert_eq!(p("1").unwrap(), 1.0);
+            assert_eq!(p(" 86400 ").unwrap(), 86_400.0);
+            assert!(fraction("1.5").is_err() && fraction("-0.1").is_err() && fraction("0.5").is_ok());
+            assert!(speed("0").is_err() && speed("inf").is_err() && speed("200").is_ok());
+        }
+
+        proptest! {
+            #[test]
+            fn a_duration_parser_never_panics_and_stays_in_bounds(s in "\\PC{0,30}", f in any::<f64>()) {
+                let p = duration(MIN_PAUSE_SECS, 3600.0);
+                for text in [s, f.to_string()] {
+                    if let Ok(d) = p(&text) {
+                        prop_assert!(d.as_secs_f64() >= MIN_PAUSE_SECS * 0.999 && d.as_secs_f64() <= 3600.0);
+                    }
+                }
+            }
+        }
+    }
+}

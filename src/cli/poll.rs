@@ -18,26 +18,26 @@ pub struct PollArgs {
     #[arg(long)]
     pub watch: bool,
     /// Retries per target after the first attempt.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=i64::from(super::bounds::MAX_RETRIES)))]
     pub max_retries: u32,
     /// Minutes before a busy number is called again.
-    #[arg(long, value_name = "MIN", default_value_t = 10)]
+    #[arg(long, value_name = "MIN", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=super::bounds::MAX_DELAY_MINUTES))]
     pub busy_delay: u64,
     /// Minutes before an unanswered number is called again.
-    #[arg(long, value_name = "MIN", default_value_t = 30)]
+    #[arg(long, value_name = "MIN", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=super::bounds::MAX_DELAY_MINUTES))]
     pub no_answer_delay: u64,
     /// Minutes before a failed (network) call is tried again.
-    #[arg(long, value_name = "MIN", default_value_t = 5)]
+    #[arg(long, value_name = "MIN", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=super::bounds::MAX_DELAY_MINUTES))]
     pub failed_delay: u64,
     /// Requests in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     pub concurrency: usize,
     /// Print a crontab line that runs poll every minute (the crontab is not edited).
     #[arg(long)]
     pub cron_line: bool,
     /// With --watch: a fixed pause between polls in seconds instead of the
     /// table (demos and tests against a fast sandbox).
-    #[arg(long, hide = true, value_name = "SECS")]
+    #[arg(long, hide = true, value_name = "SECS", value_parser = super::bounds::seconds(super::bounds::MIN_PAUSE_SECS, super::bounds::MAX_WAIT_SECS as f64))]
     pub interval: Option<f64>,
     /// A URL answering {"now": RFC 3339} to use as the clock (a sandbox's
     /// /_sandbox/clock, whose time runs faster than real time).

@@ -19,16 +19,16 @@ pub struct SandboxServeArgs {
     #[arg(long, default_value_t = 0)]
     pub port: u16,
     /// Run the sandbox clock this many times faster than real time.
-    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    #[arg(long, default_value_t = 1.0, value_name = "X", value_parser = super::bounds::speed)]
     pub speed: f64,
     /// A finished scheduled event with a step_id marks that plan step completed or failed.
     #[arg(long)]
     pub auto_sync: bool,
     /// Answer 429 (with Retry-After) to more than N API requests a minute.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit: Option<u32>,
     /// Answer 503 to this fraction of API requests (0 to 1).
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = super::bounds::fraction)]
     pub fail_rate: f64,
     /// Seed for --fail-rate, so the same requests fail on every run.
     #[arg(long, value_name = "S")]
@@ -49,6 +49,6 @@ pub struct CallInArgs {
     #[arg(long, value_name = "ROOT")]
     pub url: Option<String>,
     /// Seconds to wait for the answer.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=super::bounds::MAX_WAIT_SECS))]
     pub timeout: u64,
 }

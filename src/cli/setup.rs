@@ -29,4 +29,8 @@ pub struct SetupArgs {
     /// Agent's name (default: from IDENTITY.md).
     #[arg(long, value_name = "NAME")]
     pub agent_name: Option<String>,
+    /// Your own phone number (E.164, saved as `owner_phone`): SMS and calls
+    /// from it are yours; every other number is a stranger's.
+    #[arg(long, value_name = "E164")]
+    pub owner_phone: Option<String>,
 }

@@ -52,7 +52,8 @@ fn target_slug(s: &mut State, a: &MemorySaveArgs, words: &str) -> Result<String>
         )));
     }
     let slug = slugify(&a.mission);
-    if slug != a.mission {
+    // An empty slug would become a top-level key "" that no command can name.
+    if slug.is_empty() || slug != a.mission {
         return Err(Error::usage(format!(
             "--create needs a slug (lowercase letters, digits and -): use '{slug}' instead of '{}'",
             a.mission
@@ -84,6 +85,8 @@ pub async fn append(ctx: &Context, a: MemorySaveArgs, words: &'static str) -> Re
 /// One memory write: the store's fast path when the slug is an active
 /// mission, else the general path with the slug rules of [`target_slug`].
 async fn write(ctx: &Context, a: MemorySaveArgs, w: MemoryWrite, words: &'static str) -> Result<(String, usize)> {
+    // A blank key (an unset shell variable) would store a value nobody can name.
+    crate::validate::plain_id("KEY", &a.key)?;
     let now = ctx.now();
     let (mission, key) = (a.mission.clone(), a.key.clone());
     let op = w.clone();
@@ -104,6 +107,9 @@ async fn write(ctx: &Context, a: MemorySaveArgs, w: MemoryWrite, words: &'static
 /// pretty JSON; a missing key prints `No memory found` (exit 0, as
 /// telnyx_api.py), a mission without memory prints `{}`.
 pub async fn get(ctx: &Context, a: MemoryGetArgs) -> Result<Outcome> {
+    if let Some(k) = &a.key {
+        crate::validate::plain_id("KEY", k)?;
+    }
     let state = ctx.state()?.read_async().await?;
     let (_, m) = state.lookup(&a.mission)?;
     let value = match &a.key {

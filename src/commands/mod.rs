@@ -103,7 +103,7 @@ impl Context {
             // `setup` creates or repairs the config file (a missing --config
             // path is where it will write); `completions`, `man` and `demo`
             // (which talks to its own sandbox) never read it.
-            Err(crate::Error::Config(_))
+            Err(crate::Error::Config(_) | crate::Error::File(_))
                 if matches!(
                     cli.command,
                     Command::Setup(_) | Command::Completions(_) | Command::Man(_) | Command::Demo(_)

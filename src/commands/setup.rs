@@ -172,6 +172,7 @@ fn gateway_cli(path: &Path) -> &'static str {
 /// `clawdtalk setup`.
 pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
     let interactive = ctx.interactive && !a.yes;
+    let phone_flag = a.owner_phone.as_deref().map(|p| crate::validate::phone("--owner-phone", p)).transpose()?;
     let server = match &a.server {
         Some(s) => {
             let s = s.trim().trim_end_matches('/').to_string();
@@ -219,6 +220,7 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
 
     // 4. Names.
     let (owner, agent) = names(&a, &found, interactive).await?;
+    let owner_phone = owner_phone(phone_flag, &found, interactive).await?;
     let greeting = existing_str(&found, "greeting").unwrap_or_else(|| match &owner {
         Some(o) => format!("Hey {o}, what's up?"),
         None => "Hey, what's up?".to_string(),
@@ -234,6 +236,7 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
         ("server", Some(server.clone())),
         ("owner_name", owner.clone()),
         ("agent_name", agent.clone()),
+        ("owner_phone", owner_phone.clone()),
         ("greeting", Some(greeting.clone())),
         ("gateway_url", gateway_url.clone()),
         ("gateway_token", gateway_token.clone()),
@@ -250,6 +253,7 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
         "server": server,
         "owner_name": owner,
         "agent_name": agent,
+        "owner_phone": owner_phone,
         "greeting": greeting,
         "gateway_url": gateway_url,
         "gateway_token_set": gateway_token.is_some(),
@@ -392,6 +396,29 @@ async fn names(a: &SetupArgs, found: &Found, interactive: bool) -> Result<(Optio
     Ok((nonblank(o), nonblank(g)))
 }
 
+/// The owner's own number (`owner_phone`): the flag (already checked),
+/// else the config file's; on a terminal offered, and asked again until it
+/// is E.164 or left blank (skipped). Why: without it every SMS and call is
+/// a stranger's, so the owner's own requests meet the stranger throttle.
+async fn owner_phone(flag: Option<String>, found: &Found, interactive: bool) -> Result<Option<String>> {
+    let current = flag.or_else(|| existing_str(found, "owner_phone"));
+    if !interactive {
+        return Ok(current);
+    }
+    ask(move |p| loop {
+        let answer = p.ask("Your own phone number, E.164 like +15551234567 (Enter to skip)", current.as_deref())?;
+        let answer = answer.trim();
+        if answer.is_empty() {
+            return Ok(None);
+        }
+        match crate::validate::phone("owner_phone", answer) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) => p.say(&e.to_string()),
+        }
+    })
+    .await
+}
+
 /// What setup learned of the OpenClaw gateway.
 struct Gateway {
     /// The `sessions_send` state word.
@@ -468,7 +495,7 @@ async fn write_config<const N: usize>(found: &Found, entries: [(&str, Option<Str
         if backup {
             let bak = target.with_extension("json.bak");
             std::fs::copy(&target, &bak)
-                .map_err(|e| Error::config(format!("cannot back up {} to {}: {e}", target.display(), bak.display())))?;
+                .map_err(|e| Error::file(format!("cannot back up {} to {}: {e}", target.display(), bak.display())))?;
         }
         config::save_config_file(&target, &map)
     })
@@ -611,6 +638,27 @@ mod service_tests {
         h.service.on("GET", "/v1/missions", vec![Reply::error(401, "invalid key")]);
         let e = run(&ctx(&h), args(&["--yes", "--no-gateway-edit"])).await.unwrap_err();
         assert!(matches!(&e, Error::Failed(m) if m.contains("rejected the API key") && m.contains("--force")), "{e:?}");
+        assert!(!h.dir().join("skill-config.json").exists());
+    }
+
+    #[tokio::test]
+    async fn owner_phone_is_saved_from_the_flag() {
+        let h = Harness::start().await;
+        let o = run(&ctx(&h), args(&["--yes", "--no-gateway-edit", "--owner-phone", " +15551234567 "])).await.unwrap();
+        assert_eq!(o.data["owner_phone"], "+15551234567");
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(h.dir().join("skill-config.json")).unwrap()).unwrap();
+        assert_eq!(saved["owner_phone"], "+15551234567");
+    }
+
+    #[tokio::test]
+    async fn a_bad_owner_phone_is_refused_before_anything_is_sent_or_written() {
+        let h = Harness::start().await;
+        for bad in ["911", "5551234567", ""] {
+            let e = run(&ctx(&h), args(&["--yes", "--no-gateway-edit", "--owner-phone", bad])).await.unwrap_err();
+            assert!(matches!(&e, Error::Usage(m) if m.contains("--owner-phone")), "{bad}: {e:?}");
+        }
+        assert!(h.service.requests().is_empty());
         assert!(!h.dir().join("skill-config.json").exists());
     }
 }

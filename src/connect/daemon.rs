@@ -156,10 +156,8 @@ impl Runtime {
     ) -> Result<std::process::Child> {
         use std::os::unix::process::CommandExt;
         self.ensure_dir()?;
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_file())
+        // Private (0600) like every log: it holds transcripts and numbers.
+        let log = open_log(&self.log_file())
             .map_err(|e| Error::state(format!("cannot open {}: {e}", self.log_file().display())))?;
         let log2 = log.try_clone().map_err(|e| Error::state(format!("cannot open the log: {e}")))?;
         let mut cmd = std::process::Command::new(exe);
@@ -626,6 +624,17 @@ mod tests {
         assert_eq!(fs::read_to_string(&p).unwrap(), "three\n");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_detached_client_log_is_created_private() {
+        let (_d, r) = rt();
+        let mut child =
+            r.spawn_detached(Path::new("/bin/sh"), &["-c".into(), "echo started".into()], &[], Path::new("/")).unwrap();
+        child.wait().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(fs::metadata(r.log_file()).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_to_string(r.log_file()).unwrap(), "started\n");
     }
 
     #[test]

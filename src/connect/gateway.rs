@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::approval::Cleared;
 use crate::config::Secret;
 use crate::error::{Error, Result};
+use crate::redact::{cut, sanitize_for_terminal, Redactor, MAX_ERROR_TEXT};
 
 /// Gateway timeout for requests made during a call (deep tools, walkie, reports).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(90);
@@ -26,20 +27,28 @@ pub struct Gateway {
     invoke_url: String,
     token: Option<Secret>,
     agent_id: String,
+    /// Removes the token (and key shapes) from gateway text before it
+    /// reaches a log line or a caller's answer.
+    redactor: Redactor,
 }
 
 impl Gateway {
     pub fn new(gateway_url: &str, token: Option<Secret>, agent_id: &str) -> Result<Gateway> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            // Every request carries the gateway token: a redirect would
+            // replay it to wherever the Location points.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("clawdtalk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::config(format!("cannot build the gateway HTTP client: {e}")))?;
+        let redactor = Redactor::new(token.iter().map(|t| t.expose().to_string()));
         Ok(Gateway {
             http,
             invoke_url: format!("{}/tools/invoke", gateway_url.trim_end_matches('/')),
             token,
             agent_id: agent_id.to_string(),
+            redactor,
         })
     }
 
@@ -72,20 +81,41 @@ impl Gateway {
             Error::Network(format!("the agent gateway at {} {what}", self.invoke_url))
         })?;
         let status = resp.status();
+        if status.is_redirection() {
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| self.clean(&String::from_utf8_lossy(v.as_bytes())))
+                .unwrap_or_else(|| "nowhere (no Location header)".into());
+            return Err(Error::Api {
+                status: status.as_u16(),
+                message: format!(
+                    "the agent gateway redirected to {}; redirects are never followed (check gateway_url)",
+                    cut(&location, 200)
+                ),
+                body: None,
+            });
+        }
         let bytes = resp.bytes().await.map_err(|e| Error::Network(format!("reading the gateway reply: {e}")))?;
         let value: Value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         if !status.is_success() {
-            let message = error_message(&value).unwrap_or_else(|| format!("HTTP {status}"));
+            let message = error_message(&value).map_or_else(|| format!("HTTP {status}"), |m| self.clean(&m));
             return Err(Error::Api { status: status.as_u16(), message, body: None });
         }
         if value.get("ok") == Some(&Value::Bool(false)) {
             return Err(Error::failed(format!(
                 "the gateway refused sessions_send: {}",
-                error_message(&value).unwrap_or_else(|| "no reason given".into())
+                error_message(&value).map_or_else(|| "no reason given".into(), |m| self.clean(&m))
             )));
         }
         Ok(reply_text(&value))
+    }
+
+    /// Gateway text fit for a log line or an answer: secrets removed,
+    /// control characters escaped, cut to [`MAX_ERROR_TEXT`].
+    fn clean(&self, text: &str) -> String {
+        cut(&sanitize_for_terminal(&self.redactor.redact(text)), MAX_ERROR_TEXT)
     }
 }
 
@@ -138,6 +168,54 @@ mod tests {
         assert_eq!(reply_text(&json!({"result":{"content":[{"type":"text","text":"plain C"}]}})), "plain C");
         assert_eq!(reply_text(&json!({"result":"D"})), "D");
         assert_eq!(reply_text(&json!({"response":"E"})), "E");
+    }
+
+    /// A loopback gateway answering every request with `reply`; returns
+    /// its URL and the number of requests it saw.
+    async fn loopback(reply: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = vec![0u8; 8192];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(reply.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            }
+        });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn a_redirect_from_the_gateway_is_refused_and_the_token_never_replayed() {
+        let (target, hits) = loopback("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+        let redirect: &'static str = Box::leak(
+            format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {target}/steal\r\ncontent-length: 0\r\n\r\n")
+                .into_boxed_str(),
+        );
+        let (gw_url, _) = loopback(redirect).await;
+        let gw = Gateway::new(&gw_url, Some(Secret::new("gw-token-0123456789")), "main").unwrap();
+        let e = gw.ask(Cleared::report("hi".into()), "agent:main:main", Duration::from_secs(5)).await.unwrap_err();
+        assert!(matches!(e, Error::Api { status: 307, .. }), "{e:?}");
+        assert!(e.to_string().contains("redirects are never followed"), "{e}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the redirect target was never asked");
+    }
+
+    #[tokio::test]
+    async fn gateway_error_text_is_redacted_before_anyone_sees_it() {
+        let reply =
+            "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: 74\r\n\r\n\
+                     {\"error\": {\"message\": \"bad token gw-token-0123456789 key cc_live_abcdef\"}}";
+        let (gw_url, _) = loopback(reply).await;
+        let gw = Gateway::new(&gw_url, Some(Secret::new("gw-token-0123456789")), "main").unwrap();
+        let e = gw.ask(Cleared::report("hi".into()), "agent:main:main", Duration::from_secs(5)).await.unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains("gw-token-0123456789") && !text.contains("cc_live_abcdef"), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! stopped instead of creating a second mission, run or assistant.
 //! Network requests are never made while the state file is locked.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::api::assistants;
@@ -16,7 +16,8 @@ use crate::api::runs::{self, RunUpdate};
 use crate::api::{agents, missions, phones, plan};
 use crate::error::{Error, Result};
 use crate::output::Outcome;
-use crate::state::{slugify, timestamp, Found, MissionState, StateStore};
+use crate::state::{slugify, timestamp, FileLock, Found, MissionState, StateStore};
+use crate::task::blocking;
 use crate::validate;
 
 use super::agentphone::retry_owed;
@@ -32,6 +33,9 @@ const INIT_PENDING: &str = "init_pending";
 /// Field recording the run the assistant was linked to (so a re-run of
 /// `setup-agent` after a failed link links it, and never twice).
 const LINKED_RUN: &str = "assistant_linked_run_id";
+/// Field of [`INIT_PENDING`]: when the init that took the slug started
+/// (RFC 3339), so a resumed init adopts only a mission created since.
+const PENDING_SINCE: &str = "since";
 
 /// What `init` needs: `init NAME INSTRUCTIONS REQUEST [STEPS_JSON]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +65,17 @@ pub struct SetupAgentRequest {
 /// Lines as telnyx_api.py (`Created mission: …`, `Created run: …`,
 /// `Created plan with N steps`, `Updated run …: running`, or `Resuming
 /// existing mission: SLUG`), then `Mission slug: SLUG`.
+///
+/// Safe to retry and to race (docs/protocol.md#workflows): inits of one
+/// state file take turns on `<state>.init.lock` (released by the kernel
+/// when a holder dies), so concurrent inits of one name create one mission
+/// and the later ones resume it. Before anything is sent the slug is taken
+/// in the state file as a pending record with its start time, which also
+/// proves the file can be written (a read-only or full disk fails here, exit
+/// 5, and no mission is left orphaned). A pending record left by a crash is
+/// resumed: the service's missions are listed and one of this name created
+/// since the record's time is adopted; a new one is created only when there
+/// is none, and an older mission of the same name is never adopted.
 pub async fn init(
     client: &impl ClientSource,
     store: &StateStore,
@@ -75,34 +90,46 @@ pub async fn init(
         )));
     }
     let steps = a.steps_json.as_deref().map(plan_steps).transpose()?;
-    let state = store.read_async().await?;
-    let existing = state.mission(&slug).cloned().unwrap_or_default();
+    if let Some(done) = resumed(&slug, store.read_async().await?.mission(&slug)) {
+        return Ok(done);
+    }
+    let client = client.client()?;
+    let _turn = init_turn(store, &slug).await?;
+    let (existing, since) = take_slug(store, &slug, &a.name, now).await?;
+    // Another init of this name finished while this one waited its turn.
+    if let Some(done) = resumed(&slug, Some(&existing)) {
+        return Ok(done);
+    }
     let mut o = Outcome::default();
-
     let mission_id = existing.mission_id();
     let run_id = existing.run_id();
     let pending = existing.fields().get(INIT_PENDING).cloned();
-    if let (Some(mid), Some(rid), None) = (&mission_id, &run_id, &pending) {
-        let data = json!({"slug": slug, "mission_id": mid, "run_id": rid, "resumed": true});
-        return Ok(Outcome::data(data)
-            .line(format!("Resuming existing mission: {slug}"))
-            .line(format!("Mission slug: {slug}")));
-    }
-
-    let client = client.client()?;
     let mid = match mission_id {
         Some(mid) => mid,
         None => {
-            let m = missions::create(&client, &a.name, &a.instructions).await?;
-            o = o.line(format!("Created mission: {}", m.id));
-            let (name, id) = (a.name.clone(), m.id.clone());
+            let adopted = match since {
+                Some(t) => adoptable(&client, &a.name, t).await?,
+                None => None,
+            };
+            let id = match adopted {
+                Some(id) => {
+                    o = o.line(format!("Adopted mission: {id} (created by an init that stopped before saving it)"));
+                    id
+                }
+                None => {
+                    let m = missions::create(&client, &a.name, &a.instructions).await?;
+                    o = o.line(format!("Created mission: {}", m.id));
+                    m.id
+                }
+            };
+            let (name, saved) = (a.name.clone(), id.clone());
             save(store, &slug, move |e| {
                 e.set("mission_name", name);
-                e.set("mission_id", id);
+                e.set("mission_id", saved);
                 e.set("created_at", timestamp(now));
             })
             .await?;
-            m.id
+            id
         }
     };
     let (rid, pending) = match (run_id, pending) {
@@ -149,6 +176,95 @@ pub async fn init(
     .await?;
     o.data = json!({"slug": slug, "mission_id": mid, "run_id": rid, "resumed": false});
     Ok(o.line(format!("Mission slug: {slug}")))
+}
+
+/// The answer for a slug whose init is complete (mission and run saved,
+/// nothing pending): resumed, nothing sent.
+fn resumed(slug: &str, entry: Option<&MissionState>) -> Option<Outcome> {
+    let e = entry?;
+    let (mid, rid) = (e.mission_id()?, e.run_id()?);
+    if e.fields().contains_key(INIT_PENDING) {
+        return None;
+    }
+    let data = json!({"slug": slug, "mission_id": mid, "run_id": rid, "resumed": true});
+    Some(Outcome::data(data).line(format!("Resuming existing mission: {slug}")).line(format!("Mission slug: {slug}")))
+}
+
+/// How long an `init` waits for another `init` of the same state file to
+/// finish before saying so. Creating a mission takes four requests; a
+/// minute covers slow networks without leaving a caller hanging.
+const INIT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// This init's turn: the exclusive `<state>.init.lock`, waited for (bounded).
+async fn init_turn(store: &StateStore, slug: &str) -> Result<FileLock> {
+    let path = store.init_lock_path();
+    let held = blocking(move || FileLock::exclusive_within(&path, INIT_WAIT)).await?;
+    held.ok_or_else(|| {
+        Error::failed(format!(
+            "mission '{slug}' is being created by another process (or another init is still running); run init \
+             again"
+        ))
+    })
+}
+
+/// Under the state lock: the slug's entry as it is, and the start time of
+/// an unfinished earlier init that had not saved a mission id (`None` when
+/// this init starts afresh). An entry without a mission id is marked
+/// pending with `now` before anything is sent; the write proves the state
+/// file can be written.
+async fn take_slug(
+    store: &StateStore,
+    slug: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(MissionState, Option<DateTime<Utc>>)> {
+    let (slug, name) = (slug.to_string(), name.to_string());
+    store
+        .update_async(move |s| {
+            let e = s.mission_or_create(&slug);
+            let mut since = None;
+            if e.mission_id().is_none() {
+                let pending = e.fields().get(INIT_PENDING).and_then(|p| p.get(PENDING_SINCE)).cloned();
+                since = pending.as_ref().and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+                if e.get_str("mission_name").is_none() {
+                    e.set("mission_name", name);
+                }
+                let mut marker = match e.fields().get(INIT_PENDING) {
+                    Some(Value::Object(p)) => p.clone(),
+                    _ => Map::new(),
+                };
+                if since.is_none() {
+                    marker.insert(PENDING_SINCE.into(), json!(timestamp(now)));
+                }
+                e.set(INIT_PENDING, Value::Object(marker));
+            }
+            Ok((e.clone(), since.map(|t| t.with_timezone(&Utc))))
+        })
+        .await
+}
+
+/// A mission named `name` created at or after `since` (the earliest, when
+/// several): the one a crashed init created and could not save. Missions
+/// created before the pending record are someone else's and never adopted.
+/// The service gives `created_at` in whole seconds, so `since` is compared
+/// at that precision.
+async fn adoptable(client: &crate::api::Client, name: &str, since: DateTime<Utc>) -> Result<Option<String>> {
+    let since = since.trunc_subsecs(0);
+    let created = |m: &crate::api::models::Mission| {
+        m.extra
+            .get("created_at")
+            .and_then(Value::as_str)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let mut found: Vec<(DateTime<Utc>, String)> = missions::list(client)
+        .await?
+        .iter()
+        .filter(|m| m.name.as_deref() == Some(name))
+        .filter_map(|m| created(m).filter(|t| *t >= since).map(|t| (t, m.id.clone())))
+        .collect();
+    found.sort();
+    Ok(found.into_iter().next().map(|(_, id)| id))
 }
 
 /// `STEPS_JSON` as a JSON list (its steps are the service's to check).

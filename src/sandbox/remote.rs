@@ -13,6 +13,8 @@ pub async fn post(root: &str, path: &str, body: &Value, timeout: Duration) -> Re
     let url = format!("{}/_sandbox/{}", root.trim_end_matches('/'), path.trim_start_matches('/'));
     let client = reqwest::Client::builder()
         .timeout(timeout)
+        // The control API never redirects; one that does is not the sandbox.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::failed(format!("cannot build an HTTP client: {e}")))?;
     let resp = client.post(&url).json(body).send().await.map_err(|e| {

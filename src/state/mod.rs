@@ -146,6 +146,12 @@ impl StateStore {
         write::sibling(&self.path, ".lock")
     }
 
+    /// The sidecar lock `init` holds while it creates a mission
+    /// (`<state>.init.lock`), so inits of one name take turns.
+    pub fn init_lock_path(&self) -> PathBuf {
+        write::sibling(&self.path, ".init.lock")
+    }
+
     /// Read the current state without locking: writers replace the file
     /// atomically, so this sees a whole file and never waits. A missing
     /// file is an empty state.
