@@ -461,7 +461,6 @@ fn longest_module(target: &str, modules: &BTreeMap<String, String>) -> Option<St
 }
 
 #[test]
-#[ignore = "citation sweep pending"]
 fn code_and_readme_cite_only_documents_in_the_repository() {
     let mut hits = Vec::new();
     let mut texts = sources();

@@ -38,7 +38,8 @@ pub const GLOBAL: &str = "Global options";
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success, 1 the service refused or failed, 2 bad usage or input,
-3 configuration missing (no API key), 4 network unreachable or timed out.
+3 configuration missing (no API key), 4 network unreachable or timed out,
+5 a local file (state or config) unreadable, corrupt or unwritable.
 
 The telnyx_api.py command words (create-mission, log-event, schedule-call, ...)
 are accepted too, with the same arguments: see docs/legacy-words.md.";

@@ -173,16 +173,7 @@ fn gateway_cli(path: &Path) -> &'static str {
 pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
     let interactive = ctx.interactive && !a.yes;
     let phone_flag = a.owner_phone.as_deref().map(|p| crate::validate::phone("--owner-phone", p)).transpose()?;
-    let server = match &a.server {
-        Some(s) => {
-            let s = s.trim().trim_end_matches('/').to_string();
-            match url::Url::parse(&s) {
-                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Some(s),
-                _ => return Err(Error::usage(format!("--server {s:?} is not an http(s) URL"))),
-            }
-        }
-        None => None,
-    };
+    let server = a.server.as_deref().map(server_flag).transpose()?;
     let home = home_dir()?;
     let target = target_path(ctx.config_path.as_deref(), std::env::var("CLAWDTALK_CONFIG").ok(), &ctx.cwd)?;
     let found = {
@@ -270,6 +261,15 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
     o.notes = notes;
     Ok(o.line(format!("Saved {target_shown} (mode 0600)"))
         .line("Next: `clawdtalk connect start` for voice calls, then `clawdtalk status`."))
+}
+
+/// `--server` as given: an http(s) site root, without a trailing `/`.
+fn server_flag(s: &str) -> Result<String> {
+    let s = s.trim().trim_end_matches('/').to_string();
+    match url::Url::parse(&s) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(s),
+        _ => Err(Error::usage(format!("--server {s:?} is not an http(s) URL"))),
+    }
 }
 
 /// Ask before reconfiguring an existing (or unusable) config file: on a

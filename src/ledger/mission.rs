@@ -106,31 +106,7 @@ pub async fn init(
     let pending = existing.fields().get(INIT_PENDING).cloned();
     let mid = match mission_id {
         Some(mid) => mid,
-        None => {
-            let adopted = match since {
-                Some(t) => adoptable(&client, &a.name, t).await?,
-                None => None,
-            };
-            let id = match adopted {
-                Some(id) => {
-                    o = o.line(format!("Adopted mission: {id} (created by an init that stopped before saving it)"));
-                    id
-                }
-                None => {
-                    let m = missions::create(&client, &a.name, &a.instructions).await?;
-                    o = o.line(format!("Created mission: {}", m.id));
-                    m.id
-                }
-            };
-            let (name, saved) = (a.name.clone(), id.clone());
-            save(store, &slug, move |e| {
-                e.set("mission_name", name);
-                e.set("mission_id", saved);
-                e.set("created_at", timestamp(now));
-            })
-            .await?;
-            id
-        }
+        None => create_or_adopt(&client, store, &slug, &a, since, now, &mut o).await?,
     };
     let (rid, pending) = match (run_id, pending) {
         (Some(rid), Some(p)) => (rid, p),
@@ -176,6 +152,45 @@ pub async fn init(
     .await?;
     o.data = json!({"slug": slug, "mission_id": mid, "run_id": rid, "resumed": false});
     Ok(o.line(format!("Mission slug: {slug}")))
+}
+
+/// The mission for a slug that has none saved: the one a crashed init of
+/// this name created after `since` (never an older one), or a new one;
+/// saved before anything else is created for it.
+async fn create_or_adopt(
+    client: &crate::api::Client,
+    store: &StateStore,
+    slug: &str,
+    a: &InitRequest,
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    o: &mut Outcome,
+) -> Result<String> {
+    let adopted = match since {
+        Some(t) => adoptable(client, &a.name, t).await?,
+        None => None,
+    };
+    let id = match adopted {
+        Some(id) => {
+            o.blocks.push(crate::output::Block::Line(format!(
+                "Adopted mission: {id} (created by an init that stopped before saving it)"
+            )));
+            id
+        }
+        None => {
+            let m = missions::create(client, &a.name, &a.instructions).await?;
+            o.blocks.push(crate::output::Block::Line(format!("Created mission: {}", m.id)));
+            m.id
+        }
+    };
+    let (name, saved) = (a.name.clone(), id.clone());
+    save(store, slug, move |e| {
+        e.set("mission_name", name);
+        e.set("mission_id", saved);
+        e.set("created_at", timestamp(now));
+    })
+    .await?;
+    Ok(id)
 }
 
 /// The answer for a slug whose init is complete (mission and run saved,
