@@ -229,7 +229,7 @@ mod tests {
         assert_eq!(run_end.json()["status"], "succeeded");
         assert_eq!(o.data["now"], "2026-01-01T12:00:00Z");
         let t = text(&o);
-        assert!(t.starts_with("roof: 1 events pending, 1 fetched\n  e1 +15551***: completed"), "{t}");
+        assert!(t.starts_with("roof: 1 events pending, 1 fetched\n  e1 +1 ***4567: completed"), "{t}");
         assert!(t.contains("mission ended: succeeded"), "{t}");
         assert_eq!(o.exit_code, 0);
     }
