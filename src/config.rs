@@ -159,6 +159,9 @@ pub struct Config {
     pub agent_name: Option<String>,
     pub greeting: Option<String>,
     pub gateway_url: String,
+    /// `gateway_url` was given (environment or file), not the default: voice
+    /// routing has been set up (`status` reports it).
+    pub gateway_configured: bool,
     pub gateway_token: Option<Secret>,
     pub agent_id: String,
     pub agentphone_api_key: Option<Secret>,
@@ -224,6 +227,13 @@ impl Config {
             }
         };
 
+        // The environment beats the file, as for the key: `clawdtalk sandbox
+        // --agent echo` prints both to export.
+        let gateway_env = env.var("CLAWDTALK_GATEWAY_URL");
+        if let Some(u) = &gateway_env {
+            validate_url(&trim_slash(u), "CLAWDTALK_GATEWAY_URL")?;
+        }
+        let gateway_url = gateway_env.or_else(|| s("gateway_url"));
         Ok(Config {
             api_key: api_key.map(Secret::new),
             api_key_source,
@@ -236,8 +246,9 @@ impl Config {
             },
             agent_name: s("agent_name"),
             greeting: s("greeting"),
-            gateway_url: trim_slash(&s("gateway_url").unwrap_or_else(|| DEFAULT_GATEWAY_URL.to_string())),
-            gateway_token: s("gateway_token").map(Secret::new),
+            gateway_url: trim_slash(&gateway_url.clone().unwrap_or_else(|| DEFAULT_GATEWAY_URL.to_string())),
+            gateway_configured: gateway_url.is_some(),
+            gateway_token: env.var("CLAWDTALK_GATEWAY_TOKEN").or_else(|| s("gateway_token")).map(Secret::new),
             agent_id: s("agent_id").unwrap_or_else(|| DEFAULT_AGENT_ID.to_string()),
             agentphone_api_key: env.var("AGENTPHONE_API_KEY").or_else(|| s("agentphone_api_key")).map(Secret::new),
             agentphone_url: trim_slash(
@@ -420,8 +431,24 @@ mod tests {
         let c = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
         assert!(c.api_key.is_none());
         assert_eq!(c.gateway_url, DEFAULT_GATEWAY_URL);
+        assert!(!c.gateway_configured);
         assert_eq!(c.agent_id, "main");
         assert!(matches!(c.require_key(), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn the_gateway_from_the_environment_beats_the_file_and_counts_as_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), r#"{"gateway_url":"http://127.0.0.1:1","gateway_token":"file"}"#);
+        let c = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
+        assert!(c.gateway_configured);
+        let env = MapEnv::default()
+            .with("CLAWDTALK_GATEWAY_URL", "http://127.0.0.1:2/agent/")
+            .with("CLAWDTALK_GATEWAY_TOKEN", "env");
+        let c = Config::resolve(&Overrides::default(), &env, dir.path()).unwrap();
+        assert_eq!((c.gateway_url.as_str(), c.gateway_token.unwrap().expose()), ("http://127.0.0.1:2/agent", "env"));
+        let bad = MapEnv::default().with("CLAWDTALK_GATEWAY_URL", "ftp://x");
+        assert!(matches!(Config::resolve(&Overrides::default(), &bad, dir.path()), Err(Error::Config(_))));
     }
 
     #[test]
