@@ -276,6 +276,7 @@ pub struct CompleteRequest {
 /// `complete SLUG MID RID SUMMARY [PAYLOAD_JSON]` / `mission complete SLUG
 /// SUMMARY [PAYLOAD_JSON] [--mission-id] [--run-id]`.
 ///
+/// Marks the bot's own open plan steps `completed` ([`finish_bot_steps`]),
 /// PATCHes the run `succeeded` with `result_summary` (+ `result_payload`),
 /// then moves the mission to the archive (its memory stays readable). With
 /// explicit ids it completes the run even when the slug is not in this

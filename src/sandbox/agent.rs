@@ -74,9 +74,23 @@ pub fn router() -> Router<Shared> {
     Router::new().route("/tools/invoke", post(invoke))
 }
 
-/// A refusal in the gateway's shape.
-fn refuse(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({"ok": false, "error": {"type": kind, "message": message.into()}}))).into_response()
+/// A refusal, answered in the gateway's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = json!({"ok": false, "error": {"type": self.kind, "message": self.message}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+fn refuse(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal { status, kind, message: message.into() }
 }
 
 /// What a valid `sessions_send` asked for.
@@ -87,7 +101,7 @@ pub struct Invocation {
 }
 
 /// Check a request: the token, then the body (tool and arguments).
-pub fn parse_invocation(headers: &HeaderMap, body: &[u8]) -> Result<Invocation, Response> {
+pub fn parse_invocation(headers: &HeaderMap, body: &[u8]) -> Result<Invocation, Refusal> {
     let bearer =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if bearer != Some(GATEWAY_TOKEN) {
@@ -140,11 +154,12 @@ async fn invoke(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
             StatusCode::NOT_FOUND,
             "not_found",
             "this sandbox serves no stand-in agent: start it with `clawdtalk sandbox --agent echo`",
-        );
+        )
+        .into_response();
     };
     let inv = match parse_invocation(&headers, &body) {
         Ok(i) => i,
-        Err(resp) => return resp,
+        Err(refusal) => return refusal.into_response(),
     };
     tracing::debug!(session = %inv.session_key, mode = mode.word(), "stand-in agent answering");
     axum::Json(json!({"ok": true, "result": {"details": {"reply": answer(mode, &inv.message)}}})).into_response()
@@ -182,7 +197,7 @@ mod tests {
     fn a_request_without_the_token_is_refused() {
         let body = br#"{"tool":"sessions_send","args":{"sessionKey":"agent:main:main","message":"hi"}}"#;
         let r = parse_invocation(&HeaderMap::new(), body).unwrap_err();
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         let ok = parse_invocation(&authed(), body).unwrap();
         assert_eq!(ok, Invocation { session_key: "agent:main:main".into(), message: "hi".into() });
     }
@@ -190,12 +205,12 @@ mod tests {
     #[test]
     fn other_tools_and_missing_arguments_are_refused() {
         let other = br#"{"tool":"exec","args":{}}"#;
-        assert_eq!(parse_invocation(&authed(), other).unwrap_err().status(), StatusCode::NOT_FOUND);
+        assert_eq!(parse_invocation(&authed(), other).unwrap_err().status, StatusCode::NOT_FOUND);
         let no_key = br#"{"tool":"sessions_send","args":{"message":"hi"}}"#;
-        assert_eq!(parse_invocation(&authed(), no_key).unwrap_err().status(), StatusCode::BAD_REQUEST);
+        assert_eq!(parse_invocation(&authed(), no_key).unwrap_err().status, StatusCode::BAD_REQUEST);
         let huge =
             json!({"tool":"sessions_send","args":{"sessionKey":"s","message":"x".repeat(MAX_MESSAGE_CHARS + 1)}});
         let r = parse_invocation(&authed(), huge.to_string().as_bytes()).unwrap_err();
-        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 }
