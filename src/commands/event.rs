@@ -111,7 +111,7 @@ mod tests {
         assert_eq!(h.service.single().line(), "GET /v1/missions/m1/runs/r1/events");
         let t = text(&o);
         assert!(t.lines().any(|l| l.starts_with("custom") && l.contains(" - ") && l.ends_with("hi")), "{t}");
-        assert_eq!(o.notes, vec!["1 events"]);
+        assert_eq!(o.notes, vec!["1 event"]);
     }
 
     #[tokio::test]
