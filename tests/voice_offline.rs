@@ -97,7 +97,11 @@ fn call_in_through_the_echo_agent_prints_the_echoed_answer() {
     }
     let out = call_in.args(["sandbox", "call-in", "what is on my calendar"]).assert().success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(stdout.starts_with("You said: ") && stdout.contains("what is on my calendar"), "{stdout}");
+    assert_eq!(stdout, "You said: what is on my calendar\n");
+    // The gateway URL itself answers, so `status` sees the agent up.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let health: Value = rt.block_on(async { reqwest::get(gateway).await.unwrap().json().await.unwrap() });
+    assert_eq!(health, serde_json::json!({"ok": true, "agent": "echo"}));
 }
 
 #[test]

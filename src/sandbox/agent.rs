@@ -19,7 +19,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
@@ -70,8 +70,26 @@ impl FromStr for AgentMode {
 }
 
 /// The stand-in agent's routes (nested under [`BASE_PATH`]).
+/// `GET` on the gateway URL itself answers too, so `clawdtalk status`
+/// sees a gateway that is up.
 pub fn router() -> Router<Shared> {
-    Router::new().route("/tools/invoke", post(invoke))
+    Router::new().route("/", get(health)).route("/tools/invoke", post(invoke))
+}
+
+/// `GET {BASE_PATH}`: whether (and how) the stand-in agent answers.
+async fn health(State(s): State<Shared>) -> Response {
+    match s.opts.agent {
+        Some(mode) => axum::Json(json!({"ok": true, "agent": mode.word()})).into_response(),
+        None => no_agent().into_response(),
+    }
+}
+
+fn no_agent() -> Refusal {
+    refuse(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "this sandbox serves no stand-in agent: start it with `clawdtalk sandbox --agent echo`",
+    )
 }
 
 /// A refusal, answered in the gateway's shape.
@@ -134,15 +152,18 @@ pub fn parse_invocation(headers: &HeaderMap, body: &[u8]) -> Result<Invocation, 
     Ok(Invocation { session_key, message })
 }
 
-/// The reply text of `mode` to a message.
+/// The reply text of `mode` to a message. Echo repeats what was said: the
+/// message up to its first blank line (`connect` appends the call's context
+/// after one), cut at [`MAX_ECHO_CHARS`].
 pub fn answer(mode: AgentMode, message: &str) -> String {
     match mode {
         AgentMode::Echo => {
-            let mut said: String = message.trim().chars().take(MAX_ECHO_CHARS).collect();
-            if message.trim().chars().count() > MAX_ECHO_CHARS {
-                said.push('…');
+            let said = message.split("\n\n").next().unwrap_or_default().trim();
+            let mut echoed: String = said.chars().take(MAX_ECHO_CHARS).collect();
+            if said.chars().count() > MAX_ECHO_CHARS {
+                echoed.push('…');
             }
-            format!("You said: {said}")
+            format!("You said: {echoed}")
         }
     }
 }
@@ -150,12 +171,7 @@ pub fn answer(mode: AgentMode, message: &str) -> String {
 /// `POST {BASE_PATH}/tools/invoke`.
 async fn invoke(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(mode) = s.opts.agent else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "this sandbox serves no stand-in agent: start it with `clawdtalk sandbox --agent echo`",
-        )
-        .into_response();
+        return no_agent().into_response();
     };
     let inv = match parse_invocation(&headers, &body) {
         Ok(i) => i,
@@ -188,6 +204,8 @@ mod tests {
     #[test]
     fn echo_repeats_the_message_and_cuts_a_long_one() {
         assert_eq!(answer(AgentMode::Echo, " what time is it "), "You said: what time is it");
+        let with_context = "what time is it\n\nCall context: {\"source\":\"sandbox call-in\"}";
+        assert_eq!(answer(AgentMode::Echo, with_context), "You said: what time is it");
         let long = "a".repeat(MAX_ECHO_CHARS + 10);
         let r = answer(AgentMode::Echo, &long);
         assert!(r.ends_with('…') && r.chars().count() == "You said: ".len() + MAX_ECHO_CHARS + 1, "{r}");
