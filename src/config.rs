@@ -61,14 +61,44 @@ impl fmt::Display for Secret {
 /// Keys are masked by the shared redaction module (first 8 … last 4).
 pub use crate::redact::mask_key;
 
-/// Mask a phone number for logs: keep the first 6 characters (`+15551***`).
+/// Mask a phone number for output and logs: the country calling code and
+/// the last 4 digits, `+15005550006` → `+1 ***0006`, so the numbers of one
+/// mission stay distinguishable without showing them whole.
+///
+/// The rule: an E.164 number (`+` and 8 to 15 digits) shows `+CC ***LAST4`,
+/// where CC is its country calling code, whose length (1 to 3 digits) the
+/// ITU assignment fixes by its first digits ([`calling_code_len`]). Anything
+/// else longer than 6 characters shows `***LAST4`; shorter ones `***`.
 pub fn mask_phone(number: &str) -> String {
-    let chars: Vec<char> = number.chars().collect();
+    let n = number.trim();
+    let chars: Vec<char> = n.chars().collect();
+    let last4 = |c: &[char]| c[c.len().saturating_sub(4)..].iter().collect::<String>();
+    if let Some(digits) = n.strip_prefix('+').filter(|d| (8..=15).contains(&d.len())) {
+        if digits.bytes().all(|b| b.is_ascii_digit()) {
+            let cc = &digits[..calling_code_len(digits)];
+            return format!("+{cc} ***{}", last4(&chars));
+        }
+    }
     if chars.len() <= 6 {
         return "***".to_string();
     }
-    let head: String = chars[..6].iter().collect();
-    format!("{head}***")
+    format!("***{}", last4(&chars))
+}
+
+/// The length of the country calling code at the start of `digits` (ITU-T
+/// E.164 assignments): `1` (NANP) and `7` are one digit; the two-digit codes
+/// are listed; every other code is three digits (e.g. 353, 420, 852).
+fn calling_code_len(digits: &str) -> usize {
+    const TWO_DIGIT: &[&str] = &[
+        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47", "48", "49",
+        "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66", "81", "82", "84",
+        "86", "90", "91", "92", "93", "94", "95", "98",
+    ];
+    match digits.as_bytes().first() {
+        Some(b'1' | b'7') => 1,
+        _ if TWO_DIGIT.iter().any(|p| digits.starts_with(p)) => 2,
+        _ => 3,
+    }
 }
 
 /// Where values come from besides flags: a view of environment variables.
@@ -129,6 +159,9 @@ pub struct Config {
     pub agent_name: Option<String>,
     pub greeting: Option<String>,
     pub gateway_url: String,
+    /// `gateway_url` was given (environment or file), not the default: voice
+    /// routing has been set up (`status` reports it).
+    pub gateway_configured: bool,
     pub gateway_token: Option<Secret>,
     pub agent_id: String,
     pub agentphone_api_key: Option<Secret>,
@@ -194,6 +227,13 @@ impl Config {
             }
         };
 
+        // The environment beats the file, as for the key: `clawdtalk sandbox
+        // --agent echo` prints both to export.
+        let gateway_env = env.var("CLAWDTALK_GATEWAY_URL");
+        if let Some(u) = &gateway_env {
+            validate_url(&trim_slash(u), "CLAWDTALK_GATEWAY_URL")?;
+        }
+        let gateway_url = gateway_env.or_else(|| s("gateway_url"));
         Ok(Config {
             api_key: api_key.map(Secret::new),
             api_key_source,
@@ -206,8 +246,9 @@ impl Config {
             },
             agent_name: s("agent_name"),
             greeting: s("greeting"),
-            gateway_url: trim_slash(&s("gateway_url").unwrap_or_else(|| DEFAULT_GATEWAY_URL.to_string())),
-            gateway_token: s("gateway_token").map(Secret::new),
+            gateway_url: trim_slash(&gateway_url.clone().unwrap_or_else(|| DEFAULT_GATEWAY_URL.to_string())),
+            gateway_configured: gateway_url.is_some(),
+            gateway_token: env.var("CLAWDTALK_GATEWAY_TOKEN").or_else(|| s("gateway_token")).map(Secret::new),
             agent_id: s("agent_id").unwrap_or_else(|| DEFAULT_AGENT_ID.to_string()),
             agentphone_api_key: env.var("AGENTPHONE_API_KEY").or_else(|| s("agentphone_api_key")).map(Secret::new),
             agentphone_url: trim_slash(
@@ -390,8 +431,24 @@ mod tests {
         let c = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
         assert!(c.api_key.is_none());
         assert_eq!(c.gateway_url, DEFAULT_GATEWAY_URL);
+        assert!(!c.gateway_configured);
         assert_eq!(c.agent_id, "main");
         assert!(matches!(c.require_key(), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn the_gateway_from_the_environment_beats_the_file_and_counts_as_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), r#"{"gateway_url":"http://127.0.0.1:1","gateway_token":"file"}"#);
+        let c = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
+        assert!(c.gateway_configured);
+        let env = MapEnv::default()
+            .with("CLAWDTALK_GATEWAY_URL", "http://127.0.0.1:2/agent/")
+            .with("CLAWDTALK_GATEWAY_TOKEN", "env");
+        let c = Config::resolve(&Overrides::default(), &env, dir.path()).unwrap();
+        assert_eq!((c.gateway_url.as_str(), c.gateway_token.unwrap().expose()), ("http://127.0.0.1:2/agent", "env"));
+        let bad = MapEnv::default().with("CLAWDTALK_GATEWAY_URL", "ftp://x");
+        assert!(matches!(Config::resolve(&Overrides::default(), &bad, dir.path()), Err(Error::Config(_))));
     }
 
     #[test]
@@ -425,9 +482,26 @@ mod tests {
     }
 
     #[test]
+    fn masked_numbers_keep_the_country_code_and_the_last_four_digits() {
+        assert_eq!(mask_phone("+15005550006"), "+1 ***0006");
+        assert_eq!(mask_phone("+447911123456"), "+44 ***3456");
+        assert_eq!(mask_phone("+79161234567"), "+7 ***4567");
+        assert_eq!(mask_phone("+353861234567"), "+353 ***4567");
+        assert_eq!(mask_phone("+4915123456789"), "+49 ***6789");
+        assert_eq!(mask_phone("+85291234567"), "+852 ***4567");
+        // Not E.164: only the tail, and nothing of a short value.
+        assert_eq!(mask_phone("5551234567"), "***4567");
+        assert_eq!(mask_phone("+1555"), "***");
+        // The three demo targets stay distinguishable.
+        let shown: std::collections::HashSet<String> =
+            ["+15005550006", "+15005550002", "+15005550003"].iter().map(|n| mask_phone(n)).collect();
+        assert_eq!(shown.len(), 3);
+    }
+
+    #[test]
     fn masks() {
         assert_eq!(mask_key("cc_live_abcdefghijklmnop"), "cc_live_...mnop");
-        assert_eq!(mask_phone("+15551234567"), "+15551***");
+        assert_eq!(mask_phone("+15551234567"), "+1 ***4567");
         assert!(!format!("{:?}", Secret::new("cc_live_abcdefghijklmnop")).contains("efgh"));
     }
 }

@@ -92,13 +92,32 @@ impl Outcome {
 pub struct Printer {
     pub json: bool,
     pub color: bool,
+    /// Prefix `poll` lines with an RFC 3339 time: stdout is not a terminal
+    /// (a cron log, where lines of many runs follow each other).
+    pub stamp: bool,
 }
 
 impl Printer {
     /// `json` from `--json`; colour only on a terminal and without `NO_COLOR`.
     pub fn new(json: bool) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Printer { json, color: !no_color && std::io::stderr().is_terminal() }
+        Printer { json, color: !no_color && std::io::stderr().is_terminal(), stamp: !std::io::stdout().is_terminal() }
+    }
+
+    /// Print one line now, while a command still runs (`poll --watch`):
+    /// on stdout, flushed at once so a log gets it line by line (stderr
+    /// with `--json`, whose stdout is the one document printed at the end).
+    /// A spinner is hidden while the line is written.
+    pub fn live(&self, progress: &Progress, line: &str) {
+        progress.suspend(|| {
+            if self.json {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            } else {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        });
     }
 
     /// Print a command's outcome.
@@ -260,6 +279,15 @@ impl Progress {
         self.set(format!("{done}/{total} {msg}"));
     }
 
+    /// Run `f` (which prints) with the spinner hidden, so lines and the
+    /// spinner never share a terminal line.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+
     /// Stop the spinner (leaves no line behind).
     pub fn finish(&self) {
         if let Some(b) = &self.bar {
@@ -341,6 +369,12 @@ impl Prompt {
     }
 }
 
+/// `n` and the noun in the right number: "1 step", "2 steps", "0 retries"
+/// (`one` and `many` are both given, so irregular plurals need no rules).
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// One argument of a copy-pasteable shell command (a hint, a crontab line,
 /// the demo's transcript): as it is when it is plainly safe, else in single
 /// quotes (an empty argument too, so it is not lost).
@@ -362,6 +396,13 @@ mod tests {
         assert_eq!(shell_word("/tmp/a-b_c.json"), "/tmp/a-b_c.json");
         assert_eq!(shell_word("it's here"), r"'it'\''s here'");
         assert_eq!(shell_word(""), "''");
+    }
+
+    #[test]
+    fn counts_use_the_singular_only_for_one() {
+        assert_eq!(counted(1, "step", "steps"), "1 step");
+        assert_eq!(counted(0, "step", "steps"), "0 steps");
+        assert_eq!(counted(2, "retry", "retries"), "2 retries");
     }
 
     #[test]

@@ -170,6 +170,24 @@ fn create_plan_posts_steps_and_counts_them() {
 }
 
 #[test]
+fn one_step_is_a_step_except_in_the_legacy_words() {
+    let steps = r#"[{"step_id":"a","description":"A","sequence":1}]"#;
+    let body = r#"{"steps": [{"step_id": "a", "description": "A", "sequence": 1}]}"#;
+    let reply = || ok(json!({"data": {"steps": []}}));
+    check(
+        &["plan", "create", "m", "r", steps],
+        ex("POST", "/v1/missions/m/runs/r/plan", "", body, reply()),
+        "Created plan with 1 step\n",
+    );
+    // telnyx_api.py's exact line.
+    check(
+        &["create-plan", "m", "r", steps],
+        ex("POST", "/v1/missions/m/runs/r/plan", "", body, reply()),
+        "Created plan with 1 steps\n",
+    );
+}
+
+#[test]
 fn get_plan_prints_data() {
     // The service (and the sandbox) answer `{"data": [steps…]}`.
     let reply = json!({"data": [{"step_id": "a", "status": "pending"}, {"step_id": "b", "status": "completed"}]});

@@ -636,7 +636,7 @@ fn sandbox_sms_send_list_and_conversations() {
     let out = t.api(&sb.api).args(["sms", "list", "--contact", "+15005550006"]).assert().success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.lines().any(|l| l.starts_with('→') && l.contains("Running 5 min late")), "{stdout}");
-    assert!(stdout.trim_end().ends_with("Total: 1 messages"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("Total: 1 message"), "{stdout}");
     t.api(&sb.api).args(["sms", "conversations"]).assert().success().stdout(contains_all(&["+15005550006"]));
     let list = received(&sb).into_iter().find(|(_, p, _)| p == "/v1/messages").unwrap();
     assert_eq!(list.0, "GET");

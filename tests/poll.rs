@@ -321,13 +321,22 @@ fn sweep_ends_succeeded_with_insights_for_all_three_and_one_retry() {
 
     // Progress while waiting: plain lines (stderr is not a terminal).
     let err = String::from_utf8_lossy(&s.out.stderr);
-    assert!(err.contains("/3 targets settled; next check at"), "{err}");
+    assert!(err.contains("/3 targets settled; next check in "), "{err}");
 
     // Each status change is told once, not again when only the insights
-    // of the call arrived on a later poll.
+    // of the call arrived on a later poll: on stdout only, as it happens,
+    // each line starting with its RFC 3339 time (stdout is not a terminal).
     let out = String::from_utf8_lossy(&s.out.stdout);
     let ended: Vec<&str> = out.lines().filter(|l| l.ends_with(": completed (completed)")).collect();
     assert_eq!(ended.len(), 3, "one line per completed call:\n{out}");
+    assert!(!err.contains("completed (completed)"), "changes are not printed twice (stderr too):\n{err}");
+    for l in out.lines() {
+        let (time, rest) = l.split_once(' ').unwrap_or_default();
+        assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok(), "an RFC 3339 time first: {l:?}");
+        assert!(rest.starts_with("sweep: "), "{l:?}");
+    }
+    assert!(!out.contains("events pending") && !out.contains("event pending"), "no count lines in a watch:\n{out}");
+    assert!(out.lines().last().unwrap_or_default().contains("mission ended: succeeded"), "{out}");
 }
 
 #[test]

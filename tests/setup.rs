@@ -483,7 +483,7 @@ fn status_fails_with_the_fix_when_the_key_is_rejected_or_sessions_send_missing()
     assert!(stdout.contains("✗ service") && stdout.contains("rejected the key"), "{stdout}");
     assert!(stdout.contains("✗ gateway tools") && stdout.contains("fix: run `clawdtalk setup`"), "{stdout}");
     assert!(stdout.contains("✗ connect") && stdout.contains("not running"), "{stdout}");
-    assert!(stdout.contains("3 check(s) failed."), "{stdout}");
+    assert!(stdout.contains("3 checks failed."), "{stdout}");
 }
 
 #[test]
@@ -499,6 +499,28 @@ fn status_reports_the_state_file_and_its_active_missions() {
         .stdout(contains("✓ state").and(contains("2 active: find-cleaners, call-dentist")));
     std::fs::write(&state, "{oops").unwrap();
     t.cmd().arg("status").assert().code(1).stdout(contains("✗ state"));
+}
+
+#[test]
+fn status_for_a_missions_only_user_exits_0_with_voice_routing_not_set_up() {
+    let api = api_ok();
+    let t = Sandboxed::new();
+    std::fs::write(t.work().join("skill-config.json"), json!({"api_key": KEY, "server": server_of(&api)}).to_string())
+        .unwrap();
+    let out = t.cmd().env("CLAWDTALK_RUNTIME_DIR", t.path().join("run")).arg("status").assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.starts_with("Missions API\n✓ config"), "{stdout}");
+    assert!(stdout.contains("✓ service") && stdout.contains("\nVoice routing\n- connect"), "{stdout}");
+    assert!(stdout.contains("\nGateway\n- gateway") && !stdout.contains("failed"), "{stdout}");
+    // Insisting on voice routing makes its absence a failure.
+    let out = t
+        .cmd()
+        .env("CLAWDTALK_RUNTIME_DIR", t.path().join("run"))
+        .args(["status", "--require", "connect"])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("✗ connect") && stdout.contains("not running"), "{stdout}");
 }
 
 #[test]

@@ -271,7 +271,8 @@ fn complete_marks_the_run_succeeded_and_archives_the_mission_with_its_memory() {
         w.body("PATCH", "/v1/missions/mis_1/runs/run_1"),
         r#"{"status": "succeeded", "result_summary": "Booked Crystal Clear", "result_payload": {"price": 350}}"#
     );
-    assert_eq!(w.calls(), ["PATCH /v1/missions/mis_1/runs/run_1"]);
+    // The plan is read for the bot's own open steps (this one has none).
+    assert_eq!(w.calls(), ["GET /v1/missions/mis_1/runs/run_1/plan", "PATCH /v1/missions/mis_1/runs/run_1"]);
     w.assert_all_authed();
     let s = w.state();
     assert!(s.get("find-window-washers").is_none());
@@ -632,6 +633,33 @@ fn when_the_run_cannot_be_checked_owed_records_are_kept_and_nothing_is_resent() 
 }
 
 #[test]
+fn complete_marks_the_bots_own_open_steps_completed_and_leaves_the_calls_step_to_poll() {
+    let mut call = owed("ev_1", None);
+    call["step_id"] = json!("calls");
+    call["logged"] = json!(true);
+    let w = with_records(vec![call]);
+    let plan = json!({"data": [{"step_id": "calls", "status": "in_progress"},
+        {"step_id": "summarize", "status": "pending"}, {"step_id": "old", "status": "skipped"}]});
+    w.srv.on("GET", "/v1/missions/mis_1/runs/run_1/plan", vec![Reply::json(200, plan)]);
+    w.srv.on("PATCH", "/v1/missions/mis_1/runs/run_1", vec![Reply::json(200, json!({"data": {}}))]);
+    w.run(&["mission", "complete", "find-window-washers", "Done"]).success().stdout(
+        "Marked step summarize completed\nUpdated run run_1: succeeded\n\
+         Mission 'find-window-washers' completed successfully\n",
+    );
+    let patched: Vec<String> =
+        w.calls().into_iter().filter(|c| c.starts_with("PATCH /v1/missions/mis_1/runs/run_1/plan")).collect();
+    assert_eq!(patched, ["PATCH /v1/missions/mis_1/runs/run_1/plan/steps/summarize"]);
+    assert_eq!(
+        w.request("PATCH", "/v1/missions/mis_1/runs/run_1/plan/steps/summarize").json(),
+        json!({"status": "completed"})
+    );
+    let calls = w.calls();
+    let step = calls.iter().position(|c| c.ends_with("/plan/steps/summarize")).unwrap();
+    let run = calls.iter().position(|c| c == "PATCH /v1/missions/mis_1/runs/run_1").unwrap();
+    assert!(step < run, "the step is marked before the run ends: {calls:?}");
+}
+
+#[test]
 fn complete_logs_owed_run_events_before_ending_the_run() {
     let w = with_records(vec![owed("ev_old", None)]);
     w.srv.on("PATCH", "/v1/missions/mis_1/runs/run_1", vec![Reply::json(200, json!({"data": {}}))]);
@@ -643,6 +671,7 @@ fn complete_logs_owed_run_events_before_ending_the_run() {
         [
             "GET /v1/missions/mis_1/runs/run_1/events",
             "POST /v1/missions/mis_1/runs/run_1/events",
+            "GET /v1/missions/mis_1/runs/run_1/plan",
             "PATCH /v1/missions/mis_1/runs/run_1"
         ]
     );
@@ -669,6 +698,7 @@ fn complete_logs_owed_agentphone_run_events_before_ending_the_run() {
         [
             "GET /v1/missions/mis_1/runs/run_1/events",
             "POST /v1/missions/mis_1/runs/run_1/events",
+            "GET /v1/missions/mis_1/runs/run_1/plan",
             "PATCH /v1/missions/mis_1/runs/run_1"
         ],
         "the owed result is checked for on the run, logged, then the run ends"

@@ -33,6 +33,11 @@ pub struct SandboxServeArgs {
     /// Seed for --fail-rate, so the same requests fail on every run.
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+    /// Also serve a stand-in agent gateway (POST /agent/tools/invoke), so
+    /// `connect` and `call-in` work with no OpenClaw gateway. MODE: echo
+    /// (answers "You said: …").
+    #[arg(long, value_name = "MODE")]
+    pub agent: Option<crate::sandbox::agent::AgentMode>,
 }
 
 #[derive(Debug, Clone, Subcommand)]

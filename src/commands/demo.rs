@@ -523,10 +523,10 @@ mod service_tests {
     }
 
     #[tokio::test]
-    async fn a_speed_that_is_not_positive_is_refused() {
-        let h = Harness::start().await;
-        let e = run(&h.ctx(), args(&["--speed", "0"])).await.unwrap_err();
-        assert_eq!(e.exit_code(), 2, "{e:?}");
-        assert!(h.service.requests().is_empty());
+    async fn a_speed_that_is_not_positive_is_refused_before_the_demo_starts() {
+        use clap::Parser;
+        let e = crate::cli::Cli::try_parse_from(["clawdtalk", "demo", "--speed", "0"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(e.to_string().contains("above 0"), "{e}");
     }
 }

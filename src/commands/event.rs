@@ -6,7 +6,7 @@ use crate::api::events::{self, NewEvent};
 use crate::cli::event::{EventCommand, EventLogArgs};
 use crate::cli::run::RunRef;
 use crate::error::Result;
-use crate::output::{Outcome, Table};
+use crate::output::{counted, Outcome, Table};
 use crate::validate;
 
 use super::support::{check_ids, reply_or, step_looks_like_json};
@@ -55,7 +55,7 @@ pub async fn list(ctx: &Context, a: RunRef) -> Result<Outcome> {
     }
     let n = es.len();
     let data = serde_json::to_value(&es).unwrap_or_else(|_| json!([]));
-    Ok(Outcome::data(data).table(t).note(format!("{n} events")))
+    Ok(Outcome::data(data).table(t).note(counted(n, "event", "events")))
 }
 
 #[cfg(test)]
@@ -111,7 +111,7 @@ mod tests {
         assert_eq!(h.service.single().line(), "GET /v1/missions/m1/runs/r1/events");
         let t = text(&o);
         assert!(t.lines().any(|l| l.starts_with("custom") && l.contains(" - ") && l.ends_with("hi")), "{t}");
-        assert_eq!(o.notes, vec!["1 events"]);
+        assert_eq!(o.notes, vec!["1 event"]);
     }
 
     #[tokio::test]

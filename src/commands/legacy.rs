@@ -43,6 +43,8 @@ pub enum Reprint {
     Assistants,
     Phones,
     ScheduledEvents,
+    /// `Created plan with 1 steps`: telnyx_api.py said "steps" for any count.
+    PlanCreated,
 }
 
 /// The route of a legacy word. Fails only on the `log-event` mistake of a
@@ -78,7 +80,7 @@ pub fn route(cmd: LegacyCommand) -> Result<Route> {
         L::UpdateRun(a) => (Command::Run(RunCommand::Update(a)), R::Same),
         L::ListRuns(a) => (Command::Run(RunCommand::List(a)), R::Runs),
 
-        L::CreatePlan(a) => (Command::Plan(PlanCommand::Create(a)), R::Same),
+        L::CreatePlan(a) => (Command::Plan(PlanCommand::Create(a)), R::PlanCreated),
         L::GetPlan(a) => (Command::Plan(PlanCommand::Get(a)), R::Same),
         L::UpdateStep(a) => (Command::Plan(PlanCommand::UpdateStep(a)), R::Same),
 
@@ -140,6 +142,19 @@ impl Reprint {
                 let available = p.get("connection_id").is_none_or(|c| !crate::api::envelope::truthy(c));
                 format!("{}: {} [{}]", py_str(p.get("id")), py_str(p.get("phone_number")), phone_status(available))
             }),
+            Reprint::PlanCreated => {
+                let blocks = o
+                    .blocks
+                    .into_iter()
+                    .map(|b| match b {
+                        Block::Line(l) if l.starts_with("Created plan with ") && l.ends_with(" step") => {
+                            Block::Line(format!("{l}s"))
+                        }
+                        other => other,
+                    })
+                    .collect();
+                Outcome { blocks, ..o }
+            }
             Reprint::ScheduledEvents => relines(o, |e| {
                 let mut line = format!("{}: {}", py_str(e.get("id")), py_str(e.get("status")));
                 if let Some(c) = e.get("call_status").and_then(Value::as_str).filter(|c| !c.is_empty()) {

@@ -6,7 +6,7 @@ use crate::api::plan;
 use crate::cli::plan::{PlanCommand, PlanCreateArgs, PlanUpdateStepArgs};
 use crate::cli::run::RunRef;
 use crate::error::Result;
-use crate::output::Outcome;
+use crate::output::{counted, Outcome};
 use crate::validate;
 
 use super::support::{check_ids, reply_or};
@@ -20,13 +20,15 @@ pub async fn run(ctx: &Context, cmd: PlanCommand) -> Result<Outcome> {
     }
 }
 
-/// `plan create MID RID STEPS_JSON` → `Created plan with N steps`.
+/// `plan create MID RID STEPS_JSON` → `Created plan with N steps` (`1 step`;
+/// the legacy `create-plan` keeps telnyx_api.py's `1 steps`).
 pub async fn create(ctx: &Context, a: PlanCreateArgs) -> Result<Outcome> {
     check_ids(&[("MISSION_ID", &a.mission_id), ("RUN_ID", &a.run_id)])?;
     let steps = validate::steps_arg("STEPS_JSON", &a.steps_json)?;
     let n = steps.as_array().map_or(0, Vec::len);
     let reply = plan::create(&ctx.client()?, &a.mission_id, &a.run_id, &steps).await?;
-    Ok(Outcome::data(reply_or(reply, json!({ "steps": steps }))).line(format!("Created plan with {n} steps")))
+    Ok(Outcome::data(reply_or(reply, json!({ "steps": steps })))
+        .line(format!("Created plan with {}", counted(n, "step", "steps"))))
 }
 
 /// `plan get MID RID` → the plan (`.data`: the list of steps, or whatever

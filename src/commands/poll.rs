@@ -1,16 +1,20 @@
 //! `clawdtalk poll`: the mission lifecycle (see `lifecycle`), once, or with
 //! `--watch` until nothing is pending; `--cron-line` prints a crontab entry.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use chrono::SecondsFormat;
 use serde_json::json;
 
 use crate::cli::poll::PollArgs;
 use crate::error::{Error, Result};
 use crate::lifecycle::api_service::ApiService;
+use crate::lifecycle::executor::MissionReport;
 use crate::lifecycle::Policy;
+use crate::lifecycle::Progress as LifecycleProgress;
 use crate::lifecycle::{poll_once, watch, Pace, PollOptions, PollReport};
-use crate::output::{shell_word, Block, Outcome};
+use crate::output::{counted, shell_word, Block, Outcome, Progress};
 
 use super::Context;
 
@@ -41,29 +45,121 @@ pub async fn run(ctx: &Context, a: PollArgs) -> Result<Outcome> {
     };
     if !a.watch {
         let report = poll_once(&store, connect, &opts).await?;
-        return Ok(outcome(&[report]));
+        return Ok(outcome(&[report], &stamp(ctx)));
     }
 
-    let progress = ctx.progress();
+    let live = Live { ctx, progress: ctx.progress(), told: Default::default() };
     let pace = Pace { interval: a.interval.map(Duration::from_secs_f64) };
     let outcome = tokio::select! {
-        r = watch(&store, connect, &opts, &pace, &progress) => outcome(&r?),
+        r = watch(&store, connect, &opts, &pace, &live) => watched(&r?, &stamp(ctx)),
         // Stopping mid-poll is safe: every step is recorded before the next.
         _ = tokio::signal::ctrl_c() => {
             Outcome::data(json!({"stopped": true})).note("stopped (Ctrl-C); run `clawdtalk poll` again to continue")
         }
     };
-    progress.finish();
+    live.progress.finish();
     Ok(outcome)
 }
 
-/// Human lines and the JSON document for one or more polls.
-fn outcome(reports: &[PollReport]) -> Outcome {
+/// What a line of poll output starts with: an RFC 3339 time when the
+/// printer stamps lines (stdout is not a terminal: a cron log), else nothing.
+/// The time is this machine's clock, the log's own time; times inside the
+/// lines that come from the service say "service time".
+fn stamp(ctx: &Context) -> String {
+    if ctx.printer.stamp {
+        format!("{} ", ctx.now().to_rfc3339_opts(SecondsFormat::Secs, true))
+    } else {
+        String::new()
+    }
+}
+
+/// `poll --watch` as it happens: each poll's changes printed once, on
+/// stdout, as they come; the waiting shown on the progress (spinner or
+/// stderr lines). Notes repeated by later polls are not printed again.
+struct Live<'a> {
+    ctx: &'a Context,
+    progress: Progress,
+    /// The last note line printed per mission.
+    told: std::sync::Mutex<HashMap<String, String>>,
+}
+
+impl LifecycleProgress for Live<'_> {
+    fn set(&self, msg: String) {
+        self.progress.set(msg);
+    }
+    fn count(&self, done: u64, total: u64, msg: String) {
+        self.progress.count(done, total, msg);
+    }
+    fn polled(&self, report: &PollReport) {
+        let stamp = stamp(self.ctx);
+        for m in &report.missions {
+            let mut lines: Vec<String> = m.changes.clone();
+            if let Some(status) = &m.ended {
+                lines.push(ended_line(&m.slug, status));
+            }
+            if let Some(e) = &m.error {
+                lines.push(error_line(e));
+            }
+            let notes = m.notes.join("; ");
+            if let Ok(mut told) = self.told.lock() {
+                if !notes.is_empty() && told.get(&m.slug) != Some(&notes) {
+                    lines.extend(m.notes.iter().cloned());
+                    told.insert(m.slug.clone(), notes);
+                }
+            }
+            for l in lines {
+                self.ctx.printer.live(&self.progress, &format!("{stamp}{}: {l}", m.slug));
+            }
+        }
+    }
+}
+
+fn ended_line(slug: &str, status: &str) -> String {
+    format!("mission ended: {status} (archived; `clawdtalk mission status {slug}`)")
+}
+
+fn error_line(e: &str) -> String {
+    format!("error: {e} (nothing lost: the next poll tries again)")
+}
+
+/// The end of a watch: every line was printed as it happened, so only the
+/// JSON document (all the polls' reports) and the exit code are left.
+fn watched(reports: &[PollReport], stamp: &str) -> Outcome {
+    let mut o = outcome(reports, stamp);
+    o.blocks.clear();
+    o.notes.retain(|n| !n.ends_with("nothing pending"));
+    o.note(format!("{stamp}done: nothing pending"))
+}
+
+/// The first line of a mission's block. The counts are of events before
+/// this poll; when nothing was fetched but something changed (the plan,
+/// the run), they would only contradict the lines below, so the slug
+/// stands alone.
+fn heading(m: &MissionReport) -> String {
+    let pending = counted(m.pending_before, "event", "events");
+    let changed = !m.changes.is_empty() || m.ended.is_some();
+    match (m.pending_before, m.fetched) {
+        (0, 0) => format!("{}:", m.slug),
+        (_, 0) if changed => format!("{}:", m.slug),
+        (_, 0) => format!("{}: {pending} pending", m.slug),
+        (_, fetched) => {
+            let retries = match m.retries_scheduled {
+                0 => String::new(),
+                n => format!(", {} scheduled", counted(n, "retry", "retries")),
+            };
+            format!("{}: {pending} pending, {fetched} fetched{retries}", m.slug)
+        }
+    }
+}
+
+/// Human lines and the JSON document for one or more polls; `stamp`
+/// starts each mission's block (and the "nothing pending" note).
+fn outcome(reports: &[PollReport], stamp: &str) -> Outcome {
     let last = reports.last().cloned().unwrap_or_default();
     let data = if reports.len() == 1 { json!(last) } else { json!({"polls": reports.len(), "reports": reports}) };
     let mut o = Outcome::data(data);
     if last.skipped_locked {
-        return o.note("another poll is running; nothing done (it will pick everything up)");
+        return o.note(format!("{stamp}another poll is running; nothing done (it will pick everything up)"));
     }
     let mut any = false;
     for r in reports {
@@ -72,37 +168,22 @@ fn outcome(reports: &[PollReport]) -> Outcome {
                 continue;
             }
             any = true;
-            let mut lines = vec![if m.pending_before == 0 && m.fetched == 0 {
-                // Calls already done: the plan was checked for the bot's steps.
-                format!("{}:", m.slug)
-            } else {
-                format!(
-                    "{}: {} events pending, {} fetched{}",
-                    m.slug,
-                    m.pending_before,
-                    m.fetched,
-                    if m.retries_scheduled > 0 {
-                        format!(", {} retries scheduled", m.retries_scheduled)
-                    } else {
-                        String::new()
-                    }
-                )
-            }];
+            let mut lines = vec![format!("{stamp}{}", heading(m))];
             lines.extend(m.changes.iter().map(|c| format!("  {c}")));
             if let Some(status) = &m.ended {
-                lines.push(format!("  mission ended: {status} (archived; `clawdtalk mission status {}`)", m.slug));
+                lines.push(format!("  {}", ended_line(&m.slug, status)));
             }
             for n in &m.notes {
                 lines.push(format!("  {n}"));
             }
             if let Some(e) = &m.error {
-                lines.push(format!("  error: {e} (nothing lost: the next poll tries again)"));
+                lines.push(format!("  {}", error_line(e)));
             }
             o = o.block(Block::Line(lines.join("\n")));
         }
     }
     if !any {
-        o = o.note("nothing pending");
+        o = o.note(format!("{stamp}nothing pending"));
     }
     if let Some(code) =
         reports.iter().rev().flat_map(|r| r.missions.iter()).find_map(|m| m.error.as_ref().map(|_| m.exit_code))
@@ -226,9 +307,59 @@ mod tests {
         assert_eq!(run_end.json()["status"], "succeeded");
         assert_eq!(o.data["now"], "2026-01-01T12:00:00Z");
         let t = text(&o);
-        assert!(t.starts_with("roof: 1 events pending, 1 fetched\n  e1 +15551***: completed"), "{t}");
+        assert!(t.starts_with("roof: 1 event pending, 1 fetched\n  e1 +1 ***4567: completed"), "{t}");
         assert!(t.contains("mission ended: succeeded"), "{t}");
         assert_eq!(o.exit_code, 0);
+    }
+
+    #[tokio::test]
+    async fn poll_lines_for_a_log_start_with_an_rfc3339_time() {
+        let h = Harness::start().await;
+        one_pending_call(&h);
+        h.service.on(
+            "GET",
+            "/v1/assistants/a1/events/e1",
+            vec![Reply::ok(json!({"data": {"id": "e1", "status": "pending"}}))],
+        );
+        let mut ctx = h.ctx();
+        ctx.printer.stamp = true;
+        let o = run(&ctx, args(&[])).await.unwrap();
+        let stamp = ctx.now().to_rfc3339_opts(SecondsFormat::Secs, true);
+        assert!(text(&o).starts_with(&format!("{stamp} roof: 1 event pending, 1 fetched")), "{}", text(&o));
+        // On a terminal: no time.
+        let o = run(&h.ctx(), args(&[])).await.unwrap();
+        assert!(text(&o).starts_with("roof: 1 event pending"), "{}", text(&o));
+    }
+
+    #[test]
+    fn a_poll_that_fetched_nothing_but_ended_the_run_shows_no_stale_counts() {
+        let m = MissionReport {
+            slug: "roof".into(),
+            pending_before: 1,
+            changes: vec!["run → succeeded: all done".into()],
+            ended: Some("succeeded".into()),
+            ..Default::default()
+        };
+        let t = text(&outcome(&[PollReport { missions: vec![m.clone()], ..Default::default() }], ""));
+        assert!(t.starts_with("roof:\n  run → succeeded"), "{t}");
+        assert!(!t.contains("pending"), "{t}");
+        let idle = MissionReport { changes: vec![], ended: None, pending_before: 2, ..m };
+        assert_eq!(heading(&idle), "roof: 2 events pending");
+    }
+
+    #[test]
+    fn a_watch_ends_with_the_document_only_its_lines_were_printed_live() {
+        let m = MissionReport {
+            slug: "roof".into(),
+            pending_before: 1,
+            fetched: 1,
+            changes: vec!["x".into()],
+            ..Default::default()
+        };
+        let o = watched(&[PollReport { missions: vec![m], ..Default::default() }], "");
+        assert!(o.blocks.is_empty(), "{:?}", o.blocks);
+        assert_eq!(o.notes, vec!["done: nothing pending"]);
+        assert_eq!(o.data["missions"][0]["changes"][0], "x");
     }
 
     #[tokio::test]

@@ -6,9 +6,13 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::sandbox::{CallInArgs, SandboxAction, SandboxArgs, SandboxServeArgs};
+use crate::config::ProcessEnv;
+use crate::connect::daemon::Runtime;
+use crate::connect::handler::AGENT_UNREACHABLE;
 use crate::error::{Error, Result};
 use crate::output::Outcome;
 use crate::sandbox::{self, SandboxOptions};
+use crate::task::blocking;
 
 use super::Context;
 
@@ -37,13 +41,14 @@ pub fn options(ctx: &Context, a: &SandboxServeArgs) -> SandboxOptions {
         rate_limit: a.rate_limit,
         fail_rate: a.fail_rate,
         seed: a.seed,
+        agent: a.agent,
     }
 }
 
 /// Serve until Ctrl-C: print the URLs and the environment to export first.
 pub async fn serve(ctx: &Context, a: SandboxServeArgs) -> Result<Outcome> {
     let opts = options(ctx, &a);
-    let speed = opts.speed;
+    let (speed, agent) = (opts.speed, opts.agent);
     let handle = sandbox::start(opts).await?;
     let banner = json!({
         "root_url": handle.root_url(),
@@ -55,14 +60,28 @@ pub async fn serve(ctx: &Context, a: SandboxServeArgs) -> Result<Outcome> {
         "agentphone_api_key": sandbox::agentphone::SANDBOX_KEY,
         "speed": speed,
     });
-    let started = Outcome::data(&banner)
+    let mut banner = banner;
+    let mut started = Outcome::default()
         .line(format!("ClawdTalk sandbox listening on {} (clock speed ×{speed})", handle.root_url()))
         .line(format!("export CLAWDTALK_API_URL={}", handle.api_url()))
         .line(format!("export CLAWDTALK_API_KEY={SANDBOX_KEY}"))
         .line(format!("export CLAWDTALK_CLOCK_URL={}", handle.clock_url()))
         .line(format!("export AGENTPHONE_API_URL={}{}", handle.root_url(), sandbox::agentphone::BASE_PATH))
-        .line(format!("export AGENTPHONE_API_KEY={}", sandbox::agentphone::SANDBOX_KEY))
-        .note("Control API under /_sandbox/ (see README, section Sandbox). Press Ctrl-C to stop.");
+        .line(format!("export AGENTPHONE_API_KEY={}", sandbox::agentphone::SANDBOX_KEY));
+    if let Some(mode) = agent {
+        banner["agent"] = json!(mode.word());
+        banner["gateway_url"] = json!(handle.gateway_url());
+        banner["gateway_token"] = json!(sandbox::agent::GATEWAY_TOKEN);
+        started = started
+            .line(format!("export CLAWDTALK_GATEWAY_URL={}", handle.gateway_url()))
+            .line(format!("export CLAWDTALK_GATEWAY_TOKEN={}", sandbox::agent::GATEWAY_TOKEN))
+            .note(format!(
+                "Stand-in agent ({mode}) at {}: run `clawdtalk connect start`, then `clawdtalk sandbox call-in \"hello\"`.",
+                handle.gateway_url()
+            ));
+    }
+    started.data = banner;
+    let started = started.note("Control API under /_sandbox/ (see README, section Sandbox). Press Ctrl-C to stop.");
     ctx.printer.print(&started);
     tokio::signal::ctrl_c().await.map_err(|e| Error::failed(format!("cannot wait for Ctrl-C: {e}")))?;
     let requests = handle.shared.log.lock().map(|l| l.entries.len() as u64 + l.dropped).unwrap_or(0);
@@ -91,7 +110,45 @@ pub async fn call_in(ctx: &Context, a: CallInArgs) -> Result<Outcome> {
     progress.finish();
     let reply = reply?;
     let answer = reply.get("answer").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    if answer == AGENT_UNREACHABLE || answer.trim().is_empty() {
+        return Err(unanswered(ctx, &answer).await);
+    }
     Ok(Outcome::data(&reply).line(answer))
+}
+
+/// The error for a call-in the agent did not answer: `connect` reached the
+/// sandbox but not the gateway behind it. The reason is in connect's log;
+/// the last such line of this configuration's log is quoted when there is one.
+async fn unanswered(ctx: &Context, answer: &str) -> Error {
+    let log = Runtime::for_config(&ctx.config, &ProcessEnv).ok().map(|rt| rt.log_file());
+    let reason = match &log {
+        Some(path) => {
+            let path = path.clone();
+            blocking(move || Ok(last_gateway_failure(&std::fs::read_to_string(path).unwrap_or_default())))
+                .await
+                .ok()
+                .flatten()
+        }
+        None => None,
+    };
+    let heard = if answer.trim().is_empty() { "nothing".to_string() } else { format!("{answer:?}") };
+    let why = match reason {
+        Some(r) => format!("connect logged: {r}"),
+        None => "connect's log says why (`clawdtalk connect status` shows its last lines)".to_string(),
+    };
+    Error::failed(format!(
+        "the call reached `clawdtalk connect`, but the agent behind it did not answer (the caller heard {heard}); \
+         {why}. Check gateway_url and gateway_token (`clawdtalk status`), or run `clawdtalk sandbox --agent echo` \
+         for a stand-in agent"
+    ))
+}
+
+/// The last "the agent did not answer" reason in a connect log, bounded to one line.
+fn last_gateway_failure(log: &str) -> Option<String> {
+    const MARK: &str = "the agent did not answer: ";
+    let line = log.lines().rev().find(|l| l.contains(MARK))?;
+    let reason = &line[line.find(MARK)? + MARK.len()..];
+    Some(crate::redact::sanitize_for_terminal(&reason.chars().take(300).collect::<String>()))
 }
 
 #[cfg(test)]

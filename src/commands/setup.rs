@@ -199,9 +199,7 @@ pub async fn run(ctx: &Context, a: SetupArgs) -> Result<Outcome> {
     }
 
     // 3. Server, and the live check of the key.
-    let server =
-        server.or_else(|| existing_str(&found, "server")).unwrap_or_else(|| config::DEFAULT_SERVER.to_string());
-    let api_url = if a.server.is_some() { format!("{server}/v1") } else { ctx.config.api_url.clone() };
+    let (server, api_url) = server_to_save(server, &ctx.config.api_url, existing_str(&found, "server"), &mut notes);
     let check = match &key {
         Some(k) => check_key(&api_url, k).await,
         None => KeyCheck::Unverified(format!("{key_raw} is not set in the environment")),
@@ -472,6 +470,35 @@ async fn gateway(
     Ok(Gateway { state: gateway_state, lines: gateway_lines, url: gateway_url, token: gateway_token, agent_id })
 }
 
+/// The server to save and the API base the key is checked against: they
+/// must name the same service, or the key is paired with a server it was
+/// never shown to. `--server S` checks against `S/v1`. Without it the check
+/// uses the resolved API base (`--api-url`, `$CLAWDTALK_API_URL`, else the
+/// file's server), and the server saved is that base without its `/v1`
+/// (docs/protocol.md#configuration). A base not ending in `/v1` names no
+/// server root: the current (or default) server is kept, with a warning.
+fn server_to_save(
+    flag: Option<String>,
+    resolved_api_url: &str,
+    existing: Option<String>,
+    notes: &mut Vec<String>,
+) -> (String, String) {
+    if let Some(server) = flag {
+        let api_url = format!("{server}/v1");
+        return (server, api_url);
+    }
+    let api_url = resolved_api_url.trim_end_matches('/').to_string();
+    if let Some(root) = api_url.strip_suffix("/v1") {
+        return (root.to_string(), api_url.clone());
+    }
+    let kept = existing.unwrap_or_else(|| config::DEFAULT_SERVER.to_string());
+    notes.push(format!(
+        "warning: the key was checked against {api_url}, which does not end in /v1; saved server {kept} \
+         (pass --server URL to choose the one to save)"
+    ));
+    (kept, api_url)
+}
+
 /// The line saying which names were saved.
 fn names_line(owner: Option<&str>, agent: Option<&str>) -> String {
     match (owner, agent) {
@@ -630,6 +657,32 @@ mod service_tests {
         let saved: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(h.dir().join("skill-config.json")).unwrap()).unwrap();
         assert_eq!((saved["api_key"].as_str(), saved["owner_name"].as_str()), (Some(TEST_KEY), Some("Alex")));
+    }
+
+    #[tokio::test]
+    async fn without_server_the_root_of_the_verified_api_base_is_saved() {
+        let h = Harness::start().await;
+        let o = run(&ctx(&h), args(&["--yes", "--no-gateway-edit"])).await.unwrap();
+        let root = h.service.api_url().trim_end_matches("/v1").to_string();
+        assert!(text(&o).contains(&format!("accepted by {root}/v1")), "{}", text(&o));
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(h.dir().join("skill-config.json")).unwrap()).unwrap();
+        assert_eq!(saved["server"].as_str(), Some(root.as_str()), "{saved}");
+        assert_ne!(saved["server"], config::DEFAULT_SERVER);
+        assert_eq!(o.data["server"], root);
+    }
+
+    #[test]
+    fn the_saved_server_and_the_checked_base_always_agree() {
+        let mut notes = Vec::new();
+        let flag = server_to_save(Some("https://x.test".into()), "http://127.0.0.1:9/v1", None, &mut notes);
+        assert_eq!(flag, ("https://x.test".to_string(), "https://x.test/v1".to_string()));
+        let env = server_to_save(None, "http://127.0.0.1:9/v1", Some("https://old.test".into()), &mut notes);
+        assert_eq!(env, ("http://127.0.0.1:9".to_string(), "http://127.0.0.1:9/v1".to_string()));
+        assert!(notes.is_empty());
+        let odd = server_to_save(None, "http://127.0.0.1:9/api", None, &mut notes);
+        assert_eq!(odd.0, config::DEFAULT_SERVER);
+        assert!(notes[0].contains("does not end in /v1"), "{notes:?}");
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use crate::api::messages;
 use crate::api::models::{Message, MessageQuery};
 use crate::cli::sms::{SmsCommand, SmsListArgs, SmsSendArgs};
 use crate::error::{Error, Result};
-use crate::output::{Outcome, Table};
+use crate::output::{counted, Outcome, Table};
 use crate::redact::sanitize_for_terminal;
 use crate::validate;
 
@@ -42,6 +42,11 @@ pub async fn send(ctx: &Context, a: SmsSendArgs) -> Result<Outcome> {
         .line(format!("  To: {to}")))
 }
 
+/// `Total: 1 message`, `Total: 57 messages`.
+fn total_line(total: u64) -> String {
+    format!("Total: {}", counted(usize::try_from(total).unwrap_or(usize::MAX), "message", "messages"))
+}
+
 /// `sms list`: a table (direction arrow, date, number, first 60 characters)
 /// and the total the service reports.
 pub async fn list(ctx: &Context, a: SmsListArgs) -> Result<Outcome> {
@@ -55,13 +60,13 @@ pub async fn list(ctx: &Context, a: SmsListArgs) -> Result<Outcome> {
     let total = page.total.unwrap_or(page.messages.len() as u64);
     let data = json!({"messages": page.messages, "total": total});
     if page.messages.is_empty() {
-        return Ok(Outcome::data(data).line("No messages.").line(format!("Total: {total} messages")));
+        return Ok(Outcome::data(data).line("No messages.").line(total_line(total)));
     }
     let mut t = Table::new(["", "DATE", "NUMBER", "MESSAGE"]);
     for m in &page.messages {
         t.row(message_row(m));
     }
-    Ok(Outcome::data(data).table(t).line(String::new()).line(format!("Total: {total} messages")))
+    Ok(Outcome::data(data).table(t).line(String::new()).line(total_line(total)))
 }
 
 /// One table row: `←` inbound (shows the sender), `→` outbound (shows the recipient).

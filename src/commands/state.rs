@@ -48,10 +48,20 @@ pub async fn list(ctx: &Context, a: StateListArgs) -> Result<Outcome> {
             if r["archived"] == json!(true) { format!("{} (archived)", cell(r, "status")) } else { cell(r, "status") };
         t.row([cell(r, "slug"), cell(r, "mission_name"), status, cell(r, "mission_id"), cell(r, "run_id")]);
     }
-    let n = rows.len();
-    let mut o = Outcome::data(&rows);
-    o = if n == 0 { o.note("no missions in the state file") } else { o.table(t) };
-    Ok(o)
+    let o = Outcome::data(&rows);
+    Ok(if rows.is_empty() { o.note(empty_list_note(state.archived().count())) } else { o.table(t) })
+}
+
+/// What an empty `state list` says: finished missions are archived, not
+/// gone, so say how many there are and how to see them.
+fn empty_list_note(archived: usize) -> String {
+    match archived {
+        0 => "no missions in the state file".to_string(),
+        n => format!(
+            "no active missions ({} archived; see `clawdtalk state list --all` or `clawdtalk mission status SLUG`)",
+            n
+        ),
+    }
 }
 
 /// `list-state`: `slug: mission_name [status]` per active mission, as
@@ -113,4 +123,45 @@ pub fn path(ctx: &Context) -> Result<Outcome> {
         note.push_str("; the file does not exist yet: it is created on the first write");
     }
     Ok(Outcome::data(data).block(Block::Line(shown)).note(note))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Map};
+
+    use super::*;
+    use crate::testing::{parse, Harness};
+
+    fn list_args(words: &[&str]) -> StateListArgs {
+        match parse(&[&["state", "list"], words].concat()) {
+            crate::cli::Command::State(StateCommand::List(a)) => a,
+            other => panic!("not a state list command: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_empty_list_counts_the_archived_missions_and_says_where_they_are() {
+        let h = Harness::start().await;
+        let o = list(&h.ctx(), list_args(&[])).await.unwrap();
+        assert_eq!(o.notes, vec!["no missions in the state file"]);
+        let now = h.ctx().now();
+        h.ctx()
+            .state()
+            .unwrap()
+            .update(move |st| {
+                st.mission_or_create("roof").set("mission_id", "m1");
+                st.archive("roof", Map::from_iter([("status".to_string(), json!("succeeded"))]), now);
+                Ok(())
+            })
+            .unwrap();
+        let o = list(&h.ctx(), list_args(&[])).await.unwrap();
+        assert_eq!(o.notes.len(), 1);
+        assert!(
+            o.notes[0].starts_with("no active missions (1 archived; see `clawdtalk state list --all`"),
+            "{:?}",
+            o.notes
+        );
+        let all = list(&h.ctx(), list_args(&["--all"])).await.unwrap();
+        assert!(all.notes.is_empty() && all.data.as_array().map(Vec::len) == Some(1), "{:?}", all.data);
+    }
 }

@@ -1,11 +1,18 @@
-//! `clawdtalk status`: one screen of checks, each ✓ or ✗ with the fix, and
-//! `?` for what cannot be known. Exit 1 when a check fails.
+//! `clawdtalk status`: one screen of checks in three sections (missions
+//! API, voice routing, gateway), each ✓ or ✗ with the fix, `?` for what
+//! cannot be known and `-` for a part that was never set up.
+//!
+//! Voice routing is optional: many users only run missions. It counts as
+//! set up when the configuration names a gateway (`gateway_url`, or
+//! `$CLAWDTALK_GATEWAY_URL`) or `connect` has been started before (its
+//! runtime directory exists); otherwise its checks are "not set up" and do
+//! not fail the command, unless `--require connect`. Exit 1 when a check fails.
 
 use serde::Serialize;
 use serde_json::json;
 
 use crate::api::missions;
-use crate::cli::status::StatusArgs;
+use crate::cli::status::{Part, StatusArgs};
 use crate::config::ProcessEnv;
 use crate::connect::daemon::Runtime;
 use crate::error::{Error, Result};
@@ -16,18 +23,25 @@ use super::Context;
 
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Ok,
     Fail,
     /// Not checked or not knowable here; never fails the command.
     Unknown,
+    /// An optional part that was never set up; never fails the command.
+    NotSetUp,
 }
+
+/// The sections of `status`, in order.
+pub const SECTIONS: [&str; 3] = ["missions API", "voice routing", "gateway"];
 
 /// One line of `status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     pub name: &'static str,
+    /// One of [`SECTIONS`].
+    pub section: &'static str,
     pub status: Verdict,
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,40 +50,97 @@ pub struct Check {
 
 impl Check {
     fn ok(name: &'static str, detail: impl Into<String>) -> Check {
-        Check { name, status: Verdict::Ok, detail: detail.into(), fix: None }
+        Check { name, section: SECTIONS[0], status: Verdict::Ok, detail: detail.into(), fix: None }
     }
     fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check { name, status: Verdict::Fail, detail: detail.into(), fix: Some(fix.into()) }
+        Check { name, section: SECTIONS[0], status: Verdict::Fail, detail: detail.into(), fix: Some(fix.into()) }
     }
     fn unknown(name: &'static str, detail: impl Into<String>) -> Check {
-        Check { name, status: Verdict::Unknown, detail: detail.into(), fix: None }
+        Check { name, section: SECTIONS[0], status: Verdict::Unknown, detail: detail.into(), fix: None }
+    }
+    fn not_set_up(name: &'static str, detail: impl Into<String>) -> Check {
+        Check { name, section: SECTIONS[0], status: Verdict::NotSetUp, detail: detail.into(), fix: None }
+    }
+    fn within(mut self, section: &'static str) -> Check {
+        self.section = section;
+        self
     }
 }
 
-/// Render checks as aligned lines: mark, name, detail, then the fix indented.
+/// Render checks as aligned lines: mark, name, detail, then the fix
+/// indented; a header line before each section when there is more than one.
 pub fn render(checks: &[Check]) -> Vec<String> {
     let w = checks.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
+    let sections: Vec<&str> = SECTIONS.iter().copied().filter(|s| checks.iter().any(|c| c.section == *s)).collect();
     let mut lines = Vec::new();
-    for c in checks {
-        let mark = match c.status {
-            Verdict::Ok => "✓",
-            Verdict::Fail => "✗",
-            Verdict::Unknown => "?",
-        };
-        lines.push(format!("{mark} {:<w$}  {}", c.name, c.detail));
-        if let Some(fix) = &c.fix {
-            lines.push(format!("  {:<w$}  fix: {fix}", ""));
+    for section in &sections {
+        if sections.len() > 1 {
+            if !lines.is_empty() {
+                lines.push(String::new());
+            }
+            lines.push(capitalised(section));
+        }
+        for c in checks.iter().filter(|c| c.section == *section) {
+            let mark = match c.status {
+                Verdict::Ok => "✓",
+                Verdict::Fail => "✗",
+                Verdict::Unknown => "?",
+                Verdict::NotSetUp => "-",
+            };
+            lines.push(format!("{mark} {:<w$}  {}", c.name, c.detail));
+            if let Some(fix) = &c.fix {
+                lines.push(format!("  {:<w$}  fix: {fix}", ""));
+            }
         }
     }
     lines
 }
 
-/// `clawdtalk status [--offline]`.
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// Whether voice routing has been set up: a gateway is configured, or
+/// `connect` ran before with this configuration (it left its runtime directory).
+pub fn voice_set_up(gateway_configured: bool, connect_ran_before: bool) -> bool {
+    gateway_configured || connect_ran_before
+}
+
+/// `clawdtalk status [--offline] [--require connect]`.
 pub async fn run(ctx: &Context, a: StatusArgs) -> Result<Outcome> {
+    let mut checks = missions_api_checks(ctx, a.offline).await?;
+    let required = a.require.contains(&Part::Connect);
+    let runtime = Runtime::for_config(&ctx.config, &ProcessEnv);
+    let ran_before = runtime.as_ref().is_ok_and(|rt| rt.dir.exists());
+    if voice_set_up(ctx.config.gateway_configured, ran_before) || required {
+        checks.push(connect_check(runtime).await.within(SECTIONS[1]));
+        checks.extend(gateway_checks(ctx, a.offline).await?.into_iter().map(|c| c.within(SECTIONS[2])));
+    } else {
+        let why = "not set up (optional: only voice calls and SMS replies need it)";
+        checks.push(
+            Check::not_set_up("connect", format!("{why}; `clawdtalk connect start` sets it up")).within(SECTIONS[1]),
+        );
+        checks
+            .push(Check::not_set_up("gateway", "not set up (no gateway_url in the configuration)").within(SECTIONS[2]));
+    }
+
+    let failed = checks.iter().filter(|c| c.status == Verdict::Fail).count();
+    let mut o = Outcome::data(json!({"ok": failed == 0, "checks": checks}));
+    for l in render(&checks) {
+        o = o.line(l);
+    }
+    if failed > 0 {
+        let s = if failed == 1 { "" } else { "s" };
+        o = o.line(String::new()).line(format!("{failed} check{s} failed.")).with_exit_code(1);
+    }
+    Ok(o)
+}
+
+/// The missions API section: configuration file, key, service, state file.
+async fn missions_api_checks(ctx: &Context, offline: bool) -> Result<Vec<Check>> {
     let cfg = &ctx.config;
     let mut checks = Vec::new();
-
-    // Configuration file and key.
     match &cfg.file {
         Some(f) => checks.push(Check::ok("config", f.display().to_string())),
         None if cfg.api_key.is_some() => {
@@ -92,40 +163,27 @@ pub async fn run(ctx: &Context, a: StatusArgs) -> Result<Outcome> {
             "run `clawdtalk setup --api-key KEY` (create a key at https://clawdtalk.com → Dashboard)",
         )),
     }
+    checks.push(service_check(ctx, offline).await?);
+    checks.push(state_check(ctx).await);
+    Ok(checks)
+}
 
-    // The service accepts the key.
-    checks.push(service_check(ctx, a.offline).await?);
-
-    // The connect daemon: running (it holds its instance lock) and connected.
-    checks.push(connect_check(ctx).await);
-
-    // The gateway: reachable, and allowing sessions_send.
-    if a.offline {
-        checks.push(Check::unknown("gateway", format!("{} not checked (--offline)", cfg.gateway_url)));
+/// The gateway section: reachable, and allowing `sessions_send`.
+async fn gateway_checks(ctx: &Context, offline: bool) -> Result<Vec<Check>> {
+    let url = &ctx.config.gateway_url;
+    let reach = if offline {
+        Check::unknown("gateway", format!("{url} not checked (--offline)"))
     } else {
-        checks.push(match openclaw::probe(&cfg.gateway_url).await {
-            Ok(code) => Check::ok("gateway", format!("{} answers (HTTP {code})", cfg.gateway_url)),
+        match openclaw::probe(url).await {
+            Ok(code) => Check::ok("gateway", format!("{url} answers (HTTP {code})")),
             Err(e) => Check::fail(
                 "gateway",
-                format!("{} does not answer: {e}", cfg.gateway_url),
+                format!("{url} does not answer: {e}"),
                 "start the gateway (`openclaw gateway start`), or fix gateway_url with `clawdtalk setup`",
             ),
-        });
-    }
-    checks.push(gateway_tools_check().await?);
-
-    // The mission state file: where it is, and the missions in progress.
-    checks.push(state_check(ctx).await);
-
-    let failed = checks.iter().filter(|c| c.status == Verdict::Fail).count();
-    let mut o = Outcome::data(json!({"ok": failed == 0, "checks": checks}));
-    for l in render(&checks) {
-        o = o.line(l);
-    }
-    if failed > 0 {
-        o = o.line(String::new()).line(format!("{failed} check(s) failed.")).with_exit_code(1);
-    }
-    Ok(o)
+        }
+    };
+    Ok(vec![reach, gateway_tools_check().await?])
 }
 
 /// The service accepts the key (not checked offline or without a key).
@@ -181,9 +239,9 @@ async fn gateway_tools_check() -> Result<Check> {
     })
 }
 
-async fn connect_check(ctx: &Context) -> Check {
+async fn connect_check(runtime: Result<Runtime>) -> Check {
     let fix_start = "start it: `clawdtalk connect start` (voice calls and SMS replies need it)";
-    let rt = match Runtime::for_config(&ctx.config, &ProcessEnv) {
+    let rt = match runtime {
         Ok(rt) => rt,
         Err(e) => return Check::fail("connect", e.to_string(), "set $CLAWDTALK_RUNTIME_DIR"),
     };
@@ -282,11 +340,62 @@ mod service_tests {
         checks.into_iter().find(|c| c["name"] == name).unwrap_or(Value::Null)
     }
 
+    /// A context whose configuration names a gateway (voice routing set up).
+    fn voice_ctx(h: &Harness) -> Context {
+        let mut ctx = h.ctx();
+        ctx.config.gateway_configured = true;
+        ctx
+    }
+
+    #[tokio::test]
+    async fn missions_only_users_pass_with_voice_routing_not_set_up() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/missions", vec![Reply::ok(json!({"data": []}))]);
+        let o = run(&h.ctx(), args(&[])).await.unwrap();
+        assert_eq!(o.exit_code, 0, "{}", crate::testing::text(&o));
+        assert_eq!(o.data["ok"], true);
+        assert_eq!(check(&o, "connect")["status"], "not_set_up");
+        assert_eq!(check(&o, "connect")["section"], "voice routing");
+        assert_eq!(check(&o, "gateway")["status"], "not_set_up");
+        // Nothing probed the gateway.
+        assert!(!h.service.lines().contains(&"GET /".to_string()), "{:?}", h.service.lines());
+        let t = crate::testing::text(&o);
+        assert!(t.starts_with("Missions API\n✓ config"), "{t}");
+        assert!(t.contains("\n\nVoice routing\n- connect  not set up"), "{t}");
+    }
+
+    #[tokio::test]
+    async fn require_connect_fails_when_voice_routing_is_not_running() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/missions", vec![Reply::ok(json!({"data": []}))]);
+        let o = run(&h.ctx(), args(&["--require", "connect"])).await.unwrap();
+        assert_eq!(check(&o, "connect")["status"], "fail");
+        assert_eq!(check(&o, "connect")["detail"], "not running");
+        assert_eq!(o.exit_code, 1);
+        assert!(crate::testing::text(&o).ends_with("\n1 check failed.\n"), "{}", crate::testing::text(&o));
+    }
+
+    #[tokio::test]
+    async fn a_configured_gateway_makes_voice_routing_count() {
+        let h = Harness::start().await;
+        h.service.on("GET", "/v1/missions", vec![Reply::ok(json!({"data": []}))]);
+        let o = run(&voice_ctx(&h), args(&[])).await.unwrap();
+        assert_eq!(check(&o, "connect")["status"], "fail");
+        assert_eq!(o.exit_code, 1);
+    }
+
+    #[test]
+    fn voice_routing_is_set_up_by_a_gateway_url_or_an_earlier_connect() {
+        assert!(!voice_set_up(false, false));
+        assert!(voice_set_up(true, false));
+        assert!(voice_set_up(false, true));
+    }
+
     #[tokio::test]
     async fn an_accepted_key_and_an_answering_gateway_pass() {
         let h = Harness::start().await;
         h.service.on("GET", "/v1/missions", vec![Reply::ok(json!({"data": []}))]);
-        let o = run(&h.ctx(), args(&[])).await.unwrap();
+        let o = run(&voice_ctx(&h), args(&[])).await.unwrap();
         let lines = h.service.lines();
         assert!(lines.contains(&"GET /v1/missions".to_string()), "{lines:?}");
         // The gateway probe reached the fake (the harness's gateway URL).
@@ -312,7 +421,7 @@ mod service_tests {
     #[tokio::test]
     async fn offline_sends_nothing_and_leaves_the_network_checks_unknown() {
         let h = Harness::start().await;
-        let o = run(&h.ctx(), args(&["--offline"])).await.unwrap();
+        let o = run(&voice_ctx(&h), args(&["--offline"])).await.unwrap();
         assert!(h.service.requests().is_empty());
         assert_eq!(check(&o, "service")["status"], "unknown");
         assert_eq!(check(&o, "gateway")["status"], "unknown");

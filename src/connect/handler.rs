@@ -535,11 +535,15 @@ impl Handler {
             Ok(reply) => Routed::Reply(reply),
             Err(e) => {
                 tracing::warn!("the agent did not answer: {e}");
-                Routed::Failed("Sorry, I couldn't reach the agent right now. Please try again in a moment.".into())
+                Routed::Failed(AGENT_UNREACHABLE.into())
             }
         }
     }
 }
+
+/// What the caller hears when the gateway did not answer (the reason is
+/// logged; `sandbox call-in` recognises this text to fail with it).
+pub const AGENT_UNREACHABLE: &str = "Sorry, I couldn't reach the agent right now. Please try again in a moment.";
 
 /// What the caller hears when a request could not be read.
 pub const UNREADABLE: &str = "Sorry, I couldn't understand that request. Could you say it again?";

@@ -15,6 +15,8 @@ use crate::api::assistants;
 use crate::api::runs::{self, RunUpdate};
 use crate::api::{agents, missions, phones, plan};
 use crate::error::{Error, Result};
+use crate::lifecycle::engine::bot_steps_left;
+use crate::lifecycle::service::parse_plan;
 use crate::output::Outcome;
 use crate::state::{slugify, timestamp, FileLock, Found, MissionState, StateStore};
 use crate::task::blocking;
@@ -405,6 +407,7 @@ pub struct CompleteRequest {
 /// `complete SLUG MID RID SUMMARY [PAYLOAD_JSON]` / `mission complete SLUG
 /// SUMMARY [PAYLOAD_JSON] [--mission-id] [--run-id]`.
 ///
+/// Marks the bot's own open plan steps `completed` ([`finish_bot_steps`]),
 /// PATCHes the run `succeeded` with `result_summary` (+ `result_payload`),
 /// then moves the mission to the archive (its memory stays readable). With
 /// explicit ids it completes the run even when the slug is not in this
@@ -461,6 +464,15 @@ pub async fn complete(
         o.notes.extend(retry_unlogged(&client, store, claim, slug, now).await);
         o.notes.extend(retry_owed(&client, store, claim, slug, now).await);
     }
+    let mut steps_completed = Vec::new();
+    if let (Some(Found::Active(_)), Some(m)) = (&found, &entry) {
+        let (done, notes) = finish_bot_steps(&client, &mid, &rid, &m.scheduled_events()).await;
+        o.notes.extend(notes);
+        for step in &done {
+            o = o.line(format!("Marked step {step} completed"));
+        }
+        steps_completed = done;
+    }
     let update = RunUpdate {
         status: Some("succeeded".into()),
         result_summary: Some(r.summary.clone()),
@@ -488,6 +500,41 @@ pub async fn complete(
         None => r.mission.clone(),
     };
     o.data = json!({"slug": label, "mission_id": mid, "run_id": rid, "status": "succeeded",
-        "archived": found.is_some()});
+        "archived": found.is_some(), "steps_completed": steps_completed});
     Ok(o.line(format!("Mission '{label}' completed successfully")))
+}
+
+/// Mark the bot's own open plan steps `completed` before the run ends.
+///
+/// The bot's steps are the plan steps no tracked call or SMS belongs to
+/// (e.g. "summarize the quotes": [`bot_steps_left`]); calling `complete` is
+/// the bot saying its work is done, so they end `completed`, not `skipped`
+/// (nothing was left undone) and not left `pending` under a succeeded run.
+/// Steps with events are poll's and keep the status it gave them. Returns
+/// the steps marked, and warnings: a plan that cannot be read or a step
+/// that cannot be set does not stop the run from being completed.
+async fn finish_bot_steps(
+    client: &crate::api::Client,
+    mid: &str,
+    rid: &str,
+    records: &[crate::state::ScheduledEvent],
+) -> (Vec<String>, Vec<String>) {
+    let plan = match plan::get(client, mid, rid).await {
+        Ok(v) => parse_plan(&v),
+        Err(Error::Api { status: 404, .. }) => Vec::new(),
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![format!("warning: could not read the plan ({e}); its steps were left as they were")],
+            )
+        }
+    };
+    let (mut done, mut notes) = (Vec::new(), Vec::new());
+    for step in bot_steps_left(records, &plan) {
+        match plan::update_step(client, mid, rid, &step, "completed").await {
+            Ok(_) => done.push(step),
+            Err(e) => notes.push(format!("warning: could not mark step {step} completed ({e})")),
+        }
+    }
+    (done, notes)
 }

@@ -132,18 +132,53 @@ pub async fn mission_status<S: Service>(
     let ts = targets(&records, m.memory_get(INSIGHTS));
     let pending = records.iter().filter(|r| !r.settled).count();
     let failed = m.memory_get(FAILED_TARGETS).cloned().unwrap_or(json!([]));
+    let calls = agentphone_calls(m.memory_get(super::agentphone::MEMORY_KEY));
 
     let data = json!({
         "slug": slug, "mission_id": m.mission_id(), "run_id": m.run_id(), "archived": archived,
         "run_status": run_status, "steps": steps, "targets": ts, "pending_events": pending,
-        "failed_targets": failed, "result": result,
+        "failed_targets": failed, "result": result, "agentphone_calls": calls,
     });
     let mut o = Outcome::data(data);
     o.blocks = status_blocks(&slug, archived, &run_status, pending, result.as_ref(), &steps, &ts);
+    o.blocks.extend(agentphone_blocks(&calls));
+    if ts.is_empty() && calls.is_empty() {
+        o = o.line("").line("no scheduled calls or SMS tracked for this mission");
+    }
     for n in notes {
         o = o.note(n);
     }
     Ok(o)
+}
+
+/// The AgentPhone calls booked to the mission (`agentphone call --mission`),
+/// as recorded in its memory: id, number, status, outcome and a one-line
+/// summary each, in the order they were made.
+fn agentphone_calls(records: Option<&Value>) -> Vec<Value> {
+    let Some(list) = records.and_then(Value::as_array) else { return Vec::new() };
+    list.iter()
+        .filter_map(Value::as_object)
+        .map(|r| {
+            let s = |k: &str| r.get(k).filter(|v| !v.is_null()).cloned().unwrap_or(Value::Null);
+            let summary = r.get("summary").filter(|v| !v.is_null()).map(summarize);
+            json!({"call_id": s("call_id"), "to": s("to"), "status": s("status"), "outcome": s("outcome"),
+                "failure_reason": s("failure_reason"), "summary": summary})
+        })
+        .collect()
+}
+
+/// The table of AgentPhone calls (nothing when there are none).
+fn agentphone_blocks(calls: &[Value]) -> Vec<Block> {
+    if calls.is_empty() {
+        return Vec::new();
+    }
+    let cell = |v: &Value, k: &str| v[k].as_str().filter(|s| !s.is_empty()).unwrap_or("-").to_string();
+    let mut t = Table::new(["AGENTPHONE CALL", "TO", "STATUS", "OUTCOME", "SUMMARY"]);
+    for c in calls {
+        let outcome = c["outcome"].as_str().or(c["failure_reason"].as_str()).unwrap_or("-").to_string();
+        t.row([cell(c, "call_id"), cell(c, "to"), cell(c, "status"), outcome, cell(c, "summary")]);
+    }
+    vec![Block::Line(String::new()), Block::Table(t)]
 }
 
 /// The human form of `mission status`: the fields, the plan's steps, the targets.
@@ -190,8 +225,6 @@ fn status_blocks(
             ]);
         }
         o = o.line("").table(t);
-    } else {
-        o = o.line("").line("no scheduled calls or SMS tracked for this mission");
     }
     o.blocks
 }

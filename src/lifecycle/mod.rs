@@ -34,6 +34,16 @@ pub trait Progress {
     fn set(&self, msg: String);
     /// Show `done` of `total` with `msg`.
     fn count(&self, done: u64, total: u64, msg: String);
+    /// One poll of a watch has finished: show what it changed. `poll
+    /// --watch` prints the report's lines as they happen (once, on stdout);
+    /// by default each change becomes the current stage.
+    fn polled(&self, report: &PollReport) {
+        for m in &report.missions {
+            for line in &m.changes {
+                self.set(format!("{}: {line}", m.slug));
+            }
+        }
+    }
 }
 
 /// A [`Progress`] that shows nothing.

@@ -9,6 +9,7 @@
 //! - Magic numbers decide outcomes (see [`model::Fate`]).
 //! - A control API under `/_sandbox/` for tests and demos (see [`control`]).
 //! - AgentPhone under `/agentphone/api/v1` ([`agentphone`]).
+//! - With `--agent MODE`, a stand-in agent gateway under `/agent` ([`agent`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -28,6 +29,7 @@ use tokio::sync::{broadcast, oneshot, Notify};
 
 use crate::error::{Error, Result};
 
+pub mod agent;
 pub mod agentphone;
 pub mod api;
 pub mod clock;
@@ -57,6 +59,8 @@ pub struct SandboxOptions {
     pub fail_rate: f64,
     /// Seed for `fail_rate` (deterministic failures).
     pub seed: Option<u64>,
+    /// Serve the stand-in agent gateway, answering this way ([`agent`]).
+    pub agent: Option<agent::AgentMode>,
 }
 
 impl Default for SandboxOptions {
@@ -69,6 +73,7 @@ impl Default for SandboxOptions {
             rate_limit: None,
             fail_rate: 0.0,
             seed: None,
+            agent: None,
         }
     }
 }
@@ -397,6 +402,7 @@ pub fn app(shared: Shared) -> Router {
         .nest("/_sandbox", control::router())
         // AgentPhone (docs/protocol.md#agentphone): src/sandbox/agentphone.rs.
         .nest(agentphone::BASE_PATH, agentphone::router())
+        .nest(agent::BASE_PATH, agent::router())
         .fallback(not_found)
         .with_state(shared)
 }
@@ -424,6 +430,11 @@ impl SandboxHandle {
     /// `$CLAWDTALK_CLOCK_URL`, so retries and "is it due" follow a fast sandbox.
     pub fn clock_url(&self) -> String {
         format!("{}/_sandbox/clock", self.root_url())
+    }
+
+    /// The stand-in agent's `gateway_url` (answers only with `--agent`).
+    pub fn gateway_url(&self) -> String {
+        format!("{}{}", self.root_url(), agent::BASE_PATH)
     }
 
     /// Stop serving: close /ws sockets (1001), stop accepting, wait for the server task.

@@ -317,7 +317,7 @@ impl Harness {
         config.gateway_url = format!("http://{}", self.service.addr);
         Context {
             config,
-            printer: Printer { json: self.json, color: false },
+            printer: Printer { json: self.json, color: false, stamp: false },
             clock: self.clock.clone(),
             clients: Arc::new(QuickRetries),
             progress: ProgressStyle::Hidden,

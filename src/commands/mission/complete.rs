@@ -47,8 +47,9 @@ mod tests {
         let h = Harness::start().await;
         h.seed("roof", json!({"mission_id": "m1", "run_id": "r1"}));
         let o = run(&h.ctx(), args(&["roof", "Booked Bob", r#"{"price": 120}"#])).await.unwrap();
-        let r = h.service.single();
-        assert_eq!(r.line(), "PATCH /v1/missions/m1/runs/r1");
+        // The plan is read first (the bot's own open steps are completed); it has none here.
+        assert_eq!(h.service.lines(), ["GET /v1/missions/m1/runs/r1/plan", "PATCH /v1/missions/m1/runs/r1"]);
+        let r = h.service.requests()[1].clone();
         assert_eq!(
             r.json(),
             json!({"status": "succeeded", "result_summary": "Booked Bob", "result_payload": {"price": 120}})

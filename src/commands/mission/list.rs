@@ -2,7 +2,7 @@
 
 use crate::api::missions;
 use crate::error::Result;
-use crate::output::{Outcome, Table};
+use crate::output::{counted, Outcome, Table};
 
 use super::Context;
 
@@ -16,7 +16,7 @@ pub async fn run(ctx: &Context) -> Result<Outcome> {
         t.row([m.id.clone(), m.name.clone().unwrap_or_else(|| "unnamed".into())]);
     }
     let total = ms.len();
-    Ok(Outcome::data(&ms).table(t).note(format!("{total} missions")))
+    Ok(Outcome::data(&ms).table(t).note(counted(total, "mission", "missions")))
 }
 
 #[cfg(test)]

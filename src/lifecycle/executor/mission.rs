@@ -42,8 +42,10 @@ pub(super) async fn poll_mission<S: Service>(
     if !awaiting_mode && w.outbox.is_empty() && !has_due_work(records, now) {
         mr.idle = true;
         if let Some(t) = engine::next_due(records) {
-            mr.notes
-                .push(format!("nothing due; next event at {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+            mr.notes.push(format!(
+                "nothing due; next event at {} service time",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
         }
         return Ok(mr.pending_before);
     }

@@ -63,11 +63,7 @@ where
             }
             Err(e) => return Err(e),
         };
-        for m in &report.missions {
-            for line in &m.changes {
-                progress.set(format!("{}: {line}", m.slug));
-            }
-        }
+        progress.polled(&report);
         let service_now = report.now;
         reports.push(report);
         let state = store.read_async().await?;
@@ -87,12 +83,9 @@ where
         let now = service_now.unwrap_or_else(Utc::now);
         let wait = watch_wait(pace, &pending, now);
         let (done, total) = seen.values().fold((0, 0), |(d, t), c| (d + c.0, t + c.1));
-        let at = chrono::Local::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
-        progress.count(
-            done as u64,
-            total as u64,
-            format!("targets settled; next check at {} (in {})", at.format("%H:%M:%S"), human(wait)),
-        );
+        // A wait, not a clock time: the service's clock (a sandbox's runs
+        // fast) and the local one must not be mixed on one screen.
+        progress.count(done as u64, total as u64, format!("targets settled; next check in {}", human(wait)));
         sleep(wait).await;
     }
 }
