@@ -235,6 +235,12 @@ pub async fn track_scheduled(
         mission_id: sent.mission_id.clone(),
         run_id: sent.run_id.clone(),
         logged: Some(false),
+        // Whatever the create reply says is stored as it is; poll decides
+        // only on final facts and fetches the event until it has them
+        // (`ScheduledEvent::has_final_facts`), so a reply that already says
+        // `failed` still gets its retry and an answered one its insights.
+        call_status: created.call_status.clone(),
+        conversation_id: created.conversation_id.clone(),
         ..ScheduledEvent::default()
     };
     match record_and_log(client, store, claim, now, slug, ev).await {
