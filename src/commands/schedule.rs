@@ -63,7 +63,9 @@ async fn schedule(ctx: &Context, req: ScheduleRequest) -> Result<Outcome> {
         Some(_) => Some(ctx.state()?),
         None => ctx.state().ok(),
     };
-    ledger::schedule(&|| ctx.client(), store.as_ref(), &claim(ctx), ctx.now(), &req).await
+    // A relative `--at` and the 60-second minimum are on the service's clock.
+    let now = ctx.service_now().await;
+    ledger::schedule(&|| ctx.client(), store.as_ref(), &claim(ctx), now, &req).await
 }
 
 /// `schedule call --assistant --to --from --at [--mission-id --run-id] [--step]`.

@@ -85,7 +85,7 @@ where
             return Ok(reports);
         }
         let now = service_now.unwrap_or_else(Utc::now);
-        let wait = watch_wait(pace, &pending, now);
+        let wait = local_wait(pace, watch_wait(pace, &pending, now), &connect);
         let (done, total) = seen.values().fold((0, 0), |(d, t), c| (d + c.0, t + c.1));
         let at = chrono::Local::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
         progress.count(
@@ -94,6 +94,21 @@ where
             format!("targets settled; next check at {} (in {})", at.format("%H:%M:%S"), human(wait)),
         );
         sleep(wait).await;
+    }
+}
+
+/// The table's wait is service time: on a service whose clock runs faster
+/// (a sandbox at `--speed 200`) it is slept as local time / speed. A fixed
+/// `--interval` is local time already.
+fn local_wait<S: Service>(pace: &Pace, wait: Duration, connect: &impl Fn() -> Result<S>) -> Duration {
+    if pace.interval.is_some() {
+        return wait;
+    }
+    let speed = connect().map(|s| s.speed()).unwrap_or(1.0);
+    if speed > 1.0 && speed.is_finite() {
+        wait.div_f64(speed).max(Duration::from_millis(50))
+    } else {
+        wait
     }
 }
 
