@@ -102,12 +102,23 @@ pub async fn get(ctx: &Context, a: ScheduledEventRef) -> Result<Outcome> {
     Ok(Outcome::data(&e).line(line))
 }
 
-/// `schedule cancel AID EID` → `Deleted scheduled event: <eid>`.
+/// `schedule cancel AID EID` → `Deleted scheduled event: <eid>`; the
+/// mission tracking it records it cancelled ([`ledger::record_cancelled`]).
 pub async fn cancel(ctx: &Context, a: ScheduledEventRef) -> Result<Outcome> {
     check_ids(&[("ASSISTANT_ID", &a.assistant_id), ("EVENT_ID", &a.event_id)])?;
     scheduled::cancel(&ctx.client()?, &a.assistant_id, &a.event_id).await?;
-    Ok(Outcome::data(json!({"id": a.event_id, "assistant_id": a.assistant_id, "cancelled": true}))
-        .line(format!("Deleted scheduled event: {}", a.event_id)))
+    let mut o = Outcome::data(json!({"id": a.event_id, "assistant_id": a.assistant_id, "cancelled": true}))
+        .line(format!("Deleted scheduled event: {}", a.event_id));
+    if let Ok(store) = ctx.state() {
+        match ledger::record_cancelled(&store, &a.assistant_id, &a.event_id, ctx.now()).await {
+            Ok(Some(slug)) => {
+                o = o.note(format!("Marked cancelled in mission '{slug}' (the next poll updates its step)"))
+            }
+            Ok(None) => {}
+            Err(e) => o = o.note(format!("warning: the event is cancelled but the state file was not updated: {e}")),
+        }
+    }
+    Ok(o)
 }
 
 /// `schedule list AID` → a table of the assistant's scheduled events.

@@ -12,7 +12,9 @@ use crate::api::scheduled::{self, Channel, NewScheduledEvent};
 use crate::api::Client;
 use crate::error::{Error, Result};
 use crate::output::Outcome;
-use crate::state::{timestamp, LogClaim, MissionState, ScheduledEvent, StateStore, SCHEDULED_EVENT_LOGS};
+use crate::state::{
+    timestamp, AttemptOutcome, LogClaim, MissionState, ScheduledEvent, StateStore, SCHEDULED_EVENT_LOGS,
+};
 use crate::validate;
 
 use super::claim::{send_claimed, Claim, OwedEvent};
@@ -286,6 +288,41 @@ async fn record_and_log(
         None => notes.push(format!("mission '{slug}' has no run id in the state file: no run event was logged")),
     }
     Ok(notes)
+}
+
+/// After `schedule cancel AID EID` (or `cancel-scheduled-event`) went
+/// through: the active mission tracking that event records it cancelled
+/// (status `cancelled`, outcome decided), so it no longer waits for its
+/// original time. It is left for the next poll to settle, which recomputes
+/// its step and the run from it without asking the service about the
+/// event. Returns the mission's slug, None when no mission tracks it.
+pub async fn record_cancelled(
+    store: &StateStore,
+    assistant_id: &str,
+    event_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let (aid, eid) = (assistant_id.to_string(), event_id.to_string());
+    store
+        .update_async(move |st| {
+            let slugs: Vec<String> = st.missions().map(|(s, _)| s.to_string()).collect();
+            for slug in slugs {
+                let Some(m) = st.mission_mut(&slug) else { continue };
+                let ours = |e: &ScheduledEvent| {
+                    e.event_id == eid && e.assistant_id.as_deref().is_none_or(|a| a == aid) && !e.settled
+                };
+                if !m.scheduled_events().iter().any(ours) {
+                    continue;
+                }
+                m.update_scheduled_event(&eid, now, |e| {
+                    e.status = "cancelled".into();
+                    e.outcome = Some(AttemptOutcome::Cancelled);
+                })?;
+                return Ok(Some(slug));
+            }
+            Ok(None)
+        })
+        .await
 }
 
 /// Log the run event for each of the mission's scheduled events whose
