@@ -50,6 +50,9 @@ pub mod state;
 pub mod status;
 mod support;
 
+#[cfg(test)]
+mod fast_sandbox_tests;
+
 /// Everything a command needs from its surroundings, resolved once. The
 /// surroundings that reach outside the process (the clock, the services'
 /// clients, the terminal) are handed in rather than looked up, so a test
