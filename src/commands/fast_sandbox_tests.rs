@@ -129,3 +129,62 @@ async fn the_bots_mandatory_append_memory_entries_change_nothing() {
         assert_eq!(r["step_id"], "calls");
     }
 }
+
+/// The skill documentation's examples, word for word, through the legacy words.
+#[tokio::test]
+async fn the_skill_documentations_examples_work_as_written() {
+    let sb = sandbox::start(SandboxOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(&sb, dir.path(), Duration::zero());
+
+    // create-assistant NAME INSTR GREETING '["telephony", "messaging"]'
+    let o = cmd(&ctx, &["create-assistant", "Bot", "Be brief", "Hi", r#"["telephony", "messaging"]"#]).await;
+    assert_eq!(o.data["enabled_features"], json!(["telephony", "messaging"]), "{:#}", o.data);
+
+    // list-phones --available: only the free numbers.
+    let all = cmd(&ctx, &["list-phones"]).await.data;
+    let free = cmd(&ctx, &["list-phones", "--available"]).await.data;
+    let free = free.as_array().unwrap();
+    assert!(!free.is_empty() && free.iter().all(|p| p.get("connection_id").is_none_or(Value::is_null)), "{free:#?}");
+    assert!(free.len() <= all.as_array().unwrap().len());
+
+    // list-state after update-run … failed shows the run's status.
+    let plan = r#"[{"step_id":"calls","description":"Call","sequence":1}]"#;
+    cmd(&ctx, &["init", "Docs", "Call", "Req", plan]).await;
+    cmd(&ctx, &["setup-agent", "docs", "Caller", "Ask"]).await;
+    let st = |ctx: &Context| {
+        let v: Value = serde_json::from_slice(&std::fs::read(ctx.cwd.join("state.json")).unwrap()).unwrap();
+        v
+    };
+    let (mid, aid) = {
+        let s = st(&ctx);
+        let m = &s["docs"];
+        (m["mission_id"].as_str().unwrap().to_string(), m["assistant_id"].as_str().unwrap().to_string())
+    };
+
+    // cancel-scheduled-event A E: the record is cancelled and the next poll ends its step.
+    let o =
+        cmd(&ctx, &["schedule", "call", "--mission", "docs", "--to", "+15005550006", "--at", "+1d", "--step", "calls"])
+            .await;
+    let eid = o.data["id"].as_str().unwrap().to_string();
+    let o = cmd(&ctx, &["cancel-scheduled-event", &aid, &eid]).await;
+    assert!(o.notes.iter().any(|n| n.contains("Marked cancelled in mission 'docs'")), "{o:?}");
+    let rec = st(&ctx)["docs"]["memory"]["scheduled_events"][0].clone();
+    assert_eq!((rec["status"].as_str(), rec["outcome"].as_str()), (Some("cancelled"), Some("cancelled")), "{rec:#}");
+    let o = tokio::time::timeout(std::time::Duration::from_secs(60), cmd(&ctx, &["poll", "--watch"])).await.unwrap();
+    assert!(!o.data.to_string().contains("\"error\":\""), "{:#}", o.data);
+    let s = st(&ctx);
+    let rec = s["docs"]["memory"]["scheduled_events"][0].clone();
+    let rec = if rec.is_null() { s["_archive"][&mid]["memory"]["scheduled_events"][0].clone() } else { rec };
+    assert_eq!(rec["settled"], true, "poll settled it without waiting a day: {s:#}");
+
+    // update-run … failed, then list-state shows it (a fresh mission: the first one ended).
+    cmd(&ctx, &["init", "Second", "Call", "Req"]).await;
+    let s = st(&ctx);
+    let (mid2, rid2) =
+        (s["second"]["mission_id"].as_str().unwrap().to_string(), s["second"]["run_id"].as_str().unwrap().to_string());
+    cmd(&ctx, &["update-run", &mid2, &rid2, "failed"]).await;
+    let o = cmd(&ctx, &["list-state"]).await;
+    let lines = crate::testing::text(&o);
+    assert!(lines.contains("second: Second [failed]"), "{lines}");
+}
