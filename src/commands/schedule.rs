@@ -63,7 +63,11 @@ async fn schedule(ctx: &Context, req: ScheduleRequest) -> Result<Outcome> {
         Some(_) => Some(ctx.state()?),
         None => ctx.state().ok(),
     };
-    // A relative `--at` and the 60-second minimum are on the service's clock.
+    // Bad input is refused before anything is sent, on the clock known so
+    // far (the local one when there is no sample of the service's yet)...
+    ledger::schedule::precheck(store.as_ref(), &req, ctx.now()).await?;
+    // ...then a relative `--at` and the 60-second minimum are decided on the
+    // service's clock (one cheap request when there is no recent sample).
     let now = ctx.service_now().await;
     ledger::schedule(&|| ctx.client(), store.as_ref(), &claim(ctx), now, &req).await
 }

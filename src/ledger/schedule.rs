@@ -96,16 +96,7 @@ pub async fn schedule(
     now: DateTime<Utc>,
     req: &ScheduleRequest,
 ) -> Result<Outcome> {
-    let mut req = req.clone();
-    let (tracked, mut notes) = resolve_schedule(store, &mut req).await?;
-    for (arg, v) in [("--assistant", &req.assistant_id), ("--from", &req.from)] {
-        if v.is_empty() {
-            return Err(Error::usage(format!(
-                "{arg} is required (or --mission SLUG to take it from the mission in the state file)"
-            )));
-        }
-    }
-    let event = req.prepare(now)?;
+    let (req, tracked, mut notes, event) = checked(store, req, now).await?;
     let client = client.client()?;
     let created = scheduled::create(&client, &req.assistant_id, &event).await?;
     if let (Some(slug), Some(store)) = (tracked, store) {
@@ -115,6 +106,34 @@ pub async fn schedule(
     let mut o = scheduled_outcome(&created, &req.channel);
     o.notes.extend(notes);
     Ok(o)
+}
+
+/// Check a request completely without sending anything (the state file is
+/// read for `--mission`): what [`schedule`] refuses, this refuses first.
+/// A command runs it on the clock it already knows before it takes a
+/// sample of the service's clock (one request), so bad input sends nothing.
+pub async fn precheck(store: Option<&StateStore>, req: &ScheduleRequest, now: DateTime<Utc>) -> Result<()> {
+    checked(store, req, now).await.map(|_| ())
+}
+
+/// The request completed from the state file, where it is recorded, notes,
+/// and the event to send; or why not.
+async fn checked(
+    store: Option<&StateStore>,
+    req: &ScheduleRequest,
+    now: DateTime<Utc>,
+) -> Result<(ScheduleRequest, Option<String>, Vec<String>, NewScheduledEvent)> {
+    let mut req = req.clone();
+    let (tracked, notes) = resolve_schedule(store, &mut req).await?;
+    for (arg, v) in [("--assistant", &req.assistant_id), ("--from", &req.from)] {
+        if v.is_empty() {
+            return Err(Error::usage(format!(
+                "{arg} is required (or --mission SLUG to take it from the mission in the state file)"
+            )));
+        }
+    }
+    let event = req.prepare(now)?;
+    Ok((req, tracked, notes, event))
 }
 
 /// The outcome of a scheduling: `Scheduled call: <id>` / `Scheduled SMS: <id>`.
