@@ -42,7 +42,8 @@ fn exchange(args: &[&str], ex: Exchange) -> (Recorded, std::process::Output) {
     srv.on(ex.method, ex.path, vec![ex.reply]);
     let t = Sandboxed::new();
     let out = t.api(&srv.api_url()).args(args).output().unwrap();
-    let r = srv.single();
+    // `schedule` first samples the service clock (docs/protocol.md#service-clock).
+    let r = srv.single_besides_clock_sample();
     assert_eq!(r.method, ex.method, "method of {args:?}");
     assert_eq!(r.path, ex.path, "path of {args:?}");
     assert_eq!(r.query, ex.query, "query of {args:?}");
@@ -594,7 +595,7 @@ fn schedule_call_relative_time_becomes_rfc3339_about_five_minutes_ahead() {
         .assert()
         .success()
         .stdout("Scheduled call: ev_4\n");
-    let body = srv.single().json();
+    let body = srv.single_besides_clock_sample().json();
     let at = chrono::DateTime::parse_from_rfc3339(body["scheduled_at"].as_str().unwrap()).unwrap();
     let ahead = at.with_timezone(&chrono::Utc) - before;
     assert!(ahead >= chrono::Duration::seconds(298) && ahead <= chrono::Duration::seconds(310), "{ahead}");

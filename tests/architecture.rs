@@ -301,6 +301,9 @@ fn no_command_module_imports_another() {
     let mut bad = Vec::new();
     for (path, text) in &files {
         let Some(own) = command_noun(path) else { continue };
+        if is_test_file(path) {
+            continue; // tests of the dispatcher drive every command
+        }
         let nested = path.matches('/').count() > 2; // src/commands/<noun>/<verb>.rs
         let code = code_only(text);
         for (n, line) in code.lines().enumerate() {

@@ -38,7 +38,8 @@ fn invalid_json_arguments_are_named_with_the_position() {
         (&["update-assistant", "a1", "{\"greeting\" \"x\"}"], &["UPDATES_JSON", "column 13"]),
         (&["update-assistant", "a1", "[1]"], &["UPDATES_JSON", "JSON object"]),
         (&["create-assistant", "N", "I", "", "{nope"], &["OPTIONS_JSON", "column 2"]),
-        (&["create-assistant", "N", "I", "", "[\"telephony\"]"], &["OPTIONS_JSON", "JSON object"]),
+        // A JSON list is the features list (the skill documentation's form); a bad feature is refused.
+        (&["create-assistant", "N", "I", "", "[\"telepathy\"]"], &["OPTIONS_JSON", "telephony"]),
         (&["create-assistant", "N", "I", "", "{\"colour\": \"red\"}"], &["unknown key \"colour\"", "voice"]),
         (&["create-assistant", "N", "I", "", "{\"tools\": [{\"type\": \"teleport\"}]}"], &["hangup, webhook"]),
         (&["assistant", "create", "N", "I", "--features", "telephony,fax"], &["--features", "telephony, messaging"]),

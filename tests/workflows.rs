@@ -74,6 +74,10 @@ impl World {
     }
 }
 
+/// The sample of the service's clock a command with a relative time takes
+/// first when it has none (docs/protocol.md#service-clock).
+const CLOCK_SAMPLE: &str = "GET /v1/missions";
+
 fn ready_mission() -> Value {
     json!({"find-window-washers": {
         "mission_name": "Find Window Washers", "mission_id": "mis_1", "created_at": "2026-01-01T00:00:00Z",
@@ -462,7 +466,9 @@ fn no_track_on_legacy_schedule_sms_sends_only_the_event() {
     .code(0)
     .stdout("Scheduled SMS: sms_1\n")
     .stderr("");
-    let r = w.srv.requests();
+    // A relative time is on the service's clock: one sample first (docs/protocol.md#service-clock).
+    let r: Vec<_> = w.srv.requests().into_iter().filter(|r| r.path != "/v1/missions").collect();
+    assert_eq!(w.calls()[0], CLOCK_SAMPLE);
     assert_eq!(r.len(), 1, "only the scheduling request: {:?}", w.calls());
     let at = r[0].json()["scheduled_at"].as_str().unwrap().to_string();
     assert_eq!(
@@ -494,7 +500,7 @@ fn schedule_by_ids_of_a_mission_not_in_the_state_file_records_nothing() {
         .success()
         .stdout("Scheduled call: ev_9\n");
     assert_eq!(std::fs::read(&w.state).unwrap(), before);
-    assert_eq!(w.calls(), vec!["POST /v1/assistants/ast_9/events"]);
+    assert_eq!(w.calls(), vec![CLOCK_SAMPLE, "POST /v1/assistants/ast_9/events"]);
 }
 
 /// The custom run events "Scheduled … event_id=…" on a sandbox run, by event id.
@@ -720,7 +726,7 @@ fn legacy_schedule_for_another_run_of_a_known_mission_is_not_recorded_there() {
         .stdout("Scheduled call: ev_r2\n")
         .stderr(contains("not recorded in mission 'find-window-washers'").and(contains("run_1, not run_2")));
     assert_eq!(std::fs::read(&w.state).unwrap(), before);
-    assert_eq!(w.calls(), ["POST /v1/assistants/ast_1/events"], "no run event for either run");
+    assert_eq!(w.calls(), [CLOCK_SAMPLE, "POST /v1/assistants/ast_1/events"], "no run event for either run");
 }
 
 #[test]

@@ -115,6 +115,8 @@ pub struct Client {
     retry: RetryPolicy,
     /// Removes secrets from the service's error text before it leaves the client.
     redactor: std::sync::Arc<Redactor>,
+    /// Fed every reply's `Date` and `X-Clock-Speed` (docs/protocol.md#service-clock).
+    clock: Option<std::sync::Arc<crate::clock::ServiceClock>>,
 }
 
 impl Client {
@@ -144,7 +146,13 @@ impl Client {
             .build()
             .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
         let redactor = std::sync::Arc::new(Redactor::default().with(opts.api_key.expose()));
-        Ok(Client { http, base: opts.base_url.trim_end_matches('/').to_string(), retry: opts.retry, redactor })
+        Ok(Client {
+            http,
+            base: opts.base_url.trim_end_matches('/').to_string(),
+            retry: opts.retry,
+            redactor,
+            clock: None,
+        })
     }
 
     /// Build the ClawdTalk client from configuration (fails without a key).
@@ -166,6 +174,38 @@ impl Client {
     /// The API base URL this client talks to.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// Feed every reply's clock headers to `clock` (the service clock the
+    /// commands' "now" comes from).
+    pub fn with_clock(mut self, clock: std::sync::Arc<crate::clock::ServiceClock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Take a sample of the service's clock with the cheapest read there
+    /// is (one mission, `GET /missions?page[size]=1`): for a decision that
+    /// needs the service's time when the last sample is missing or old.
+    /// The reply itself is not needed; a refused one still carries a `Date`.
+    pub async fn sample_clock(&self) -> Result<()> {
+        match self.get(&ApiPath::new("/missions").query("page[size]=1"), &[]).await {
+            Ok(_) | Err(Error::Api { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Record one reply's `Date` and `X-Clock-Speed` in the service clock
+    /// (and its file, at most once a minute).
+    async fn observe_clock(&self, headers: &HeaderMap) {
+        let Some(clock) = &self.clock else { return };
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let date = text("date").and_then(crate::clock::parse_http_date);
+        let speed = crate::clock::parse_speed(text(crate::clock::SPEED_HEADER));
+        if let Some(save) = clock.observe(date, speed) {
+            if let Err(e) = save.write().await {
+                tracing::debug!("the clock sample was not saved: {e}");
+            }
+        }
     }
 
     /// Replace the retry policy (tests use short delays).
@@ -230,6 +270,7 @@ impl Client {
                     return Err(network_error(&method, &url, &e));
                 }
                 Ok(resp) => {
+                    self.observe_clock(resp.headers()).await;
                     let status = resp.status();
                     let rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
                     let retryable = rate_limited || (idempotent && status.is_server_error());

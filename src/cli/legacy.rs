@@ -12,7 +12,7 @@ use super::event::EventWhat;
 use super::insights::InsightsGetArgs;
 use super::memory::{MemoryGetArgs, MemorySaveArgs};
 use super::mission::{CompletionArgs, MissionCreateArgs, MissionGetArgs, MissionInitArgs, MissionSetupAgentArgs};
-use super::phone::PhoneAssignArgs;
+use super::phone::{PhoneAssignArgs, PhoneListArgs};
 use super::plan::{PlanCreateArgs, PlanUpdateStepArgs};
 use super::run::{RunCreateArgs, RunListArgs, RunRef, RunUpdateArgs};
 use super::schedule::{ScheduleListArgs, ScheduledEventRef, TrackArg};
@@ -72,7 +72,7 @@ pub enum LegacyCommand {
     GetConnectionId(ConnectionIdArgs),
 
     #[command(hide = true)]
-    ListPhones,
+    ListPhones(PhoneListArgs),
     #[command(hide = true)]
     GetAvailablePhone,
     #[command(hide = true)]

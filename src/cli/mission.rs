@@ -25,6 +25,7 @@ pub enum MissionCommand {
     Init(MissionInitArgs),
     /// Create the mission's voice assistant, link it to the run and pick the
     /// caller-id number; reuses what an earlier run already created.
+    #[command(after_help = SETUP_AGENT_NUMBER)]
     SetupAgent(MissionSetupAgentArgs),
     /// Mark the mission's run succeeded with a summary and archive the
     /// mission in the state file (its memory stays readable).
@@ -75,6 +76,15 @@ pub struct MissionInitArgs {
     /// Plan steps: [{"step_id","description","sequence"},...].
     pub steps_json: Option<String>,
 }
+
+/// Why setup-agent leaves the number unassigned (docs/protocol.md#workflows).
+const SETUP_AGENT_NUMBER: &str = "\
+The phone number: setup-agent takes a free number of the account as the caller id of the
+mission's outbound calls and SMS, and does NOT assign it to the mission's assistant. An
+assigned number routes inbound calls to its assistant, and an outbound mission must not take
+over the owner's inbound line. (The skill documentation was written before upstream made
+this change and still says the number is assigned.) To route inbound calls to the assistant on purpose:
+  clawdtalk assistant connection-id ASSISTANT_ID && clawdtalk phone assign PHONE_ID CONNECTION_ID voice";
 
 #[derive(Debug, Clone, Args)]
 pub struct MissionSetupAgentArgs {

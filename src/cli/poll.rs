@@ -39,8 +39,4 @@ pub struct PollArgs {
     /// table (demos and tests against a fast sandbox).
     #[arg(long, hide = true, value_name = "SECS", value_parser = super::bounds::seconds(super::bounds::MIN_PAUSE_SECS, super::bounds::MAX_WAIT_SECS as f64))]
     pub interval: Option<f64>,
-    /// A URL answering {"now": RFC 3339} to use as the clock (a sandbox's
-    /// /_sandbox/clock, whose time runs faster than real time).
-    #[arg(long, hide = true, value_name = "URL", env = "CLAWDTALK_CLOCK_URL")]
-    pub clock_url: Option<String>,
 }

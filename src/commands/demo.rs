@@ -15,17 +15,18 @@
 //! `$ clawdtalk …` line; with `--json` only the final document is printed.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::api::scheduled::Channel;
 use crate::cli::demo::DemoArgs;
+use crate::clock::{ServiceClock, SystemClock};
 use crate::config::{Config, MapEnv, Overrides};
 use crate::error::{Error, Result};
 use crate::ledger::report::mission_status;
 use crate::ledger::{self, AssistantRequest, InitRequest, ScheduleRequest, SetupAgentRequest};
-use crate::lifecycle::api_service::ApiService;
 use crate::lifecycle::record::{INSIGHTS, RESULT};
 use crate::lifecycle::{poll_once, Policy, PollOptions};
 use crate::output::{shell_word, Outcome, Printer, Progress};
@@ -106,8 +107,12 @@ async fn interrupted() {
 fn demo_context(ctx: &Context, sb: &SandboxHandle, state: &Path) -> Result<Context> {
     let overrides = Overrides { api_key: Some(DEMO_KEY.into()), api_url: Some(sb.api_url()), config_path: None };
     let config = Config::resolve_with_file(&overrides, &MapEnv::default(), None)?;
+    // The sandbox's own clock, in memory: never mixed with the user's service clock.
+    let clock = Arc::new(ServiceClock::new(Arc::new(SystemClock), &sb.api_url(), None));
     Ok(Context {
         config,
+        clock: clock.clone(),
+        service_clock: Some(clock),
         state_override: Some(state.to_path_buf()),
         config_path: None,
         interactive: false,
@@ -217,7 +222,7 @@ async fn mission(ctx: &Context, sb: &SandboxHandle, state_path: &Path, kept: boo
     let followed = poll_step(&t, ctx, &demo, sb, &slug, &mission_id).await?;
 
     t.command(&["mission", "status", &slug]);
-    let status = mission_status(&store, || ApiService::from_config(&demo.config, None), &slug).await?;
+    let status = mission_status(&store, || demo.api_service(), &slug).await?;
     t.show(&status);
 
     let outcome = summary(&demo, &mission_id, &status, &agent, &followed, sb, kept).await?;
@@ -277,7 +282,7 @@ async fn follow(
     progress: &Progress,
 ) -> Result<Followed> {
     let store = demo.state()?;
-    let service = ApiService::from_config(&demo.config, Some(&sb.clock_url()))?;
+    let service = demo.api_service()?;
     let opts = PollOptions {
         mission: Some(slug.to_string()),
         policy: Policy {

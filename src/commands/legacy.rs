@@ -93,7 +93,7 @@ pub fn route(cmd: LegacyCommand) -> Result<Route> {
         L::UpdateAssistant(a) => (Command::Assistant(AssistantCommand::Update(a)), R::Same),
         L::GetConnectionId(a) => (Command::Assistant(AssistantCommand::ConnectionId(a)), R::Same),
 
-        L::ListPhones => (Command::Phone(PhoneCommand::List), R::Phones),
+        L::ListPhones(a) => (Command::Phone(PhoneCommand::List(a)), R::Phones),
         L::GetAvailablePhone => (Command::Phone(PhoneCommand::Available), R::Same),
         L::AssignPhone(a) => (Command::Phone(PhoneCommand::Assign(a)), R::Same),
 

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use crate::agentphone::AgentPhone;
 use crate::api::Client;
 use crate::cli::{Cli, Command};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, ServiceClock, SystemClock};
 use crate::config::{Config, Overrides, ProcessEnv};
 use crate::error::Result;
 use crate::output::{Outcome, Printer, Progress};
@@ -50,6 +50,9 @@ pub mod state;
 pub mod status;
 mod support;
 
+#[cfg(test)]
+mod tests;
+
 /// Everything a command needs from its surroundings, resolved once. The
 /// surroundings that reach outside the process (the clock, the services'
 /// clients, the terminal) are handed in rather than looked up, so a test
@@ -61,8 +64,13 @@ pub struct Context {
     /// [`Outcome`] for the binary to print; only those that print before they
     /// finish (a server's banner, the demo's transcript) use it themselves.
     pub printer: Printer,
-    /// Where "now" comes from ([`Context::now`]).
+    /// Where "now" comes from ([`Context::now`]): the service's clock for
+    /// the binary (docs/protocol.md#service-clock).
     pub clock: Arc<dyn Clock>,
+    /// The service clock behind `clock`, fed by every reply of
+    /// [`Context::client`]'s clients (None: `clock` is all there is, as in
+    /// unit tests at a fixed time).
+    pub service_clock: Option<Arc<ServiceClock>>,
     /// How the service clients are built ([`Context::client`]).
     pub clients: Arc<dyn ClientFactory>,
     /// How a command that waits shows it is still waiting.
@@ -115,10 +123,13 @@ impl Context {
         };
         use std::io::IsTerminal;
         let stderr_terminal = std::io::stderr().is_terminal();
+        let service_clock =
+            Arc::new(ServiceClock::new(Arc::new(SystemClock), &config.api_url, ServiceClock::default_file()));
         Ok(Context {
             config,
             printer,
-            clock: Arc::new(SystemClock),
+            clock: service_clock.clone(),
+            service_clock: Some(service_clock),
             clients: Arc::new(FromConfig),
             progress: if stderr_terminal { ProgressStyle::Spinner } else { ProgressStyle::Lines },
             state_override: cli.global.state.clone(),
@@ -138,16 +149,23 @@ impl Context {
     }
 
     /// The ClawdTalk API client (a configuration error when no key is set).
+    /// Its replies feed the service clock.
     pub fn client(&self) -> Result<Client> {
-        self.clients.clawdtalk(&self.config)
+        let c = self.clients.clawdtalk(&self.config)?;
+        Ok(match &self.service_clock {
+            Some(sc) => c.with_clock(sc.clone()),
+            None => c,
+        })
     }
 
-    /// A ClawdTalk client with the same key and timeouts for another base
-    /// URL (`poll --clock-url`'s clock).
-    pub fn client_at(&self, base_url: &str) -> Result<Client> {
-        let mut config = self.config.clone();
-        config.api_url = base_url.to_string();
-        self.clients.clawdtalk(&config)
+    /// Poll's view of the service ([`crate::lifecycle`]) on this context's
+    /// clock, its client feeding the service clock.
+    pub fn api_service(&self) -> Result<crate::lifecycle::api_service::ApiService> {
+        Ok(crate::lifecycle::api_service::ApiService::new(
+            self.client()?,
+            self.clock.clone(),
+            self.service_clock.clone(),
+        ))
     }
 
     /// The AgentPhone client (a configuration error when no AgentPhone key is set).
@@ -169,6 +187,23 @@ impl Context {
     /// The current time, from [`Context::clock`].
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The service's current time for a decision that depends on it (a
+    /// relative `--at`, the 60-second minimum): with no sample of the
+    /// service clock, or one older than 10 minutes, one cheap request
+    /// takes a sample first. A failed request leaves the clock as it is
+    /// (the command's own request reports the problem).
+    pub async fn service_now(&self) -> DateTime<Utc> {
+        if let Some(sc) = self.service_clock.as_ref().filter(|sc| sc.needs_sample()) {
+            if let Ok(c) = self.client() {
+                if let Err(e) = c.sample_clock().await {
+                    tracing::debug!("no clock sample: {e}");
+                }
+            }
+            return sc.now();
+        }
+        self.now()
     }
 }
 

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::api::phones;
-use crate::cli::phone::{PhoneAssignArgs, PhoneCommand};
+use crate::cli::phone::{PhoneAssignArgs, PhoneCommand, PhoneListArgs};
 use crate::error::Result;
 use crate::output::{Outcome, Table};
 use crate::validate;
@@ -13,15 +13,19 @@ use super::Context;
 
 pub async fn run(ctx: &Context, cmd: PhoneCommand) -> Result<Outcome> {
     match cmd {
-        PhoneCommand::List => list(ctx).await,
+        PhoneCommand::List(a) => list(ctx, a).await,
         PhoneCommand::Available => available(ctx).await,
         PhoneCommand::Assign(a) => assign(ctx, a).await,
     }
 }
 
-/// `phone list` → a table of numbers, each `available` or `assigned`.
-pub async fn list(ctx: &Context) -> Result<Outcome> {
-    let ps = phones::list(&ctx.client()?).await?;
+/// `phone list [--available]` → a table of numbers, each `available` or
+/// `assigned` (only the available ones with `--available`).
+pub async fn list(ctx: &Context, a: PhoneListArgs) -> Result<Outcome> {
+    let mut ps = phones::list(&ctx.client()?).await?;
+    if a.available {
+        ps.retain(|p| p.is_available());
+    }
     let mut t = Table::new(["ID", "NUMBER", "STATUS"]);
     for p in &ps {
         t.row([p.id.clone(), p.phone_number.clone(), phone_status(p.is_available()).to_string()]);

@@ -38,8 +38,7 @@ pub async fn run(ctx: &Context, a: PollArgs) -> Result<Outcome> {
     let cell: std::cell::OnceCell<ApiService> = std::cell::OnceCell::new();
     let connect = || -> Result<&ApiService> {
         if cell.get().is_none() {
-            let clock = a.clock_url.as_deref().map(|url| ctx.client_at(url)).transpose()?;
-            let _ = cell.set(ApiService::new(ctx.client()?, clock));
+            let _ = cell.set(ctx.api_service()?);
         }
         cell.get().ok_or_else(|| Error::failed("cannot build the API client"))
     };
@@ -231,7 +230,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::clock::ServiceClock;
     use crate::testing::{parse, text, Harness, Reply};
+    use std::sync::Arc;
 
     fn args(words: &[&str]) -> PollArgs {
         match parse(&[&["poll"], words].concat()) {
@@ -269,10 +270,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_finished_call_completes_its_step_and_ends_the_mission_at_the_clock_urls_time() {
+    async fn a_finished_call_completes_its_step_and_ends_the_mission_on_the_services_clock() {
         let h = Harness::start().await;
         one_pending_call(&h);
-        h.service.on("GET", "/clock", vec![Reply::ok(json!({"now": "2026-01-01T12:00:00Z"}))]);
+        // No sample yet: the cheapest read takes one; its Date is the service's time.
+        h.service.on(
+            "GET",
+            "/v1/missions",
+            vec![Reply::ok(json!({"data": []})).header("date", "Fri, 02 Jan 2026 08:00:00 GMT")],
+        );
         h.service.on(
             "GET",
             "/v1/assistants/a1/events/e1",
@@ -295,17 +301,20 @@ mod tests {
             "/v1/missions/m1/runs/r1/plan",
             vec![Reply::ok(json!({"data": [{"step_id": "calls", "status": "in_progress"}]}))],
         );
-        let clock = format!("http://{}/clock", h.service.addr);
-        let o = run(&h.ctx(), args(&["--clock-url", &clock])).await.unwrap();
+        let sc = Arc::new(ServiceClock::new(h.clock.clone(), &h.service.api_url(), None));
+        let ctx = Context { clock: sc.clone(), service_clock: Some(sc), ..h.ctx() };
+        let o = run(&ctx, args(&[])).await.unwrap();
         let reqs = h.service.requests();
-        assert_eq!(h.service.lines()[..2], ["GET /clock".to_string(), "GET /v1/assistants/a1/events/e1".to_string()]);
-        // The clock client carries the same key as the API client.
-        assert_eq!(reqs[0].header("authorization"), Some("Bearer cc_test_0123456789abcdef"));
+        assert_eq!(
+            h.service.lines()[..2],
+            ["GET /v1/missions".to_string(), "GET /v1/assistants/a1/events/e1".to_string()]
+        );
+        assert_eq!(reqs[0].query, "page[size]=1");
         let step = reqs.iter().find(|r| r.line() == "PATCH /v1/missions/m1/runs/r1/plan/steps/calls").unwrap();
         assert_eq!(step.json(), json!({"status": "completed"}));
         let run_end = reqs.iter().find(|r| r.line() == "PATCH /v1/missions/m1/runs/r1").unwrap();
         assert_eq!(run_end.json()["status"], "succeeded");
-        assert_eq!(o.data["now"], "2026-01-01T12:00:00Z");
+        assert_eq!(o.data["now"], "2026-01-02T08:00:00Z", "the service's time, not the local clock's");
         let t = text(&o);
         assert!(t.starts_with("roof: 1 event pending, 1 fetched\n  e1 +1 ***4567: completed"), "{t}");
         assert!(t.contains("mission ended: succeeded"), "{t}");

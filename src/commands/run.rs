@@ -43,7 +43,17 @@ pub async fn update(ctx: &Context, a: RunUpdateArgs) -> Result<Outcome> {
     let u = RunUpdate { status: Some(status.to_string()), result_summary: a.summary, result_payload: payload };
     let reply = runs::update(&ctx.client()?, &a.mission_id, &a.run_id, &u).await?;
     let data = reply_or(reply, json!({"run_id": a.run_id, "status": status}));
-    Ok(Outcome::data(data).line(format!("Updated run {}: {status}", a.run_id)))
+    let mut o = Outcome::data(data).line(format!("Updated run {}: {status}", a.run_id));
+    // The mission's entry follows its run (`list-state` shows it); a state
+    // file that cannot be written is a note: the run is updated either way.
+    if let Ok(store) = ctx.state() {
+        if let Err(e) =
+            crate::ledger::mission::record_run_status(&store, &a.mission_id, &a.run_id, status, ctx.now()).await
+        {
+            o = o.note(format!("warning: the run is updated but the state file was not: {e}"));
+        }
+    }
+    Ok(o)
 }
 
 /// `run list MID` → a table of runs.

@@ -65,7 +65,6 @@ pub async fn serve(ctx: &Context, a: SandboxServeArgs) -> Result<Outcome> {
         .line(format!("ClawdTalk sandbox listening on {} (clock speed ×{speed})", handle.root_url()))
         .line(format!("export CLAWDTALK_API_URL={}", handle.api_url()))
         .line(format!("export CLAWDTALK_API_KEY={SANDBOX_KEY}"))
-        .line(format!("export CLAWDTALK_CLOCK_URL={}", handle.clock_url()))
         .line(format!("export AGENTPHONE_API_URL={}{}", handle.root_url(), sandbox::agentphone::BASE_PATH))
         .line(format!("export AGENTPHONE_API_KEY={}", sandbox::agentphone::SANDBOX_KEY));
     if let Some(mode) = agent {

@@ -63,7 +63,13 @@ async fn schedule(ctx: &Context, req: ScheduleRequest) -> Result<Outcome> {
         Some(_) => Some(ctx.state()?),
         None => ctx.state().ok(),
     };
-    ledger::schedule(&|| ctx.client(), store.as_ref(), &claim(ctx), ctx.now(), &req).await
+    // Bad input is refused before anything is sent, on the clock known so
+    // far (the local one when there is no sample of the service's yet)...
+    ledger::schedule::precheck(store.as_ref(), &req, ctx.now()).await?;
+    // ...then a relative `--at` and the 60-second minimum are decided on the
+    // service's clock (one cheap request when there is no recent sample).
+    let now = ctx.service_now().await;
+    ledger::schedule(&|| ctx.client(), store.as_ref(), &claim(ctx), now, &req).await
 }
 
 /// `schedule call --assistant --to --from --at [--mission-id --run-id] [--step]`.
@@ -100,12 +106,23 @@ pub async fn get(ctx: &Context, a: ScheduledEventRef) -> Result<Outcome> {
     Ok(Outcome::data(&e).line(line))
 }
 
-/// `schedule cancel AID EID` → `Deleted scheduled event: <eid>`.
+/// `schedule cancel AID EID` → `Deleted scheduled event: <eid>`; the
+/// mission tracking it records it cancelled ([`ledger::record_cancelled`]).
 pub async fn cancel(ctx: &Context, a: ScheduledEventRef) -> Result<Outcome> {
     check_ids(&[("ASSISTANT_ID", &a.assistant_id), ("EVENT_ID", &a.event_id)])?;
     scheduled::cancel(&ctx.client()?, &a.assistant_id, &a.event_id).await?;
-    Ok(Outcome::data(json!({"id": a.event_id, "assistant_id": a.assistant_id, "cancelled": true}))
-        .line(format!("Deleted scheduled event: {}", a.event_id)))
+    let mut o = Outcome::data(json!({"id": a.event_id, "assistant_id": a.assistant_id, "cancelled": true}))
+        .line(format!("Deleted scheduled event: {}", a.event_id));
+    if let Ok(store) = ctx.state() {
+        match ledger::record_cancelled(&store, &a.assistant_id, &a.event_id, ctx.now()).await {
+            Ok(Some(slug)) => {
+                o = o.note(format!("Marked cancelled in mission '{slug}' (the next poll updates its step)"))
+            }
+            Ok(None) => {}
+            Err(e) => o = o.note(format!("warning: the event is cancelled but the state file was not updated: {e}")),
+        }
+    }
+    Ok(o)
 }
 
 /// `schedule list AID` → a table of the assistant's scheduled events.

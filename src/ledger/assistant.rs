@@ -71,7 +71,15 @@ impl AssistantRequest {
 fn new_assistant(a: &AssistantRequest) -> Result<NewAssistant> {
     let mut n = NewAssistant::new(&a.name, &a.instructions);
     n.greeting = a.greeting.clone().unwrap_or_default();
-    if let Some(text) = &a.options {
+    // The skill documentation passes the features list itself
+    // (`create-assistant NAME INSTR GREETING '["telephony", "messaging"]'`):
+    // a JSON list is the features list (telnyx_api.py ignored it and used the
+    // default, the same two for the documented example).
+    let list = a.options.as_deref().filter(|t| t.trim_start().starts_with('['));
+    if let Some(text) = list {
+        n.enabled_features = features("OPTIONS_JSON", &validate::json_arg("OPTIONS_JSON", text)?)?;
+    }
+    if let Some(text) = a.options.as_ref().filter(|_| list.is_none()) {
         let opts = validate::json_object_arg("OPTIONS_JSON", text)?;
         let opts = opts.as_object().cloned().unwrap_or_default();
         if let Some(k) = opts.keys().find(|k| !OPTION_KEYS.contains(&k.as_str())) {

@@ -538,3 +538,30 @@ async fn finish_bot_steps(
     }
     (done, notes)
 }
+
+/// After a run's status was set on the service (`run update`,
+/// `update-run`): the active mission with that mission and run id records
+/// it as its `status`, so `list-state` shows the run as it is, not as init
+/// left it. Returns the slug, None when no active mission has that run.
+pub async fn record_run_status(
+    store: &StateStore,
+    mission_id: &str,
+    run_id: &str,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let (mid, rid, status) = (mission_id.to_string(), run_id.to_string(), status.to_string());
+    store
+        .update_async(move |st| {
+            let slug = st
+                .missions()
+                .find(|(_, m)| m.mission_id().as_deref() == Some(&*mid) && m.run_id().as_deref() == Some(&*rid))
+                .map(|(s, _)| s.to_string());
+            if let Some(m) = slug.as_deref().and_then(|s| st.mission_mut(s)) {
+                m.set("status", status);
+                m.set("last_updated", timestamp(now));
+            }
+            Ok(slug)
+        })
+        .await
+}

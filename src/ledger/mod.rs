@@ -25,7 +25,7 @@ pub use agentphone::{retry_owed, Booking};
 pub use assistant::AssistantRequest;
 pub use claim::{send_claimed, Claim, OwedEvent};
 pub use mission::{complete, init, setup_agent, CompleteRequest, InitRequest, SetupAgentRequest};
-pub use schedule::{resolve_schedule, schedule, scheduled_outcome, track_scheduled, ScheduleRequest};
+pub use schedule::{record_cancelled, resolve_schedule, schedule, scheduled_outcome, track_scheduled, ScheduleRequest};
 
 /// Where a ledger operation gets its ClawdTalk client. Built only when a
 /// step actually talks to the service: a workflow that resumes from the

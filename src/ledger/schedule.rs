@@ -12,7 +12,9 @@ use crate::api::scheduled::{self, Channel, NewScheduledEvent};
 use crate::api::Client;
 use crate::error::{Error, Result};
 use crate::output::Outcome;
-use crate::state::{timestamp, LogClaim, MissionState, ScheduledEvent, StateStore, SCHEDULED_EVENT_LOGS};
+use crate::state::{
+    timestamp, AttemptOutcome, LogClaim, MissionState, ScheduledEvent, StateStore, SCHEDULED_EVENT_LOGS,
+};
 use crate::validate;
 
 use super::claim::{send_claimed, Claim, OwedEvent};
@@ -94,16 +96,7 @@ pub async fn schedule(
     now: DateTime<Utc>,
     req: &ScheduleRequest,
 ) -> Result<Outcome> {
-    let mut req = req.clone();
-    let (tracked, mut notes) = resolve_schedule(store, &mut req).await?;
-    for (arg, v) in [("--assistant", &req.assistant_id), ("--from", &req.from)] {
-        if v.is_empty() {
-            return Err(Error::usage(format!(
-                "{arg} is required (or --mission SLUG to take it from the mission in the state file)"
-            )));
-        }
-    }
-    let event = req.prepare(now)?;
+    let (req, tracked, mut notes, event) = checked(store, req, now).await?;
     let client = client.client()?;
     let created = scheduled::create(&client, &req.assistant_id, &event).await?;
     if let (Some(slug), Some(store)) = (tracked, store) {
@@ -113,6 +106,34 @@ pub async fn schedule(
     let mut o = scheduled_outcome(&created, &req.channel);
     o.notes.extend(notes);
     Ok(o)
+}
+
+/// Check a request completely without sending anything (the state file is
+/// read for `--mission`): what [`schedule`] refuses, this refuses first.
+/// A command runs it on the clock it already knows before it takes a
+/// sample of the service's clock (one request), so bad input sends nothing.
+pub async fn precheck(store: Option<&StateStore>, req: &ScheduleRequest, now: DateTime<Utc>) -> Result<()> {
+    checked(store, req, now).await.map(|_| ())
+}
+
+/// The request completed from the state file, where it is recorded, notes,
+/// and the event to send; or why not.
+async fn checked(
+    store: Option<&StateStore>,
+    req: &ScheduleRequest,
+    now: DateTime<Utc>,
+) -> Result<(ScheduleRequest, Option<String>, Vec<String>, NewScheduledEvent)> {
+    let mut req = req.clone();
+    let (tracked, notes) = resolve_schedule(store, &mut req).await?;
+    for (arg, v) in [("--assistant", &req.assistant_id), ("--from", &req.from)] {
+        if v.is_empty() {
+            return Err(Error::usage(format!(
+                "{arg} is required (or --mission SLUG to take it from the mission in the state file)"
+            )));
+        }
+    }
+    let event = req.prepare(now)?;
+    Ok((req, tracked, notes, event))
 }
 
 /// The outcome of a scheduling: `Scheduled call: <id>` / `Scheduled SMS: <id>`.
@@ -235,6 +256,12 @@ pub async fn track_scheduled(
         mission_id: sent.mission_id.clone(),
         run_id: sent.run_id.clone(),
         logged: Some(false),
+        // Whatever the create reply says is stored as it is; poll decides
+        // only on final facts and fetches the event until it has them
+        // (`ScheduledEvent::has_final_facts`), so a reply that already says
+        // `failed` still gets its retry and an answered one its insights.
+        call_status: created.call_status.clone(),
+        conversation_id: created.conversation_id.clone(),
         ..ScheduledEvent::default()
     };
     match record_and_log(client, store, claim, now, slug, ev).await {
@@ -280,6 +307,41 @@ async fn record_and_log(
         None => notes.push(format!("mission '{slug}' has no run id in the state file: no run event was logged")),
     }
     Ok(notes)
+}
+
+/// After `schedule cancel AID EID` (or `cancel-scheduled-event`) went
+/// through: the active mission tracking that event records it cancelled
+/// (status `cancelled`, outcome decided), so it no longer waits for its
+/// original time. It is left for the next poll to settle, which recomputes
+/// its step and the run from it without asking the service about the
+/// event. Returns the mission's slug, None when no mission tracks it.
+pub async fn record_cancelled(
+    store: &StateStore,
+    assistant_id: &str,
+    event_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let (aid, eid) = (assistant_id.to_string(), event_id.to_string());
+    store
+        .update_async(move |st| {
+            let slugs: Vec<String> = st.missions().map(|(s, _)| s.to_string()).collect();
+            for slug in slugs {
+                let Some(m) = st.mission_mut(&slug) else { continue };
+                let ours = |e: &ScheduledEvent| {
+                    e.event_id == eid && e.assistant_id.as_deref().is_none_or(|a| a == aid) && !e.settled
+                };
+                if !m.scheduled_events().iter().any(ours) {
+                    continue;
+                }
+                m.update_scheduled_event(&eid, now, |e| {
+                    e.status = "cancelled".into();
+                    e.outcome = Some(AttemptOutcome::Cancelled);
+                })?;
+                return Ok(Some(slug));
+            }
+            Ok(None)
+        })
+        .await
 }
 
 /// Log the run event for each of the mission's scheduled events whose

@@ -5,46 +5,49 @@ use serde_json::Value;
 
 use super::engine::{EventSnapshot, InsightsSnapshot, PlanStep, RetryRequest};
 use super::service::{parse_plan, ListedEvent, RunRef, Service};
+use std::sync::Arc;
+
 use crate::api::Client;
+use crate::clock::{Clock, ServiceClock, SystemClock};
 use crate::error::{Error, Result};
 
-/// The real service through `crate::api`.
+/// The real service through `crate::api`, on the service's clock
+/// (docs/protocol.md#service-clock).
 pub struct ApiService {
     pub client: Client,
-    /// A URL answering `{"now": RFC 3339}` (the sandbox's `/_sandbox/clock`);
-    /// None: the local clock.
-    pub clock: Option<Client>,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+    /// The service clock behind `clock`, when there is one: refreshed with
+    /// one cheap request when its sample is missing or old, and its speed
+    /// paces `poll --watch`.
+    pub service_clock: Option<Arc<ServiceClock>>,
 }
 
 impl ApiService {
-    pub fn new(client: Client, clock: Option<Client>) -> ApiService {
-        ApiService { client, clock }
+    /// `client` should already feed `service_clock` (`Context::client`).
+    pub fn new(client: Client, clock: Arc<dyn Clock>, service_clock: Option<Arc<ServiceClock>>) -> ApiService {
+        ApiService { client, clock, service_clock }
     }
 
-    /// From configuration (a configuration error without an API key).
-    /// `clock_url`: see [`ApiService::clock`].
-    pub fn from_config(cfg: &crate::config::Config, clock_url: Option<&str>) -> Result<ApiService> {
-        let client = Client::from_config(cfg)?;
-        let clock = match clock_url {
-            Some(url) => {
-                let mut o = crate::api::ClientOptions::from_config(cfg)?;
-                o.base_url = url.to_string();
-                Some(Client::new(o)?)
-            }
-            None => None,
-        };
-        Ok(ApiService::new(client, clock))
+    /// From configuration (a configuration error without an API key), on a
+    /// service clock of its own kept in memory.
+    pub fn from_config(cfg: &crate::config::Config) -> Result<ApiService> {
+        let sc = Arc::new(ServiceClock::new(Arc::new(SystemClock), &cfg.api_url, None));
+        let client = Client::from_config(cfg)?.with_clock(sc.clone());
+        Ok(ApiService::new(client, sc.clone(), Some(sc)))
     }
 }
 
 impl Service for ApiService {
     async fn now(&self) -> Result<DateTime<Utc>> {
-        let Some(c) = &self.clock else { return Ok(Utc::now()) };
-        let v = c.get(&crate::api::ApiPath::new(""), &[]).await?;
-        let now = v.get("now").and_then(Value::as_str).unwrap_or_default();
-        DateTime::parse_from_rfc3339(now)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| Error::failed(format!("the clock URL answered without an RFC 3339 `now`: {v}")))
+        if self.service_clock.as_ref().is_some_and(|sc| sc.needs_sample()) {
+            self.client.sample_clock().await?;
+        }
+        Ok(self.clock.now())
+    }
+
+    fn speed(&self) -> f64 {
+        self.service_clock.as_ref().map_or(1.0, |sc| sc.speed())
     }
 
     async fn get_event(&self, assistant_id: &str, event_id: &str) -> Result<EventSnapshot> {

@@ -9,9 +9,9 @@
 //!   polls until nothing is pending, showing what it waits for on a
 //!   [`Progress`] (the printer's spinner, or [`NoProgress`]).
 //!
-//! The service is [`api_service::ApiService`]`::from_config(&config, clock_url)`;
-//! against a sandbox pass `Some("{root}/_sandbox/clock")` so poll reads the
-//! sandbox's fast clock.
+//! The service is [`api_service::ApiService`]`::from_config(&config)`: its
+//! clock is the service's (every reply's `Date`, and a sandbox's
+//! `X-Clock-Speed`), so a fast sandbox needs no setting.
 
 pub mod api_service;
 pub mod cancel;

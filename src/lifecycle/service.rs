@@ -30,6 +30,11 @@ pub struct RunRef {
 pub trait Service {
     /// The service's current time (a sandbox runs its own clock).
     async fn now(&self) -> Result<DateTime<Utc>>;
+    /// Service seconds per local second (a fast sandbox: more than 1), so
+    /// `poll --watch` sleeps a service minute as a local one / speed.
+    fn speed(&self) -> f64 {
+        1.0
+    }
     async fn get_event(&self, assistant_id: &str, event_id: &str) -> Result<EventSnapshot>;
     async fn list_events(&self, assistant_id: &str) -> Result<Vec<ListedEvent>>;
     /// Schedule the retry; returns the new event id.
@@ -48,6 +53,9 @@ pub trait Service {
 impl<T: Service> Service for &T {
     async fn now(&self) -> Result<DateTime<Utc>> {
         (**self).now().await
+    }
+    fn speed(&self) -> f64 {
+        (**self).speed()
     }
     async fn get_event(&self, assistant_id: &str, event_id: &str) -> Result<EventSnapshot> {
         (**self).get_event(assistant_id, event_id).await

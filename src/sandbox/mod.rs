@@ -386,6 +386,20 @@ async fn gate(State(s): State<Shared>, req: Request, next: Next) -> Response {
     response
 }
 
+/// Every reply says the sandbox's own time in `Date` (not the machine's:
+/// hyper adds one only when none is set) and its speed in `X-Clock-Speed`,
+/// so a client follows a fast sandbox with no setting at all
+/// (docs/protocol.md#service-clock).
+async fn clock_headers(State(s): State<Shared>, mut r: Response) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&crate::clock::http_date(s.clock.now())) {
+        r.headers_mut().insert(header::DATE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&s.clock.speed().to_string()) {
+        r.headers_mut().insert(crate::clock::SPEED_HEADER, v);
+    }
+    r
+}
+
 async fn not_found(req: Request) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, format!("no such route: {} {}", req.method(), req.uri().path()))
 }
@@ -404,6 +418,7 @@ pub fn app(shared: Shared) -> Router {
         .nest(agentphone::BASE_PATH, agentphone::router())
         .nest(agent::BASE_PATH, agent::router())
         .fallback(not_found)
+        .layer(axum::middleware::map_response_with_state(shared.clone(), clock_headers))
         .with_state(shared)
 }
 
@@ -426,8 +441,8 @@ impl SandboxHandle {
         format!("{}/v1", self.root_url())
     }
 
-    /// The sandbox clock (`GET` → `{"now": …}`): `clawdtalk poll` reads it from
-    /// `$CLAWDTALK_CLOCK_URL`, so retries and "is it due" follow a fast sandbox.
+    /// The sandbox clock for tests and demos (`GET` → `{"now": …}`). Clients
+    /// need not read it: every reply carries the same time in `Date`.
     pub fn clock_url(&self) -> String {
         format!("{}/_sandbox/clock", self.root_url())
     }

@@ -210,6 +210,30 @@ impl ScheduledEvent {
             || self.call_status.as_deref().is_some_and(|c| TERMINAL_CALL_STATUSES.contains(&c))
     }
 
+    /// The attempt's end is known well enough to decide its outcome: a
+    /// terminal status and, for a call that was not cancelled, a terminal
+    /// `call_status` (busy or answered decides retry or success). A status
+    /// alone is not enough: a create reply can already say `failed` for a
+    /// busy number, and deciding on it would skip the retry.
+    pub fn has_decisive_facts(&self) -> bool {
+        if !TERMINAL_STATUSES.contains(&self.status.as_str()) {
+            return false;
+        }
+        if !self.is_call() || matches!(self.status.as_str(), "cancelled" | "canceled") {
+            return true;
+        }
+        self.call_status.as_deref().is_some_and(|c| TERMINAL_CALL_STATUSES.contains(&c))
+    }
+
+    /// Poll holds every fact it needs about this attempt, so it may stop
+    /// asking the service for the event (docs/protocol.md#state-file): the
+    /// [decisive facts](Self::has_decisive_facts) and, for an answered
+    /// call, the `conversation_id` its insights are fetched by.
+    pub fn has_final_facts(&self) -> bool {
+        self.has_decisive_facts()
+            && (!self.is_call() || self.call_status.as_deref() != Some("completed") || self.conversation_id.is_some())
+    }
+
     /// The event has started (or ended): it is no longer merely scheduled.
     pub fn has_started(&self) -> bool {
         self.status != "pending" || self.call_status.is_some()
@@ -238,22 +262,86 @@ impl ScheduledEvent {
     }
 }
 
-/// One entry of the list reads as an event record (has an id). Notes
-/// written by hand and malformed entries do not; they stay in the file.
+/// An entry the bot appended by hand, in the skill documentation's shape
+/// (`{"event_id","type":"call"|"sms","to","scheduled_at","step_id"}`, the
+/// MANDATORY `append-memory SLUG scheduled_events` step). clawdtalk always
+/// writes `channel`; an entry with `type` and no `channel` is the bot's.
+/// It is kept as written and never polled: its facts are folded into
+/// clawdtalk's own record with the same id ([`parse_records`]), and one
+/// with an id clawdtalk did not schedule is only a note.
+pub fn is_bot_entry(v: &Value) -> bool {
+    v.get("channel").is_none() && v.get("type").is_some()
+}
+
+/// One entry of the list reads as an event record of clawdtalk's (has an
+/// id, not a bot's entry). Notes written by hand, the bot's entries and
+/// malformed entries do not; they stay in the file.
 pub(super) fn parse_record(v: &Value) -> Option<ScheduledEvent> {
+    if is_bot_entry(v) {
+        return None;
+    }
     serde_json::from_value::<ScheduledEvent>(v.clone()).ok().filter(|r| !r.event_id.is_empty())
+}
+
+/// The fields clawdtalk owns in a record: a bot's entry never sets them
+/// (its `step_id` or `status` written by hand must not steer poll).
+const RECORD_FIELDS: &[&str] = &[
+    "event_id",
+    "id",
+    "assistant_id",
+    "channel",
+    "to",
+    "scheduled_at",
+    "step_id",
+    "text",
+    "status",
+    "from",
+    "mission_id",
+    "run_id",
+    "logged",
+    "log_claim",
+    "call_status",
+    "conversation_id",
+    "attempt",
+    "retry_of",
+    "retry",
+    "outcome",
+    "insights_status",
+    "insights_polls",
+    "settled",
+];
+
+fn entry_id(v: &Value) -> Option<&str> {
+    v.get("event_id").or_else(|| v.get("id")).and_then(Value::as_str)
 }
 
 /// Parse `memory.scheduled_events`; entries that are not event records are
 /// skipped (and returned as their index) rather than failing the mission.
+/// A bot's entry ([`is_bot_entry`]) with the id of one of clawdtalk's
+/// records is merged into it: its fields ride along in `extra` where the
+/// record has none of that name (clawdtalk's own facts win).
 pub fn parse_records(v: Option<&Value>) -> (Vec<ScheduledEvent>, Vec<usize>) {
-    let mut out = Vec::new();
+    let mut out: Vec<ScheduledEvent> = Vec::new();
     let mut bad = Vec::new();
+    let mut bots: Vec<&Map<String, Value>> = Vec::new();
     if let Some(Value::Array(items)) = v {
         for (i, item) in items.iter().enumerate() {
-            match parse_record(item) {
-                Some(r) => out.push(r),
-                None => bad.push(i),
+            match (parse_record(item), item) {
+                (Some(r), _) => out.push(r),
+                (None, Value::Object(m)) if is_bot_entry(item) => {
+                    bots.push(m);
+                    bad.push(i);
+                }
+                (None, _) => bad.push(i),
+            }
+        }
+    }
+    for bot in bots {
+        let Some(id) = bot.get("event_id").or_else(|| bot.get("id")).and_then(Value::as_str) else { continue };
+        let Some(rec) = out.iter_mut().find(|r| r.event_id == id) else { continue };
+        for (k, val) in bot {
+            if !RECORD_FIELDS.contains(&k.as_str()) && !rec.extra.contains_key(k) {
+                rec.extra.insert(k.clone(), val.clone());
             }
         }
     }
@@ -271,14 +359,17 @@ pub fn merge_records(current: Option<Value>, changed: &[ScheduledEvent]) -> Valu
     };
     for rec in changed {
         let Ok(new) = serde_json::to_value(rec) else { continue };
-        let pos = items.iter().position(|it| {
-            let id = it.get("event_id").or_else(|| it.get("id")).and_then(Value::as_str);
-            id == Some(rec.event_id.as_str())
-        });
+        let same = |it: &Value| entry_id(it) == Some(rec.event_id.as_str());
+        // clawdtalk's own entry first; a bot's entry with the id only when
+        // there is none (the record written now carries its fields).
+        let pos = items.iter().position(|it| same(it) && !is_bot_entry(it)).or_else(|| items.iter().position(same));
         match pos {
             Some(p) => items[p] = new,
             None => items.push(new),
         }
+        // The bot's duplicates of this id are merged into the record now
+        // written (see `parse_records`): drop them so the list holds one.
+        items.retain(|it| !(same(it) && is_bot_entry(it)));
     }
     Value::Array(items)
 }
@@ -352,6 +443,51 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-01-02T03:04:05.5Z").unwrap().with_timezone(&Utc)
+    }
+
+    fn own(id: &str, step: &str) -> Value {
+        json!({"event_id": id, "assistant_id": "a", "channel": "call", "to": "+15551234567",
+               "scheduled_at": "2026-01-01T00:00:00Z", "step_id": step, "status": "pending"})
+    }
+
+    #[test]
+    fn a_bots_entry_merges_into_clawdtalks_record_and_a_foreign_one_is_never_a_record() {
+        let bot_same = json!({"event_id": "e1", "type": "sms", "to": "+15550000000",
+                              "scheduled_at": "2030-01-01T00:00:00Z", "step_id": "bogus", "note": "hi"});
+        let bot_foreign = json!({"event_id": "x9", "type": "call", "to": "+15551112222", "step_id": "s9"});
+        let list = json!([own("e1", "s1"), bot_same, bot_foreign]);
+        let (recs, skipped) = parse_records(Some(&list));
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        assert_eq!(skipped, [1, 2]);
+        let r = &recs[0];
+        assert_eq!((r.channel.as_str(), r.step_id.as_deref(), r.to.as_str()), ("call", Some("s1"), "+15551234567"));
+        assert_eq!(r.extra["note"], "hi", "the bot's own fields ride along");
+        assert_eq!(r.extra["type"], "sms");
+        // Writing the record back leaves one entry for e1 and the foreign one as written.
+        let merged = merge_records(Some(list), &recs);
+        let items = merged.as_array().unwrap();
+        assert_eq!(items.len(), 2, "{merged:#}");
+        assert_eq!(items[0]["channel"], "call");
+        assert_eq!(items[1], json!({"event_id": "x9", "type": "call", "to": "+15551112222", "step_id": "s9"}));
+        let (again, _) = parse_records(Some(&merged));
+        assert_eq!(again, recs);
+    }
+
+    #[test]
+    fn a_terminal_status_alone_is_not_final_for_a_call() {
+        let mut r: ScheduledEvent = serde_json::from_value(own("e1", "s1")).unwrap();
+        r.status = "failed".into();
+        assert!(!r.has_final_facts(), "no call_status yet");
+        r.call_status = Some("busy".into());
+        assert!(r.has_final_facts());
+        r.status = "completed".into();
+        r.call_status = Some("completed".into());
+        assert!(!r.has_final_facts(), "answered without a conversation id");
+        r.conversation_id = Some("c1".into());
+        assert!(r.has_final_facts());
+        r.channel = "sms".into();
+        r.call_status = None;
+        assert!(r.has_final_facts(), "an SMS ends with its status");
     }
 
     #[test]

@@ -190,6 +190,10 @@ pub fn poll_pending(bytes: &[u8]) -> Option<bool> {
         id: Option<Value>,
         #[serde(default)]
         settled: Option<Value>,
+        #[serde(default)]
+        channel: Option<Value>,
+        #[serde(default, rename = "type")]
+        kind: Option<Value>,
     }
     let text = std::str::from_utf8(bytes).ok()?;
     if text.trim().is_empty() {
@@ -217,7 +221,9 @@ pub fn poll_pending(bytes: &[u8]) -> Option<bool> {
             let Ok(item) = serde_json::from_str::<Item>(it.get()) else { continue };
             let has_id =
                 [&item.event_id, &item.id].iter().any(|v| matches!(v, Some(Value::String(s)) if !s.is_empty()));
-            if has_id && item.settled != Some(Value::Bool(true)) {
+            // A bot's entry (`type`, no `channel`) is never polled: see `super::event::is_bot_entry`.
+            let bots = item.channel.is_none() && item.kind.is_some();
+            if has_id && !bots && item.settled != Some(Value::Bool(true)) {
                 return Some(true);
             }
         }

@@ -319,6 +319,7 @@ impl Harness {
             config,
             printer: Printer { json: self.json, color: false, stamp: false },
             clock: self.clock.clone(),
+            service_clock: None,
             clients: Arc::new(QuickRetries),
             progress: ProgressStyle::Hidden,
             state_override: Some(self.state_path()),

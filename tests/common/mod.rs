@@ -112,6 +112,18 @@ impl Recorder {
         self.shared.lock().unwrap().requests.clone()
     }
 
+    /// The only request received besides at most one sample of the
+    /// service clock (`GET /v1/missions?page[size]=1`, made first by a
+    /// command that needs the service's time and has no recent sample).
+    pub fn single_besides_clock_sample(&self) -> Recorded {
+        let mut r = self.requests();
+        if r.len() == 2 && r[0].method == "GET" && r[0].path == "/v1/missions" && r[0].query == "page[size]=1" {
+            r.remove(0);
+        }
+        assert_eq!(r.len(), 1, "expected exactly one request, got {r:#?}");
+        r.into_iter().next().unwrap()
+    }
+
     /// The only request received; panics when there were none or several.
     pub fn single(&self) -> Recorded {
         let r = self.requests();

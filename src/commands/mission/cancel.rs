@@ -2,7 +2,6 @@
 
 use crate::cli::mission::MissionCancelArgs;
 use crate::error::Result;
-use crate::lifecycle::api_service::ApiService;
 use crate::lifecycle::cancel::cancel_mission;
 use crate::output::Outcome;
 
@@ -13,7 +12,7 @@ pub async fn run(ctx: &Context, a: MissionCancelArgs) -> Result<Outcome> {
     let store = ctx.state()?;
     // Unknown or archived slugs fail here, before any client is built.
     store.read_async().await?.active_slug(&a.slug)?;
-    let svc = ApiService::from_config(&ctx.config, None)?;
+    let svc = ctx.api_service()?;
     let r = cancel_mission(&svc, &store, &a.slug, a.pending_only).await?;
     let mut o = Outcome::data(&r).line(format!(
         "Cancelled {} scheduled event{} for mission '{}'",

@@ -179,10 +179,17 @@ impl Decision {
     }
 }
 
-/// A record needs a fresh snapshot: not settled and not yet ended, and due
-/// (poll never asks before `scheduled_at`).
+/// A record needs a fresh snapshot: not settled, not holding the final
+/// facts yet ([`ScheduledEvent::has_final_facts`]), and due or already
+/// said to have started or ended (poll never asks before `scheduled_at`
+/// about an event that has not moved). A stored status alone is never
+/// trusted: `schedule` stores whatever the create reply said, which can
+/// be a bare `failed` for a busy number.
 pub fn needs_event_fetch(r: &ScheduledEvent, now: DateTime<Utc>) -> bool {
-    !r.settled && !r.is_terminal() && r.outcome != Some(AttemptOutcome::Cancelled) && is_due(r, now)
+    !r.settled
+        && !r.has_final_facts()
+        && r.outcome != Some(AttemptOutcome::Cancelled)
+        && (is_due(r, now) || r.has_started())
 }
 
 /// The event's time has come (unparseable times count as due).

@@ -63,7 +63,7 @@ fn fold_records(view: &MissionView<'_>, policy: &Policy, d: &mut Decision) -> (V
                     d.remote.push(status_log(&r));
                 }
             }
-            if r.is_terminal() && r.outcome.is_none() {
+            if r.has_decisive_facts() && r.outcome.is_none() {
                 r.outcome = Some(decide_outcome(&r, policy));
                 if r.outcome == Some(AttemptOutcome::Retrying) {
                     let reason = r.retryable_status().unwrap_or("failed").to_string();

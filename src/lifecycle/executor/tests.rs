@@ -311,3 +311,95 @@ async fn run_events_that_fail_to_log_are_kept_and_sent_later() {
     let logs = fake.logs.lock().unwrap();
     assert!(logs.iter().any(|(_, s)| s.contains("event_id=e1")), "{logs:?}");
 }
+
+/// Rewrite the stored records of `slug` as `schedule` would have stored a
+/// create reply that already said how they ended (status only).
+fn store_create_reply_status(store: &StateStore, slug: &str, status: &str, call_status: Option<&str>) {
+    let (slug, status, cs) = (slug.to_string(), status.to_string(), call_status.map(String::from));
+    store
+        .update(move |st| {
+            let m = st.mission_mut(&slug).unwrap();
+            let mut recs = m.scheduled_events();
+            for r in &mut recs {
+                r.status = status.clone();
+                r.call_status = cs.clone();
+            }
+            m.put_scheduled_events(&recs, Utc::now())
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_event_created_already_failed_is_fetched_and_the_busy_one_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let store = setup(dir.path(), "born", &fake, &[("e5", "+15005550005")]);
+    fake.play(); // busy on its first attempt
+    store_create_reply_status(&store, "born", "failed", None);
+    let r = poll(&store, &fake).await;
+    assert_eq!(r.missions[0].fetched, 1, "a bare `failed` is not trusted: {r:?}");
+    assert_eq!(r.missions[0].retries_scheduled, 1, "{r:?}");
+    fake.advance(11);
+    fake.play();
+    let r = poll(&store, &fake).await;
+    assert_eq!(r.missions[0].ended.as_deref(), Some("succeeded"), "{r:?}");
+    let st = store.read().unwrap();
+    let m = st.archived_mission("m-born").unwrap();
+    assert_eq!(m.memory_get(INSIGHTS).unwrap().as_object().unwrap().len(), 1, "insights of the answered retry");
+}
+
+#[tokio::test]
+async fn an_event_created_already_completed_is_fetched_for_its_conversation_and_insights() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let store = setup(dir.path(), "done", &fake, &[("e6", "+15005550006")]);
+    fake.play();
+    store_create_reply_status(&store, "done", "completed", Some("completed"));
+    let r = poll(&store, &fake).await;
+    assert_eq!(r.missions[0].fetched, 1, "{r:?}");
+    assert_eq!(r.missions[0].ended.as_deref(), Some("succeeded"), "{r:?}");
+    let st = store.read().unwrap();
+    let m = st.archived_mission("m-done").unwrap();
+    assert_eq!(m.memory_get(INSIGHTS).unwrap().as_object().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_bots_own_scheduled_events_entries_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let store =
+        setup(dir.path(), "bot", &fake, &[("e6", "+15005550006"), ("e5", "+15005550005"), ("e4", "+15005550004")]);
+    store
+        .update(|st| {
+            let m = st.mission_mut("bot").unwrap();
+            // The skill's MANDATORY step, once for one of clawdtalk's events and once for an SMS it never saw.
+            m.memory_append(
+                crate::state::SCHEDULED_EVENTS_KEY,
+                json!({"event_id": "e6", "type": "call", "to": "+15005550006",
+                       "scheduled_at": "2026-01-01T11:59:00Z", "step_id": "hand-written"}),
+                Utc::now(),
+            )?;
+            m.memory_append(
+                crate::state::SCHEDULED_EVENTS_KEY,
+                json!({"event_id": "sms-by-bot", "type": "sms", "to": "+15005550009",
+                       "scheduled_at": "2026-01-01T11:59:00Z", "step_id": "calls"}),
+                Utc::now(),
+            )
+            .map(|_| ())
+        })
+        .unwrap();
+    fake.play();
+    poll(&store, &fake).await;
+    fake.advance(11);
+    fake.play();
+    let r = poll(&store, &fake).await;
+    assert_eq!(r.missions[0].ended.as_deref(), Some("succeeded"), "{r:?}");
+    let logs = fake.logs.lock().unwrap().clone();
+    assert!(!logs.iter().any(|(_, s)| s.contains("5550009")), "no run event about the bot's SMS: {logs:?}");
+    let st = store.read().unwrap();
+    let m = st.archived_mission("m-bot").unwrap();
+    let raw = m.memory_get(crate::state::SCHEDULED_EVENTS_KEY).unwrap().as_array().unwrap().clone();
+    assert!(raw.iter().any(|e| e["event_id"] == "sms-by-bot" && e["type"] == "sms"), "kept as written");
+    assert_eq!(raw.iter().filter(|e| e["event_id"] == "e6").count(), 1, "merged by id");
+    assert_eq!(m.scheduled_events().len(), 4);
+}

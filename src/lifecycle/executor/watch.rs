@@ -81,12 +81,27 @@ where
             return Ok(reports);
         }
         let now = service_now.unwrap_or_else(Utc::now);
-        let wait = watch_wait(pace, &pending, now);
+        let wait = local_wait(pace, watch_wait(pace, &pending, now), &connect);
         let (done, total) = seen.values().fold((0, 0), |(d, t), c| (d + c.0, t + c.1));
         // A wait, not a clock time: the service's clock (a sandbox's runs
         // fast) and the local one must not be mixed on one screen.
         progress.count(done as u64, total as u64, format!("targets settled; next check in {}", human(wait)));
         sleep(wait).await;
+    }
+}
+
+/// The table's wait is service time: on a service whose clock runs faster
+/// (a sandbox at `--speed 200`) it is slept as local time / speed. A fixed
+/// `--interval` is local time already.
+fn local_wait<S: Service>(pace: &Pace, wait: Duration, connect: &impl Fn() -> Result<S>) -> Duration {
+    if pace.interval.is_some() {
+        return wait;
+    }
+    let speed = connect().map(|s| s.speed()).unwrap_or(1.0);
+    if speed > 1.0 && speed.is_finite() {
+        wait.div_f64(speed).max(Duration::from_millis(50))
+    } else {
+        wait
     }
 }
 
