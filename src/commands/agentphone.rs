@@ -1,6 +1,6 @@
 //! `clawdtalk agentphone call|get`: AgentPhone as a second provider (docs/protocol.md#agentphone).
 //!
-//! Exit codes (README "AgentPhone"): 0 the call was placed, or ended
+//! Exit codes (docs/agentphone.md): 0 the call was placed, or ended
 //! `completed` (whatever its outcome); 1 the call ended `failed` or
 //! `canceled`, `--wait` timed out while the call was still going (as
 //! `clawdtalk call --wait` does), or AgentPhone refused (400, 401, 402

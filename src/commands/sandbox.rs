@@ -80,7 +80,7 @@ pub async fn serve(ctx: &Context, a: SandboxServeArgs) -> Result<Outcome> {
             ));
     }
     started.data = banner;
-    let started = started.note("Control API under /_sandbox/ (see README, section Sandbox). Press Ctrl-C to stop.");
+    let started = started.note("Control API under /_sandbox/ (see docs/sandbox.md). Press Ctrl-C to stop.");
     ctx.printer.print(&started);
     tokio::signal::ctrl_c().await.map_err(|e| Error::failed(format!("cannot wait for Ctrl-C: {e}")))?;
     let requests = handle.shared.log.lock().map(|l| l.entries.len() as u64 + l.dropped).unwrap_or(0);

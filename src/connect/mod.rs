@@ -121,7 +121,7 @@ pub fn ws_url(server: &str) -> Result<String> {
 }
 
 impl Settings {
-    /// Resolve from the configuration (skill-config.json keys documented in README "connect").
+    /// Resolve from the configuration (skill-config.json keys documented in docs/connect.md).
     pub fn from_config(cfg: &Config) -> Result<Settings> {
         let api = ClientOptions::from_config(cfg)?;
         let raw = &cfg.raw;
