@@ -17,7 +17,8 @@ BIN="$(realpath "${CLAWDTALK_BIN:-target/dist/clawdtalk}")"
 WORK="$(mktemp -d)"
 trap 'kill "$SB_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-# A sandbox on a free port; its clock is advanced by hand below.
+# A sandbox on a free port; its clock is advanced by hand below (clawdtalk
+# follows it through the Date header; CLAWDTALK_CLOCK_URL is for older builds).
 "$BIN" sandbox --port 0 >"$WORK/sandbox.out" 2>"$WORK/sandbox.err" &
 SB_PID=$!
 for _ in $(seq 1 100); do
