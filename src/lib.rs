@@ -19,6 +19,7 @@ pub mod openclaw;
 pub mod output;
 pub mod redact;
 pub mod sandbox;
+pub mod skill;
 pub mod state;
 pub mod task;
 #[cfg(test)]

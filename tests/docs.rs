@@ -2,10 +2,14 @@
 //!
 //! - docs/cli.md is what `commands::docs::cli_reference()` generates from the
 //!   clap definitions (regenerate with `UPDATE_DOCS=1 cargo test --test docs`);
-//! - every `clawdtalk …` command line in a shell code block of README.md or
-//!   docs/*.md, and every example in the `--help` texts, parses with clap.
-//!   A line that is meant to fail carries a `# fails: <why>` comment and must
-//!   fail.
+//! - every `clawdtalk …` command line in a shell code block of README.md,
+//!   docs/*.md or skill/SKILL.md, every `` `clawdtalk …` `` span in the
+//!   prose of skill/SKILL.md (an agent copies those too), and every example
+//!   in the `--help` texts, parses with clap. A line that is meant to fail
+//!   carries a `# fails: <why>` comment and must fail;
+//! - skill/SKILL.md's frontmatter is what OpenClaw reads: valid YAML, one
+//!   line per key, `name`, `description` and a one-line JSON `metadata`
+//!   naming the binary it requires.
 //!
 //! Which lines count: fenced blocks tagged `sh`, `bash`, `shell` or `console`.
 //! In `console` blocks only lines after a `$ ` prompt are commands (the rest
@@ -240,6 +244,28 @@ fn markdown_command_lines(name: &str, text: &str) -> Vec<DocLine> {
     found
 }
 
+/// The `` `clawdtalk …` `` spans in the prose of one Markdown text (outside
+/// code blocks).
+fn markdown_inline_commands(name: &str, text: &str) -> Vec<DocLine> {
+    let mut found = Vec::new();
+    let mut in_block = false;
+    for (n, raw) in text.lines().enumerate() {
+        if raw.trim_start().starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if in_block {
+            continue;
+        }
+        for (i, span) in raw.split('`').enumerate() {
+            if i % 2 == 1 && span.starts_with("clawdtalk ") {
+                found.push(DocLine { place: format!("{name}:{}", n + 1), text: span.to_string() });
+            }
+        }
+    }
+    found
+}
+
 /// Every example line in the clap help texts: lines of the `after_help`
 /// texts that start with `clawdtalk` (joined across `\`), and every
 /// `` `clawdtalk …` `` span of an about, after_help or argument help.
@@ -282,7 +308,7 @@ fn help_command_lines() -> Vec<DocLine> {
 
 /// The documentation files whose shell blocks are checked.
 fn doc_files() -> Vec<PathBuf> {
-    let mut files = vec![root().join("README.md")];
+    let mut files = vec![root().join("README.md"), root().join("skill/SKILL.md")];
     let mut docs: Vec<PathBuf> = fs::read_dir(root().join("docs"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -440,4 +466,118 @@ fn help_examples_are_found() {
     assert!(lines.iter().any(|l| l.place == "`clawdtalk schedule call --help`"
         && l.text.contains("--mission-id mis_abc --run-id run_def --step call_1")));
     assert!(lines.iter().any(|l| l.text == "clawdtalk poll --cron-line"));
+}
+
+// ─── skill/SKILL.md ─────────────────────────────────────────────────────────
+
+fn skill_md() -> String {
+    fs::read_to_string(root().join("skill/SKILL.md")).unwrap()
+}
+
+/// The frontmatter lines of a SKILL.md (between the opening and closing `---`).
+fn frontmatter(text: &str) -> Result<Vec<&str>, String> {
+    let mut lines = text.lines();
+    if lines.next() != Some("---") {
+        return Err("SKILL.md must start with a `---` line".into());
+    }
+    let block: Vec<&str> = lines.by_ref().take_while(|l| *l != "---").collect();
+    if block.len() + 1 >= text.lines().count() {
+        return Err("the frontmatter has no closing `---`".into());
+    }
+    Ok(block)
+}
+
+/// What is wrong with a SKILL.md frontmatter for OpenClaw, if anything.
+fn frontmatter_problems(text: &str) -> Vec<String> {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let lines = match frontmatter(text) {
+        Ok(l) => l,
+        Err(e) => return vec![e],
+    };
+    let mut problems = Vec::new();
+    // OpenClaw's embedded parser reads one `key: value` per line.
+    for l in &lines {
+        if l.starts_with(char::is_whitespace) || !l.contains(": ") {
+            problems.push(format!("frontmatter line {l:?} is not a one-line `key: value`"));
+        }
+    }
+    let doc = match YamlLoader::load_from_str(&lines.join("\n")) {
+        Ok(docs) if docs.len() == 1 => docs.into_iter().next().unwrap_or(Yaml::Null),
+        Ok(docs) => return vec![format!("the frontmatter holds {} YAML documents", docs.len())],
+        Err(e) => return vec![format!("the frontmatter is not valid YAML: {e}")],
+    };
+    for key in ["name", "description"] {
+        if doc[key].as_str().is_none_or(|v| v.trim().is_empty()) {
+            problems.push(format!("`{key}` is missing or empty"));
+        }
+    }
+    if doc["name"].as_str() != Some("clawdtalk") {
+        problems.push(format!("`name` is {:?}, not clawdtalk", doc["name"]));
+    }
+    let metadata_line = lines.iter().find_map(|l| l.strip_prefix("metadata: ")).unwrap_or_default();
+    match serde_json::from_str::<serde_json::Value>(metadata_line) {
+        Ok(m) if m["openclaw"]["requires"]["bins"] == serde_json::json!(["clawdtalk"]) => {}
+        Ok(m) => problems.push(format!("metadata.openclaw.requires.bins is not [\"clawdtalk\"]: {m}")),
+        Err(e) => problems.push(format!("`metadata` is not a one-line JSON object: {e}")),
+    }
+    problems
+}
+
+#[test]
+fn skill_md_frontmatter_is_what_openclaw_reads() {
+    let problems = frontmatter_problems(&skill_md());
+    assert!(problems.is_empty(), "skill/SKILL.md frontmatter:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn a_broken_frontmatter_is_caught() {
+    let good = "---\nname: clawdtalk\ndescription: Calls.\nmetadata: {\"openclaw\":{\"requires\":{\"bins\":[\"clawdtalk\"]}}}\n---\n# x\n";
+    assert_eq!(frontmatter_problems(good), Vec::<String>::new());
+    for (bad, why) in [
+        (good.replace("name: clawdtalk\n", ""), "`name` is missing"),
+        (good.replace("description: Calls.", "description: ''"), "`description` is missing"),
+        (good.replace("---\n# x", "# x"), "no closing"),
+        (good.replace("metadata: {\"openclaw\"", "metadata:\n  {\"openclaw\""), "not a one-line"),
+        (good.replace("[\"clawdtalk\"]", "[\"python3\"]"), "requires.bins"),
+        (good.replace("Calls.", "[unclosed"), "not valid YAML"),
+    ] {
+        let problems = frontmatter_problems(&bad).join("\n");
+        assert!(problems.contains(why), "{why}: {problems}\n{bad}");
+    }
+}
+
+#[test]
+fn every_clawdtalk_span_in_skill_md_prose_parses() {
+    let lines = markdown_inline_commands("skill/SKILL.md", &skill_md());
+    let (count, problems) = check_all(&lines);
+    assert!(problems.is_empty(), "SKILL.md spans that clap rejects:\n{}", problems.join("\n"));
+    assert!(count >= 10, "only {count} `clawdtalk …` spans found in SKILL.md");
+    let (_, problems) = check_all(&markdown_inline_commands("t.md", "Run `clawdtalk mission frobnicate x`.\n"));
+    assert_eq!(problems.len(), 1, "a bogus span is caught");
+}
+
+#[test]
+fn skill_md_teaches_the_one_cron_line_and_every_command_it_names_exists() {
+    let text = skill_md();
+    let (count, problems) = check_all(&markdown_command_lines("skill/SKILL.md", &text));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(count >= 8, "only {count} command lines in SKILL.md's code blocks");
+    for needle in ["clawdtalk poll --cron-line", "schedule call --mission", "mission complete", "clawdtalk demo"] {
+        assert!(text.contains(needle), "SKILL.md lost `{needle}`");
+    }
+    for old in ["telnyx_api.py", "scheduled_events"] {
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("python") && l.contains(old)),
+            "SKILL.md teaches the old `{old}` way"
+        );
+    }
+}
+
+/// SKILL.md calls the MCP server planned exactly while `clawdtalk mcp` does
+/// not exist: when it lands, this fails until the skill documents it.
+#[test]
+fn skill_md_calls_mcp_planned_only_while_there_is_none() {
+    let has_mcp = Cli::command().find_subcommand("mcp").is_some();
+    let says_planned = skill_md().contains("is planned but does not exist yet");
+    assert_ne!(has_mcp, says_planned, "update the MCP section of skill/SKILL.md");
 }

@@ -27,6 +27,7 @@ pub mod run;
 pub mod sandbox;
 pub mod schedule;
 pub mod setup;
+pub mod skill;
 pub mod sms;
 pub mod state;
 pub mod status;
@@ -113,6 +114,9 @@ pub enum Command {
     Setup(setup::SetupArgs),
     /// Check everything: config, key, service, connect daemon, gateway, state; exit 1 when a check fails.
     Status(status::StatusArgs),
+    /// The OpenClaw skill file that teaches an agent clawdtalk: print, install.
+    #[command(subcommand)]
+    Skill(skill::SkillCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(docs::CompletionsArgs),
     /// Print the man page (roff) of clawdtalk or of one command: `clawdtalk man schedule call | man -l -`.

@@ -45,6 +45,7 @@ pub mod run;
 pub mod sandbox;
 pub mod schedule;
 pub mod setup;
+pub mod skill;
 pub mod sms;
 pub mod state;
 pub mod status;
@@ -109,12 +110,16 @@ impl Context {
         let config = match Config::resolve(&overrides, &ProcessEnv, &cwd) {
             Ok(c) => c,
             // `setup` creates or repairs the config file (a missing --config
-            // path is where it will write); `completions`, `man` and `demo`
-            // (which talks to its own sandbox) never read it.
+            // path is where it will write); `completions`, `man`, `skill` and
+            // `demo` (which talks to its own sandbox) never read it.
             Err(crate::Error::Config(_) | crate::Error::File(_))
                 if matches!(
                     cli.command,
-                    Command::Setup(_) | Command::Completions(_) | Command::Man(_) | Command::Demo(_)
+                    Command::Setup(_)
+                        | Command::Completions(_)
+                        | Command::Man(_)
+                        | Command::Skill(_)
+                        | Command::Demo(_)
                 ) =>
             {
                 Config::resolve_with_file(&overrides, &ProcessEnv, None)?
@@ -222,6 +227,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Memory(c) => memory::run(ctx, c).await,
         Command::Setup(a) => setup::run(ctx, a).await,
         Command::Status(a) => status::run(ctx, a).await,
+        Command::Skill(c) => skill::run(ctx, c).await,
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
         Command::Run(c) => run::run(ctx, c).await,

@@ -20,6 +20,7 @@ use crate::openclaw::{self, GatewayConfig};
 use crate::output::{Outcome, Prompt};
 use crate::task::blocking;
 
+use super::support::home_dir;
 use super::Context;
 
 /// What setup found on disk before asking anything.
@@ -145,12 +146,6 @@ fn substituted(v: &str) -> Option<String> {
 /// Questions on the terminal block on input: ask them off the async runtime.
 async fn ask<T: Send + 'static>(f: impl FnOnce(Prompt) -> Result<T> + Send + 'static) -> Result<T> {
     blocking(move || f(Prompt)).await
-}
-
-fn home_dir() -> Result<PathBuf> {
-    directories::BaseDirs::new()
-        .map(|b| b.home_dir().to_path_buf())
-        .ok_or_else(|| Error::config("cannot find the home directory (set HOME)"))
 }
 
 /// `~/…` for paths under the home directory (shorter, and no user name in logs).

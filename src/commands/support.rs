@@ -7,6 +7,13 @@ use crate::error::{Error, Result};
 use crate::ledger::Claim;
 use crate::validate;
 
+/// The user's home directory (a configuration error when there is none).
+pub fn home_dir() -> Result<std::path::PathBuf> {
+    directories::BaseDirs::new()
+        .map(|b| b.home_dir().to_path_buf())
+        .ok_or_else(|| Error::config("cannot find the home directory (set HOME)"))
+}
+
 /// Check every `(ARGUMENT, value)` id: not empty, not JSON (a forgotten
 /// argument shifts JSON into an id's place).
 pub fn check_ids(ids: &[(&str, &str)]) -> Result<()> {
