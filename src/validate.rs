@@ -241,6 +241,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn since_takes_a_duration_back_or_a_time_and_refuses_anything_else() {
+        let now = crate::testing::time("2026-01-01T12:00:00Z");
+        assert_eq!(since("--since", "10m", now).unwrap(), crate::testing::time("2026-01-01T11:50:00Z"));
+        assert_eq!(since("--since", "2d", now).unwrap(), crate::testing::time("2025-12-30T12:00:00Z"));
+        assert_eq!(
+            since("--since", "2026-01-01T08:00:00+01:00", now).unwrap(),
+            crate::testing::time("2026-01-01T07:00:00Z")
+        );
+        for bad in ["", "10", "m", "-5m", "10x", "99999999d", "1é"] {
+            assert!(matches!(since("--since", bad, now), Err(Error::Usage(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn e164_accepted_and_rejected() {
         assert_eq!(phone("to", "+15551234567").unwrap(), "+15551234567");
         assert!(phone("to", "5551234567").is_err());

@@ -9,7 +9,8 @@ use clap::Args;
 #[command(after_help = "Examples:\n  \
 clawdtalk tail --since 1h --kind call,sms\n  \
 clawdtalk tail --follow --json | jq .\n  \
-clawdtalk tail --follow --exec './on-event.sh'   (the event's JSON on stdin)")]
+clawdtalk tail --follow --exec ./on-event.sh\n\n\
+The journal is journal.ndjson in the user data directory; see docs/journal.md.")]
 pub struct TailArgs {
     /// Keep running and show events as they are appended (Ctrl-C stops).
     #[arg(short, long)]

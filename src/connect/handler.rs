@@ -693,6 +693,15 @@ mod tests {
     }
 
     #[test]
+    fn a_started_call_is_journaled_with_the_other_party_masked_on_its_side() {
+        let inbound = call_started("c1", Some("inbound"), Some("+15551234567"));
+        assert_eq!((inbound.from.as_deref(), inbound.to.as_deref()), (Some("+1 ***4567"), None));
+        let outbound = call_started("c2", Some("outbound"), Some("+15551234567"));
+        assert_eq!((outbound.to.as_deref(), outbound.status.as_deref()), (Some("+1 ***4567"), Some("outbound")));
+        assert_eq!(call_started("c3", None, None).call_id.as_deref(), Some("c3"));
+    }
+
+    #[test]
     fn call_summaries_say_what_happened_in_one_line() {
         assert_eq!(call_summary(&ended(None)), "[ClawdTalk] Call to +15551234567 completed after 2 min 5 s.");
         assert_eq!(

@@ -120,11 +120,8 @@ impl Follower {
                     out.extend(self.drain()?);
                 }
             }
-            Ok(m) if m.len() < self.offset => {
-                if self.open() {
-                    out.extend(self.drain()?);
-                }
-            }
+            // Truncated: read it again from the start.
+            Ok(m) if m.len() < self.offset && self.open() => out.extend(self.drain()?),
             // Renamed away and not created again yet: keep the old file.
             _ => {}
         }
