@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod connect;
 pub mod error;
+pub mod journal;
 pub mod ledger;
 pub mod lifecycle;
 pub mod openclaw;

@@ -2,8 +2,9 @@
 //! `--json` plus blocks for people); the binary hands it to a [`Printer`],
 //! which decides once whether to print JSON or text, and whether to colour.
 //!
-//! Rules: with `--json`, stdout gets exactly one JSON document; everything
-//! else (notes, warnings, errors, progress) goes to stderr.
+//! Rules: with `--json`, stdout gets exactly one JSON document (a stream,
+//! `tail`, gets one per line); everything else (notes, warnings, errors,
+//! progress) goes to stderr.
 
 use std::io::{IsTerminal, Write};
 
@@ -24,6 +25,9 @@ pub struct Outcome {
     /// Exit code for a command that finished but wants a non-zero status
     /// (e.g. `status` when a check fails). 0 normally.
     pub exit_code: u8,
+    /// Everything for stdout was already printed as it came
+    /// ([`Printer::stream`]): only the notes and exit code are left.
+    pub streamed: bool,
 }
 
 /// One piece of human output.
@@ -81,6 +85,10 @@ impl Outcome {
         self.notes.push(s.into());
         self
     }
+    /// An outcome whose stdout was streamed ([`Printer::stream`]).
+    pub fn streamed() -> Self {
+        Outcome { streamed: true, ..Default::default() }
+    }
     pub fn with_exit_code(mut self, code: u8) -> Self {
         self.exit_code = code;
         self
@@ -127,6 +135,9 @@ impl Printer {
             let _ = writeln!(err, "{n}");
         }
         drop(err);
+        if o.streamed {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         if self.json {
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(&o.data).unwrap_or_else(|_| "null".into()));
@@ -134,6 +145,15 @@ impl Printer {
             let _ = out.write_all(render_blocks(&o.blocks).as_bytes());
         }
         let _ = out.flush();
+    }
+
+    /// Print one line of a stream on stdout now, flushed (`tail`'s events).
+    /// A stream is the one exception to "one JSON document": with `--json`
+    /// each line is a JSON document of its own (NDJSON). `false` once
+    /// stdout is closed (the reader went away: stop).
+    pub fn stream(&self, line: &str) -> bool {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
     }
 
     /// Print an error: to stderr always; with `--json`, also an error document on stdout.

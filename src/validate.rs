@@ -174,6 +174,36 @@ pub fn when(value: &str, now: DateTime<Utc>) -> Result<String> {
     Ok(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
+/// A time in the past for `--since`: a duration back from `now` (`30s`,
+/// `10m`, `2h`, `7d`, at most ten years) or an RFC 3339 time.
+pub fn since(arg: &str, value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let v = value.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let bad = || {
+        Error::usage(format!(
+            "{arg} {value:?} is neither a duration (a number followed by s, m, h or d: 30s, 10m, 2h, 7d) \
+             nor an RFC 3339 time"
+        ))
+    };
+    let unit_at = v.char_indices().last().map(|(i, _)| i).ok_or_else(bad)?;
+    let (n, unit) = v.split_at(unit_at);
+    let n: u32 = n.parse().map_err(|_| bad())?;
+    let per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = i64::from(n) * per;
+    if secs > 3650 * 86_400 {
+        return Err(Error::usage(format!("{arg} {value:?} is more than ten years back")));
+    }
+    chrono::Duration::try_seconds(secs).and_then(|d| now.checked_sub_signed(d)).ok_or_else(bad)
+}
+
 /// A plan's steps: a JSON list of objects (`[{"step_id", "description", "sequence"}, …]`).
 pub fn steps_arg(arg: &str, text: &str) -> Result<Value> {
     let v = json_arg(arg, text)?;
@@ -209,6 +239,20 @@ fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn since_takes_a_duration_back_or_a_time_and_refuses_anything_else() {
+        let now = crate::testing::time("2026-01-01T12:00:00Z");
+        assert_eq!(since("--since", "10m", now).unwrap(), crate::testing::time("2026-01-01T11:50:00Z"));
+        assert_eq!(since("--since", "2d", now).unwrap(), crate::testing::time("2025-12-30T12:00:00Z"));
+        assert_eq!(
+            since("--since", "2026-01-01T08:00:00+01:00", now).unwrap(),
+            crate::testing::time("2026-01-01T07:00:00Z")
+        );
+        for bad in ["", "10", "m", "-5m", "10x", "99999999d", "1é"] {
+            assert!(matches!(since("--since", bad, now), Err(Error::Usage(_))), "{bad:?}");
+        }
+    }
 
     #[test]
     fn e164_accepted_and_rejected() {

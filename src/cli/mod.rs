@@ -31,6 +31,7 @@ pub mod skill;
 pub mod sms;
 pub mod state;
 pub mod status;
+pub mod tail;
 
 pub use legacy::LegacyCommand;
 
@@ -155,6 +156,8 @@ pub enum Command {
     /// (run, start, stop, restart, status, watchdog).
     #[command(subcommand)]
     Connect(connect::ConnectCommand),
+    /// Show (and --follow) the event journal: calls, SMS, approvals, poll changes; --exec runs a command per event.
+    Tail(tail::TailArgs),
     /// A whole calling mission, offline, against an in-process sandbox (no configuration needed).
     Demo(demo::DemoArgs),
     /// The telnyx_api.py command words.

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::agentphone::{self, fmt_secs, Call, CallRequest, WaitOptions};
 use crate::cli::agentphone::{AgentPhoneCallArgs, AgentPhoneCommand, AgentPhoneGetArgs};
 use crate::error::{Error, Result};
+use crate::journal::{Entry, Kind};
 use crate::ledger::agentphone::reason;
 use crate::ledger::Booking;
 use crate::output::{Block, Outcome};
@@ -66,6 +67,14 @@ pub async fn call(ctx: &Context, a: AgentPhoneCallArgs) -> Result<Outcome> {
     let placed = ap.create_call(&req).await?;
     let credits = placed.credits_remaining.clone();
     let id = placed.call.call_id.clone();
+    let mut placed_entry = Entry::new(Kind::Agentphone, "agentphone.placed")
+        .call_id(&id)
+        .to(&req.to_phone_number)
+        .status(&placed.call.stage());
+    if let Some(m) = &a.mission {
+        placed_entry = placed_entry.mission(m);
+    }
+    ctx.record(placed_entry).await;
     let mut notes = Vec::new();
     if let Some(b) = &booking {
         notes.extend(b.record(&|| ctx.client(), &claim(ctx), ctx.now(), &placed.call, Some(&req)).await);
@@ -90,6 +99,7 @@ pub async fn call(ctx: &Context, a: AgentPhoneCallArgs) -> Result<Outcome> {
     if let Some(b) = &booking {
         notes.extend(b.record(&|| ctx.client(), &claim(ctx), ctx.now(), &waited.call, None).await);
     }
+    record_result(ctx, &waited.call, a.mission.as_deref()).await;
     let mut o = report(&waited.call, &credits);
     if waited.timed_out {
         o = o.with_exit_code(1).note(format!(
@@ -137,7 +147,24 @@ pub async fn get(ctx: &Context, a: AgentPhoneGetArgs) -> Result<Outcome> {
     if let Some(b) = &booking {
         notes.extend(b.record(&|| ctx.client(), &claim(ctx), ctx.now(), &call, None).await);
     }
+    record_result(ctx, &call, a.mission.as_deref()).await;
     Ok(with_notes(report(&call, &None), notes))
+}
+
+/// A finished call's result in the journal (docs/journal.md): its stage,
+/// and the outcome or summary. Nothing while it is still going.
+async fn record_result(ctx: &Context, call: &Call, mission: Option<&str>) {
+    if !call.is_terminal() {
+        return;
+    }
+    let mut e = Entry::new(Kind::Agentphone, "agentphone.result").call_id(&call.call_id).status(&call.stage());
+    if let Some(m) = mission {
+        e = e.mission(m);
+    }
+    if let Some(t) = call.outcome.as_deref().or(call.summary.as_deref()).filter(|t| !t.trim().is_empty()) {
+        e = e.text(t);
+    }
+    ctx.record(e).await;
 }
 
 /// The call for people (fields, then the transcript) and for `--json` (the
@@ -331,5 +358,8 @@ mod service_tests {
         assert_eq!(h.service.single().line(), "GET /agentphone/v1/calls/ap_1");
         assert_eq!(o.exit_code, 1);
         assert!(o.notes.iter().any(|n| n.contains("ap_1 failed (no answer)")), "{:?}", o.notes);
+        let j = h.journal();
+        assert_eq!(j.len(), 1, "one result per finished call seen");
+        assert_eq!((j[0].entry.event.as_str(), j[0].entry.call_id.as_deref()), ("agentphone.result", Some("ap_1")));
     }
 }

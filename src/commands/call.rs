@@ -9,6 +9,7 @@ use crate::api::calls;
 use crate::api::models::{Call, CallRequest};
 use crate::cli::call::{CallAction, CallArgs, CallEndArgs, CallIdArgs, CallStartArgs};
 use crate::error::{Error, Result};
+use crate::journal::{Entry, Kind};
 use crate::output::{Block, Outcome};
 use crate::validate;
 
@@ -75,6 +76,7 @@ pub async fn start(ctx: &Context, a: CallStartArgs) -> Result<Outcome> {
     tracing::debug!("placing a call to {who}");
     let call = calls::create(&client, &req).await?;
     let id = call.call_id.clone().unwrap_or_default();
+    ctx.record(journal_entry("call.placed", &id, req.to.as_deref(), call.status.as_deref())).await;
     let mut o = Outcome::data(&call).line(format!("Call initiated: {id}"));
     o.notes = notes;
     if !a.wait {
@@ -90,7 +92,20 @@ pub async fn start(ctx: &Context, a: CallStartArgs) -> Result<Outcome> {
         }
     }
     o.data = serde_json::to_value(&last).unwrap_or(Value::Null);
+    ctx.record(journal_entry("call.ended", &id, req.to.as_deref(), Some(&fields[0].1))).await;
     Ok(o.line(format!("Call ended: {}", fields[0].1)).block(Block::Fields(fields)))
+}
+
+/// The journal's event for this call (docs/journal.md); no `to` is the owner.
+fn journal_entry(event: &str, id: &str, to: Option<&str>, status: Option<&str>) -> Entry {
+    let mut e = Entry::new(Kind::Call, event).call_id(id);
+    if let Some(to) = to {
+        e = e.to(to);
+    }
+    match status {
+        Some(s) => e.status(s),
+        None => e,
+    }
 }
 
 /// Poll the call every `interval` seconds until it reaches an ending status,
@@ -152,6 +167,7 @@ pub async fn end(ctx: &Context, a: CallEndArgs) -> Result<Outcome> {
     let client = ctx.client()?;
     let reply = calls::end(&client, &id, &reason).await?;
     let data = if reply.is_null() { json!({"call_id": id, "ended": true, "reason": reason}) } else { reply };
+    ctx.record(Entry::new(Kind::Call, "call.hung_up").call_id(&id).text(&reason)).await;
     Ok(Outcome::data(data).line(format!("Call {id} ended ({reason})")))
 }
 
@@ -244,6 +260,12 @@ mod service_tests {
         let t = text(&o);
         assert!(t.contains("Call ended: completed") && t.contains("42"), "{t}");
         assert_eq!(o.data["status"], "completed");
+        let events: Vec<(String, Option<String>)> =
+            h.journal().into_iter().map(|r| (r.entry.event, r.entry.status)).collect();
+        assert_eq!(
+            events,
+            [("call.placed".into(), Some("queued".into())), ("call.ended".into(), Some("completed".into()))]
+        );
     }
 
     #[tokio::test]

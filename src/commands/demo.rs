@@ -116,6 +116,7 @@ fn demo_context(ctx: &Context, sb: &SandboxHandle, state: &Path) -> Result<Conte
         state_override: Some(state.to_path_buf()),
         config_path: None,
         interactive: false,
+        journal: None,
         ..ctx.clone()
     })
 }

@@ -50,6 +50,7 @@ pub mod sms;
 pub mod state;
 pub mod status;
 mod support;
+pub mod tail;
 
 #[cfg(test)]
 mod tests;
@@ -83,6 +84,10 @@ pub struct Context {
     pub cwd: PathBuf,
     /// stdin and stderr are terminals (prompts and spinners allowed).
     pub interactive: bool,
+    /// The event journal producers append to and `tail` reads
+    /// (docs/journal.md); `None` without a home directory (or in tests
+    /// that do not look at it).
+    pub journal: Option<Arc<crate::journal::Journal>>,
 }
 
 /// How [`Context::progress`] shows progress.
@@ -141,6 +146,7 @@ impl Context {
             config_path: cli.global.config.clone(),
             cwd,
             interactive: std::io::stdin().is_terminal() && stderr_terminal,
+            journal: crate::journal::Journal::default_path().map(|p| Arc::new(crate::journal::Journal::at(p))),
         })
     }
 
@@ -187,6 +193,15 @@ impl Context {
     /// The mission state store at [`Context::state_location`].
     pub fn state(&self) -> Result<crate::state::StateStore> {
         Ok(crate::state::StateStore::open(self.state_location()?.path))
+    }
+
+    /// Append `entry` to the event journal, if there is one. Never fails
+    /// (a journal that cannot be written is a warning, not a failed call);
+    /// the file work runs on the blocking pool.
+    pub async fn record(&self, entry: crate::journal::Entry) {
+        if let Some(j) = self.journal.clone() {
+            let _ = tokio::task::spawn_blocking(move || j.append(entry)).await;
+        }
     }
 
     /// The current time, from [`Context::clock`].
@@ -240,6 +255,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Agent(c) => agent::run(ctx, c).await,
         Command::CheckKey(a) => check_key::run(ctx, a).await,
         Command::Connect(c) => connect::run(ctx, c).await,
+        Command::Tail(a) => tail::run(ctx, a).await,
         Command::Legacy(c) => match legacy::route(c)? {
             legacy::Route::Noun(command, reprint) => Ok(reprint.apply(Box::pin(run(ctx, command)).await?)),
             legacy::Route::Memory(c) => memory::run_legacy(ctx, c).await,

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::cli::poll::PollArgs;
 use crate::error::{Error, Result};
+use crate::journal::{Entry, Kind};
 use crate::lifecycle::api_service::ApiService;
 use crate::lifecycle::executor::MissionReport;
 use crate::lifecycle::Policy;
@@ -44,6 +45,9 @@ pub async fn run(ctx: &Context, a: PollArgs) -> Result<Outcome> {
     };
     if !a.watch {
         let report = poll_once(&store, connect, &opts).await?;
+        for e in journal_entries(&report) {
+            ctx.record(e).await;
+        }
         return Ok(outcome(&[report], &stamp(ctx)));
     }
 
@@ -90,6 +94,11 @@ impl LifecycleProgress for Live<'_> {
         self.progress.count(done, total, msg);
     }
     fn polled(&self, report: &PollReport) {
+        let entries = journal_entries(report);
+        if let (Some(j), false) = (self.ctx.journal.clone(), entries.is_empty()) {
+            // Not awaited (this is a callback); the runtime finishes it before the process ends.
+            tokio::task::spawn_blocking(move || entries.into_iter().for_each(|e| j.append(e)));
+        }
         let stamp = stamp(self.ctx);
         for m in &report.missions {
             let mut lines: Vec<String> = m.changes.clone();
@@ -111,6 +120,22 @@ impl LifecycleProgress for Live<'_> {
             }
         }
     }
+}
+
+/// The journal's events for one poll (docs/journal.md): each change line
+/// (numbers in them are already masked), a mission's end, a mission's error.
+fn journal_entries(report: &PollReport) -> Vec<Entry> {
+    let mut v = Vec::new();
+    for m in &report.missions {
+        v.extend(m.changes.iter().map(|c| Entry::new(Kind::Poll, "poll.change").mission(&m.slug).text(c)));
+        if let Some(status) = &m.ended {
+            v.push(Entry::new(Kind::Mission, "mission.ended").mission(&m.slug).status(status));
+        }
+        if let Some(e) = &m.error {
+            v.push(Entry::new(Kind::Poll, "poll.error").mission(&m.slug).text(e));
+        }
+    }
+    v
 }
 
 fn ended_line(slug: &str, status: &str) -> String {
@@ -318,6 +343,11 @@ mod tests {
         let t = text(&o);
         assert!(t.starts_with("roof: 1 event pending, 1 fetched\n  e1 +1 ***4567: completed"), "{t}");
         assert!(t.contains("mission ended: succeeded"), "{t}");
+        let events: Vec<(String, Option<String>)> =
+            h.journal().into_iter().map(|r| (r.entry.event, r.entry.mission)).collect();
+        assert!(events.contains(&("poll.change".into(), Some("roof".into()))), "{events:?}");
+        assert_eq!(events.last(), Some(&("mission.ended".into(), Some("roof".into()))), "{events:?}");
+        assert!(h.journal().iter().all(|r| !r.entry.text.as_deref().unwrap_or("").contains("5551234567")));
         assert_eq!(o.exit_code, 0);
     }
 

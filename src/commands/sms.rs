@@ -6,6 +6,7 @@ use crate::api::messages;
 use crate::api::models::{Message, MessageQuery};
 use crate::cli::sms::{SmsCommand, SmsListArgs, SmsSendArgs};
 use crate::error::{Error, Result};
+use crate::journal::{Entry, Kind};
 use crate::output::{counted, Outcome, Table};
 use crate::redact::sanitize_for_terminal;
 use crate::validate;
@@ -34,6 +35,12 @@ pub async fn send(ctx: &Context, a: SmsSendArgs) -> Result<Outcome> {
     }
     let client = ctx.client()?;
     let sent = messages::send(&client, &to, &a.message, &a.media).await?;
+    let entry = Entry::new(Kind::Sms, "sms.sent").to(&to).text(&a.message);
+    ctx.record(match &sent.id {
+        Some(id) => entry.id(id),
+        None => entry,
+    })
+    .await;
     let unknown = || "unknown".to_string();
     Ok(Outcome::data(&sent)
         .line("✓ Message sent")
@@ -170,6 +177,12 @@ mod service_tests {
             json!({"to": "+15551234567", "message": "See you", "media_urls": ["https://x.test/a.png"]})
         );
         assert_eq!(text(&o), "✓ Message sent\n  ID: msg_1\n  From: +15550000000\n  To: +15551234567\n");
+        let j = h.journal();
+        assert_eq!(j.len(), 1, "one journal event per message sent");
+        assert_eq!(
+            (j[0].entry.event.as_str(), j[0].entry.to.as_deref(), j[0].entry.id.as_deref(), j[0].entry.text.as_deref()),
+            ("sms.sent", Some("+1 ***4567"), Some("msg_1"), Some("See you"))
+        );
     }
 
     #[tokio::test]

@@ -36,6 +36,7 @@ fn context(sb: &SandboxHandle, dir: &std::path::Path, skew: Duration) -> Context
         config_path: None,
         cwd: dir.to_path_buf(),
         interactive: false,
+        journal: None,
     }
 }
 

@@ -26,6 +26,7 @@ use super::Settings;
 use crate::api::{messages, Client};
 use crate::config::mask_phone;
 use crate::error::Result;
+use crate::journal::{Entry, Kind};
 
 /// What a caller or texter hears when the queue is full.
 pub const BUSY: &str = "I'm busy right now, please try again in a moment.";
@@ -193,6 +194,14 @@ impl Handler {
         self.load.counts()
     }
 
+    /// Append to the event journal (docs/journal.md) off the socket's
+    /// task; a journal that cannot be written is only a warning.
+    fn record(&self, entry: Entry) {
+        if let Some(j) = self.settings.journal.clone() {
+            tokio::task::spawn_blocking(move || j.append(entry));
+        }
+    }
+
     fn send(&self, m: ClientMessage) {
         tracing::debug!(kind = m.kind(), "queueing answer");
         // Fails only when the client is shutting down.
@@ -207,6 +216,7 @@ impl Handler {
             Event::ApprovalResponded { request_id, decision } => {
                 tracing::info!(approval = %request_id, decision = %decision, "approval answered");
                 self.approver.responded(&request_id, &decision);
+                self.record(Entry::new(Kind::Approval, "approval.decided").id(&request_id).status(&decision));
                 self.load.processed_inline();
             }
             Event::ContextRequest { call_id } => {
@@ -221,6 +231,7 @@ impl Handler {
                 self.load.processed_inline();
             }
             Event::CallStarted { call_id, direction, parties } => {
+                self.record(call_started(&call_id, direction.as_deref(), parties.other_party(direction.as_deref())));
                 if let Some(number) = parties.other_party(direction.as_deref()) {
                     let party = self.party_of_number(number);
                     tracing::info!(call = %call_id, owner = party == Party::Owner, "call started");
@@ -252,6 +263,11 @@ impl Handler {
             }
             Event::SmsReceived { from, body, message_id } => {
                 tracing::info!(from = %mask_phone(&from), message = message_id.as_deref().unwrap_or("-"), "SMS received");
+                let mut entry = Entry::new(Kind::Sms, "sms.received").from(&from).text(&body);
+                if let Some(id) = &message_id {
+                    entry = entry.id(id);
+                }
+                self.record(entry);
                 let message = format!("[SMS from {from}] {body}");
                 let req = Request {
                     party: self.party_of_number(&from),
@@ -262,6 +278,11 @@ impl Handler {
                 self.submit(req, &body, message);
             }
             Event::CallEnded(e) => {
+                let mut entry = Entry::new(Kind::Call, "call.ended").text(&call_summary(&e));
+                if let Some(c) = &e.call_id {
+                    entry = entry.call_id(c);
+                }
+                self.record(entry);
                 if let Some(c) = &e.call_id {
                     self.greeted.lock().unwrap_or_else(|p| p.into_inner()).forget(c);
                     self.parties.lock().unwrap_or_else(|p| p.into_inner()).forget(c);
@@ -606,6 +627,21 @@ pub fn call_summary(e: &CallEnded) -> String {
     format!("[ClawdTalk] {body}")
 }
 
+/// `call.started` for the journal: the other party's number (masked) as
+/// `from` on an inbound call, `to` on an outbound one.
+fn call_started(call_id: &str, direction: Option<&str>, other: Option<&str>) -> Entry {
+    let e = Entry::new(Kind::Call, "call.started").call_id(call_id);
+    let e = match direction {
+        Some(d) => e.status(d),
+        None => e,
+    };
+    match (direction, other) {
+        (Some("outbound"), Some(n)) => e.to(n),
+        (_, Some(n)) => e.from(n),
+        _ => e,
+    }
+}
+
 fn human_duration(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
     match (s / 60, s % 60) {
@@ -654,6 +690,15 @@ mod tests {
             voicemail_message: Some("Call me back".into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_started_call_is_journaled_with_the_other_party_masked_on_its_side() {
+        let inbound = call_started("c1", Some("inbound"), Some("+15551234567"));
+        assert_eq!((inbound.from.as_deref(), inbound.to.as_deref()), (Some("+1 ***4567"), None));
+        let outbound = call_started("c2", Some("outbound"), Some("+15551234567"));
+        assert_eq!((outbound.to.as_deref(), outbound.status.as_deref()), (Some("+1 ***4567"), Some("outbound")));
+        assert_eq!(call_started("c3", None, None).call_id.as_deref(), Some("c3"));
     }
 
     #[test]

@@ -105,6 +105,10 @@ pub struct Settings {
     pub max_queued: usize,
     /// The time source of the throttles (a test seam).
     pub clock: Arc<dyn Clock>,
+    /// Where calls, SMS and approval decisions are recorded for `tail`
+    /// (docs/journal.md); `None`: nowhere. Not from the config file: the
+    /// command that runs the daemon hands its own in.
+    pub journal: Option<Arc<crate::journal::Journal>>,
 }
 
 /// The WebSocket URL for a site root: `http`→`ws`, `https`→`wss`, plus `/ws`.
@@ -206,6 +210,7 @@ impl Settings {
             max_concurrent: count("max_concurrent_requests", limits::DEFAULT_MAX_CONCURRENT, 1)?,
             max_queued: count("max_queued_requests", limits::DEFAULT_MAX_QUEUED, 0)?,
             clock: Arc::new(SystemClock),
+            journal: None,
         })
     }
 }

@@ -301,6 +301,20 @@ impl Harness {
         self.ctx().state().expect("state file location").read().expect("read the state file")
     }
 
+    /// The event journal the commands append to.
+    pub fn journal_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("journal.ndjson")
+    }
+
+    /// The journal's events as the commands left them.
+    pub fn journal(&self) -> Vec<crate::journal::Record> {
+        std::fs::read_to_string(self.journal_path())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| crate::journal::follow::parse_line(l).expect("a journal line"))
+            .collect()
+    }
+
     /// A context for one command run.
     pub fn ctx(&self) -> Context {
         let mut env = MapEnv::default().with("AGENTPHONE_API_URL", &self.service.agentphone_url());
@@ -326,6 +340,7 @@ impl Harness {
             config_path: None,
             cwd: self.dir.path().to_path_buf(),
             interactive: false,
+            journal: Some(Arc::new(crate::journal::Journal::at(self.journal_path()))),
         }
     }
 }
