@@ -199,8 +199,14 @@ impl Context {
     /// (a journal that cannot be written is a warning, not a failed call);
     /// the file work runs on the blocking pool.
     pub async fn record(&self, entry: crate::journal::Entry) {
+        self.record_all(vec![entry]).await;
+    }
+
+    /// Record several events to the journal in one append (one lock, one
+    /// open), off the async runtime.
+    pub async fn record_all(&self, entries: Vec<crate::journal::Entry>) {
         if let Some(j) = self.journal.clone() {
-            let _ = tokio::task::spawn_blocking(move || j.append(entry)).await;
+            let _ = tokio::task::spawn_blocking(move || j.append_all(entries)).await;
         }
     }
 

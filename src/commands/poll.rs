@@ -45,9 +45,7 @@ pub async fn run(ctx: &Context, a: PollArgs) -> Result<Outcome> {
     };
     if !a.watch {
         let report = poll_once(&store, connect, &opts).await?;
-        for e in journal_entries(&report) {
-            ctx.record(e).await;
-        }
+        ctx.record_all(journal_entries(&report)).await;
         return Ok(outcome(&[report], &stamp(ctx)));
     }
 

@@ -67,6 +67,21 @@ fn the_journal_rotates_at_its_cap_and_keeps_the_newest_old_files() {
 }
 
 #[test]
+fn a_batch_is_appended_in_order_and_rotates_within_itself_at_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = at(dir.path()).with_limits(300, 2);
+    j.append_all((0..12).map(|i| Entry::new(Kind::Poll, "poll.change").text(&format!("change {i}"))).collect());
+    assert_eq!(j.failures(), 0);
+    assert!(fs::metadata(j.path()).unwrap().len() <= 300);
+    assert!(j.rotated(1).is_file(), "the batch crossed the cap");
+    let all: Vec<String> = j.files().iter().flat_map(|p| lines(p)).collect();
+    let texts: Vec<String> = all.iter().filter_map(|l| parse_line(l)?.entry.text).collect();
+    assert_eq!(texts.last().map(String::as_str), Some("change 11"));
+    let n: Vec<usize> = texts.iter().map(|t| t[7..].parse().unwrap()).collect();
+    assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "in order, none lost in what is kept: {n:?}");
+}
+
+#[test]
 fn concurrent_appenders_never_tear_a_line_nor_lose_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.ndjson");
