@@ -466,8 +466,17 @@ fn network_error(method: &Method, url: &str, e: &reqwest::Error) -> Error {
     Error::Network(format!("{method} {url} {what}{detail} (check your network and the API URL)"))
 }
 
+/// The wait a reply asks for. An HTTP-date is measured against the same
+/// reply's `Date` (the service's clock, docs/protocol.md#service-clock), so
+/// a skewed local clock neither skips nor stretches the wait; without a
+/// `Date`, against the local clock.
 fn retry_after(h: &HeaderMap) -> Option<Duration> {
-    parse_retry_after(h.get(RETRY_AFTER)?.to_str().ok()?, chrono::Utc::now())
+    let now = h
+        .get(reqwest::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::clock::parse_http_date)
+        .unwrap_or_else(chrono::Utc::now);
+    parse_retry_after(h.get(RETRY_AFTER)?.to_str().ok()?, now)
 }
 
 /// A `Retry-After` value (RFC 9110 §10.2.3) as a wait from `now`: either
@@ -556,6 +565,18 @@ fn found_message(body: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_http_date_retry_after_is_measured_on_the_replys_own_clock() {
+        // The service's clock is a day behind the local one: the wait is
+        // the 30 s the reply means, not zero.
+        let mut h = HeaderMap::new();
+        h.insert(reqwest::header::DATE, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:30 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(30)));
+        h.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+    }
 
     #[test]
     fn error_message_from_each_envelope() {
