@@ -59,12 +59,7 @@ mod tests {
         }
     }
 
-    /// Mission `roof` on run r1 with one call scheduled for later.
-    fn seed_roof(h: &Harness) {
-        let event = json!({"event_id": "e1", "assistant_id": "a1", "channel": "call", "to": "+15551234567",
-            "scheduled_at": "2026-01-01T12:30:00Z", "step_id": "calls", "status": "pending"});
-        h.seed("roof", json!({"mission_id": "m1", "run_id": "r1", "memory": {"scheduled_events": [event]}}));
-    }
+    use super::super::seed_roof;
 
     fn the_event_is(h: &Harness, status: serde_json::Value) {
         h.service.on("GET", "/v1/assistants/a1/events/e1", vec![Reply::ok(json!({"data": status}))]);

@@ -38,3 +38,12 @@ fn parse_mission(words: &[&str]) -> MissionCommand {
         other => panic!("not a mission command: {other:?}"),
     }
 }
+
+/// Test fixture: mission `roof` on run r1 with one pending call (e1, to
+/// +15551234567 at 12:30) in step `calls`.
+#[cfg(test)]
+fn seed_roof(h: &crate::testing::Harness) {
+    let event = serde_json::json!({"event_id": "e1", "assistant_id": "a1", "channel": "call", "to": "+15551234567",
+        "scheduled_at": "2026-01-01T12:30:00Z", "step_id": "calls", "status": "pending"});
+    h.seed("roof", serde_json::json!({"mission_id": "m1", "run_id": "r1", "memory": {"scheduled_events": [event]}}));
+}

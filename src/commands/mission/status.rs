@@ -27,12 +27,7 @@ mod tests {
         }
     }
 
-    /// Mission `roof` on run r1 with one pending call in step `calls`.
-    fn seed_roof(h: &Harness) {
-        let event = json!({"event_id": "e1", "assistant_id": "a1", "channel": "call", "to": "+15551234567",
-            "scheduled_at": "2026-01-01T12:30:00Z", "step_id": "calls", "status": "pending"});
-        h.seed("roof", json!({"mission_id": "m1", "run_id": "r1", "memory": {"scheduled_events": [event]}}));
-    }
+    use super::super::seed_roof;
 
     #[tokio::test]
     async fn status_shows_the_services_run_and_plan_beside_the_local_targets() {
