@@ -11,8 +11,9 @@
 //!   `agents.list[0].id`, else `main`;
 //! - the workspace: that agent's `workspace`, else `agents.defaults.workspace`
 //!   (a leading `~/` is the home directory);
-//! - `gateway.tools.allow` (a list of tool names): voice routing needs
-//!   `sessions_send` there (docs/protocol.md#voice-websocket). It is the only key `setup` changes,
+//! - `gateway.tools.allow` (a list of tool names): voice routing needs every
+//!   tool in [`tools::NEEDED`] there (`sessions_send`, and `sessions_history`
+//!   for late replies: docs/protocol.md#the-gateway). It is the only key `setup` changes,
 //!   and only with consent; every other key and their order are kept.
 //!
 //! Everything here is blocking file work: async callers use `spawn_blocking`.
@@ -25,8 +26,26 @@ use crate::error::{Error, Result};
 
 /// Gateway port when the configuration does not name one.
 pub const DEFAULT_GATEWAY_PORT: u16 = 18789;
-/// The gateway tool that voice routing calls.
-pub const SESSIONS_SEND: &str = "sessions_send";
+/// The gateway tools clawdtalk calls (docs/protocol.md#the-gateway).
+pub mod tools {
+    /// Asks the agent and waits for its reply.
+    pub const SESSIONS_SEND: &str = "sessions_send";
+    /// Reads a session's transcript: where a late reply is found.
+    pub const SESSIONS_HISTORY: &str = "sessions_history";
+    /// Every tool clawdtalk calls: `status` checks and `setup` allows each.
+    pub const NEEDED: &[&str] = &[SESSIONS_SEND, SESSIONS_HISTORY];
+
+    /// The tools, named for a message: `sessions_send, sessions_history`.
+    pub fn named() -> String {
+        NEEDED.join(", ")
+    }
+
+    /// The config patch that allows them all, for a message.
+    pub fn allow_example() -> String {
+        let list: Vec<String> = NEEDED.iter().map(|t| format!("\"{t}\"")).collect();
+        format!("{{\"gateway\":{{\"tools\":{{\"allow\":[{}]}}}}}}", list.join(","))
+    }
+}
 
 /// Where the gateway configuration may live, relative to the home directory,
 /// in the order they are tried (OpenClaw is the current name of Clawdbot).
@@ -137,24 +156,34 @@ impl GatewayConfig {
         Some(expand_home(ws, home))
     }
 
-    /// Whether `gateway.tools.allow` lists `sessions_send`.
-    pub fn allows_sessions_send(&self) -> bool {
-        self.at("/gateway/tools/allow")
-            .and_then(Value::as_array)
-            .is_some_and(|l| l.iter().any(|t| t.as_str() == Some(SESSIONS_SEND)))
+    /// The tools of [`tools::NEEDED`] that `gateway.tools.allow` does not list.
+    pub fn missing_tools(&self) -> Vec<&'static str> {
+        let listed = self.at("/gateway/tools/allow").and_then(Value::as_array);
+        tools::NEEDED
+            .iter()
+            .copied()
+            .filter(|need| !listed.is_some_and(|l| l.iter().any(|t| t.as_str() == Some(need))))
+            .collect()
     }
 
-    /// Add `sessions_send` to `gateway.tools.allow`, creating the objects on
-    /// the way when missing and touching nothing else. Returns false when it
-    /// was already there. Refuses (rather than guess) when one of those keys
-    /// holds something of another type.
-    pub fn allow_sessions_send(&mut self) -> Result<bool> {
-        if self.allows_sessions_send() {
+    /// Whether `gateway.tools.allow` lists every tool clawdtalk calls.
+    pub fn allows_tools(&self) -> bool {
+        self.missing_tools().is_empty()
+    }
+
+    /// Add the missing tools of [`tools::NEEDED`] to `gateway.tools.allow`,
+    /// creating the objects on the way when missing and touching nothing
+    /// else. Returns false when all were already there. Refuses (rather than
+    /// guess) when one of those keys holds something of another type.
+    pub fn allow_tools(&mut self) -> Result<bool> {
+        let missing = self.missing_tools();
+        if missing.is_empty() {
             return Ok(false);
         }
         let shape_error = |what: &str| {
             Error::config(format!(
-                "cannot add sessions_send to {}: {what} is not what it should be; add it by hand",
+                "cannot add {} to {}: {what} is not what it should be; add it by hand",
+                missing.join(", "),
                 self.path.display()
             ))
         };
@@ -172,7 +201,7 @@ impl GatewayConfig {
         allow
             .as_array_mut()
             .ok_or_else(|| shape_error("`gateway.tools.allow` (a list)"))?
-            .push(Value::String(SESSIONS_SEND.to_string()));
+            .extend(missing.iter().map(|t| Value::String(t.to_string())));
         Ok(true)
     }
 
@@ -365,19 +394,29 @@ mod tests {
     }
 
     #[test]
-    fn allowing_sessions_send_touches_only_the_allow_list() {
+    fn allowing_the_tools_adds_sessions_send_and_sessions_history_and_touches_only_the_allow_list() {
         let mut g = gw(json!({"z": 1, "gateway": {"port": 1, "tools": {"allow": ["web"]}}, "a": [1]}));
-        assert!(g.allow_sessions_send().unwrap());
+        assert_eq!(g.missing_tools(), vec!["sessions_send", "sessions_history"]);
+        assert!(g.allow_tools().unwrap());
         assert_eq!(
             Value::Object(g.doc.clone()),
-            json!({"z": 1, "gateway": {"port": 1, "tools": {"allow": ["web", "sessions_send"]}}, "a": [1]})
+            json!({"z": 1, "gateway": {"port": 1, "tools": {"allow": ["web", "sessions_send", "sessions_history"]}}, "a": [1]})
         );
-        assert!(!g.allow_sessions_send().unwrap(), "second time is a no-op");
+        assert!(!g.allow_tools().unwrap(), "second time is a no-op");
         let mut g = gw(json!({"gateway": {"tools": {"allow": "all"}}}));
-        assert!(g.allow_sessions_send().is_err());
+        assert!(g.allow_tools().is_err());
         let mut g = gw(json!({}));
-        g.allow_sessions_send().unwrap();
-        assert!(g.allows_sessions_send());
+        g.allow_tools().unwrap();
+        assert!(g.allows_tools());
+    }
+
+    #[test]
+    fn a_gateway_allowing_only_sessions_send_is_missing_sessions_history_and_setup_adds_just_that() {
+        let mut g = gw(json!({"gateway": {"tools": {"allow": ["sessions_send"]}}}));
+        assert!(!g.allows_tools());
+        assert_eq!(g.missing_tools(), vec!["sessions_history"]);
+        assert!(g.allow_tools().unwrap());
+        assert_eq!(g.at("/gateway/tools/allow"), Some(&json!(["sessions_send", "sessions_history"])));
     }
 
     #[test]

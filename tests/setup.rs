@@ -104,7 +104,7 @@ fn setup_non_interactive_writes_0600_config_and_only_extends_the_gateway_allow_l
 
     // The gateway config: identical apart from the allow list, key order kept.
     let mut expected = gateway_doc();
-    expected["gateway"]["tools"]["allow"] = json!(["web_fetch", "sessions_send"]);
+    expected["gateway"]["tools"]["allow"] = json!(["web_fetch", "sessions_send", "sessions_history"]);
     let after = std::fs::read_to_string(home.join(".openclaw/openclaw.json")).unwrap();
     assert_eq!(after.trim_end(), serde_json::to_string_pretty(&expected).unwrap());
 
@@ -261,7 +261,7 @@ fn setup_writes_to_a_new_config_path_and_reads_clawdbot_config() {
     std::fs::create_dir_all(home.join(".clawdbot")).unwrap();
     std::fs::write(
         home.join(".clawdbot/clawdbot.json"),
-        r#"{"gateway": {"port": 18800, "tools": {"allow": ["sessions_send"]}}, "agents": {"list": [{"id": "main"}]}}"#,
+        r#"{"gateway": {"port": 18800, "tools": {"allow": ["sessions_send", "sessions_history"]}}, "agents": {"list": [{"id": "main"}]}}"#,
     )
     .unwrap();
     let ws = t.path().join("myws");
@@ -381,7 +381,7 @@ fn interactive_setup_on_a_terminal_asks_hides_the_key_and_asks_before_editing_th
     assert_eq!(cfg["owner_phone"], "+15551230000", "asked again after a bad number");
     assert!(transcript.contains("emergency number"), "the bad number was explained: {transcript}");
     let gw = read_json(&home.join(".openclaw/openclaw.json"));
-    assert_eq!(gw["gateway"]["tools"]["allow"], json!(["web_fetch", "sessions_send"]));
+    assert_eq!(gw["gateway"]["tools"]["allow"], json!(["web_fetch", "sessions_send", "sessions_history"]));
 
     // A second run asks before reconfiguring; "n" leaves everything as it was.
     let before = std::fs::read(user_config(&t)).unwrap();
@@ -414,7 +414,7 @@ fn interactive_setup_declining_the_gateway_edit_leaves_it_untouched() {
 /// `gateway_url` at `gateway`, and the allow list set.
 fn healthy(t: &Sandboxed, api: &str, gateway: &Recorder) {
     let mut doc = gateway_doc();
-    doc["gateway"]["tools"]["allow"] = json!(["sessions_send"]);
+    doc["gateway"]["tools"]["allow"] = json!(["sessions_send", "sessions_history"]);
     prepare_home(t, &doc);
     std::fs::write(
         t.work().join("skill-config.json"),

@@ -16,7 +16,7 @@ use crate::api::{missions, Client, ClientOptions, RetryPolicy};
 use crate::cli::setup::SetupArgs;
 use crate::config::{self, Secret};
 use crate::error::{Error, Result};
-use crate::openclaw::{self, GatewayConfig};
+use crate::openclaw::{self, tools, GatewayConfig};
 use crate::output::{Outcome, Prompt};
 use crate::task::blocking;
 
@@ -524,46 +524,50 @@ async fn write_config<const N: usize>(found: &Found, entries: [(&str, Option<Str
     .await
 }
 
-/// Make sure the gateway allows `sessions_send`: nothing to do, add it
+/// Make sure the gateway allows every tool clawdtalk calls
+/// (`openclaw::tools::NEEDED`): nothing to do, add the missing ones
 /// (with consent: asked on a terminal, `--yes` otherwise, never with
-/// `--no-gateway-edit`), or say how to add it by hand. Returns the state word
-/// for `--json`, the line to show, and a warning when the edit failed.
+/// `--no-gateway-edit`), or say how to add them by hand. Returns the state
+/// word for `--json`, the line to show, and a warning when the edit failed.
 async fn sessions_send_step(
     gw: &GatewayConfig,
     path_shown: &str,
     a: &SetupArgs,
     interactive: bool,
 ) -> Result<(&'static str, String, Option<String>)> {
-    if gw.allows_sessions_send() {
-        return Ok(("allowed", "✓ The gateway allows sessions_send".to_string(), None));
+    let all = tools::named();
+    if gw.allows_tools() {
+        return Ok(("allowed", format!("✓ The gateway allows {all}"), None));
     }
+    let missing = gw.missing_tools().join(", ");
     let cli = gateway_cli(&gw.path);
     let manual = format!(
-        "add \"sessions_send\" to gateway.tools.allow in {path_shown} \
-         (e.g. `{cli} config patch '{{\"gateway\":{{\"tools\":{{\"allow\":[\"sessions_send\"]}}}}}}'`), then restart the gateway"
+        "add {missing} to gateway.tools.allow in {path_shown} \
+         (e.g. `{cli} config patch '{}'`), then restart the gateway",
+        tools::allow_example()
     );
     let consent = if a.no_gateway_edit {
         false
     } else if interactive {
-        let q = format!("Add sessions_send to gateway.tools.allow in {path_shown}? Voice calls need it");
+        let q = format!("Add {missing} to gateway.tools.allow in {path_shown}? Voice calls need it");
         ask(move |p| p.confirm(&q, true)).await?
     } else {
         a.yes
     };
     if !consent {
         let why = if a.no_gateway_edit { "left unchanged (--no-gateway-edit)" } else { "left unchanged" };
-        return Ok(("not_allowed", format!("✗ The gateway does not allow sessions_send ({why}): {manual}"), None));
+        return Ok(("not_allowed", format!("✗ The gateway does not allow {missing} ({why}): {manual}"), None));
     }
     let mut edited = gw.clone();
-    match blocking(move || edited.allow_sessions_send().and_then(|_| edited.save())).await {
+    match blocking(move || edited.allow_tools().and_then(|_| edited.save())).await {
         Ok(()) => Ok((
             "added",
-            format!("✓ Added sessions_send to gateway.tools.allow in {path_shown}: restart the gateway (`{cli} gateway restart`)"),
+            format!("✓ Added {missing} to gateway.tools.allow in {path_shown}: restart the gateway (`{cli} gateway restart`)"),
             None,
         )),
         Err(e) => Ok((
             "not_allowed",
-            format!("✗ The gateway does not allow sessions_send: {manual}"),
+            format!("✗ The gateway does not allow {missing}: {manual}"),
             Some(format!("warning: {e}")),
         )),
     }

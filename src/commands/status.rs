@@ -210,7 +210,8 @@ async fn service_check(ctx: &Context, offline: bool) -> Result<Check> {
     })
 }
 
-/// The gateway config allows `sessions_send` (the tool calls reach the agent through).
+/// The gateway config allows every tool clawdtalk calls (`sessions_send`,
+/// and `sessions_history` for late replies).
 async fn gateway_tools_check() -> Result<Check> {
     let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
     let gateway = home.as_deref().and_then(openclaw::find_gateway_config);
@@ -225,15 +226,15 @@ async fn gateway_tools_check() -> Result<Check> {
     Ok(match gateway {
         None => Check::unknown(
             "gateway tools",
-            "no ~/.openclaw/openclaw.json or ~/.clawdbot/clawdbot.json: cannot tell whether sessions_send is allowed",
+            "no ~/.openclaw/openclaw.json or ~/.clawdbot/clawdbot.json: cannot tell whether sessions_send and sessions_history are allowed",
         ),
         Some(Err(e)) => Check::fail("gateway tools", e.to_string(), "fix the file's JSON"),
-        Some(Ok(g)) if g.allows_sessions_send() => {
-            Check::ok("gateway tools", format!("{} allows sessions_send", g.path.display()))
+        Some(Ok(g)) if g.allows_tools() => {
+            Check::ok("gateway tools", format!("{} allows {}", g.path.display(), openclaw::tools::named()))
         }
         Some(Ok(g)) => Check::fail(
             "gateway tools",
-            format!("{} does not list sessions_send in gateway.tools.allow", g.path.display()),
+            format!("{} does not list {} in gateway.tools.allow", g.path.display(), g.missing_tools().join(", ")),
             "run `clawdtalk setup` (it offers to add it), then restart the gateway",
         ),
     })

@@ -447,7 +447,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RotatingLog {
     }
 }
 
-/// Whether the agent gateway allows `sessions_send` (docs/protocol.md#the-gateway).
+/// Whether the agent gateway allows every tool clawdtalk calls
+/// (`sessions_send`, `sessions_history`: docs/protocol.md#the-gateway).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayCheck {
     /// The gateway config file found (`~/.openclaw/openclaw.json` or `~/.clawdbot/clawdbot.json`).
@@ -472,15 +473,19 @@ pub fn check_gateway(home: &Path) -> GatewayCheck {
     };
     match openclaw::GatewayConfig::load(&file) {
         Err(e) => GatewayCheck { file: Some(file), allowed: None, detail: e.to_string() },
-        Ok(g) if g.allows_sessions_send() => {
-            GatewayCheck { file: Some(file), allowed: Some(true), detail: format!("{shown} allows sessions_send") }
-        }
-        Ok(_) => GatewayCheck {
+        Ok(g) if g.allows_tools() => GatewayCheck {
+            file: Some(file),
+            allowed: Some(true),
+            detail: format!("{shown} allows {}", openclaw::tools::named()),
+        },
+        Ok(g) => GatewayCheck {
             file: Some(file),
             allowed: Some(false),
             detail: format!(
-                "{shown} does not list sessions_send in gateway.tools.allow: run `clawdtalk setup` or add it by \
-                 hand, e.g. {{\"gateway\":{{\"tools\":{{\"allow\":[\"sessions_send\"]}}}}}}, then restart the gateway"
+                "{shown} does not list {} in gateway.tools.allow: run `clawdtalk setup` or add it by hand, e.g. {}, \
+                 then restart the gateway",
+                g.missing_tools().join(", "),
+                openclaw::tools::allow_example()
             ),
         },
     }
@@ -646,8 +651,12 @@ mod tests {
         fs::write(&f, r#"{"gateway":{"tools":{"allow":["exec"]}}}"#).unwrap();
         let c = check_gateway(d.path());
         assert_eq!(c.allowed, Some(false));
-        assert!(c.detail.contains("\"allow\":[\"sessions_send\"]"), "{}", c.detail);
+        assert!(c.detail.contains("\"allow\":[\"sessions_send\",\"sessions_history\"]"), "{}", c.detail);
         fs::write(&f, "{\n // comment\n \"gateway\":{\"tools\":{\"allow\":[\"sessions_send\"]}}}").unwrap();
+        let c = check_gateway(d.path());
+        assert_eq!(c.allowed, Some(false), "sessions_history is missing");
+        assert!(c.detail.contains("does not list sessions_history"), "{}", c.detail);
+        fs::write(&f, r#"{"gateway":{"tools":{"allow":["sessions_send","sessions_history"]}}}"#).unwrap();
         assert_eq!(check_gateway(d.path()).allowed, Some(true));
     }
 }

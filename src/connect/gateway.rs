@@ -1,4 +1,4 @@
-//! The agent: the OpenClaw/Clawdbot gateway's `sessions_send` tool behind
+//! The agent: the OpenClaw/Clawdbot gateway's `sessions_send` and `sessions_history` tools behind
 //! `POST {gateway_url}/tools/invoke` (docs/protocol.md#the-gateway).
 //!
 //! [`Gateway::ask`] takes a [`Cleared`] message, never a plain string: the
@@ -11,8 +11,10 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 
 use super::approval::Cleared;
+use super::reply::{self, Answer};
 use crate::config::Secret;
 use crate::error::{Error, Result};
+use crate::openclaw::tools;
 use crate::redact::{cut, sanitize_for_terminal, Redactor, MAX_ERROR_TEXT};
 
 /// Gateway timeout for requests made during a call (deep tools, walkie, reports).
@@ -57,25 +59,42 @@ impl Gateway {
         format!("agent:{}:main", self.agent_id)
     }
 
-    /// Send a cleared message to a session and return the agent's reply text
-    /// (raw: the caller cleans it for speech or SMS). An empty reply or
-    /// `HEARTBEAT_OK` is returned as "Done.".
-    pub async fn ask(&self, message: Cleared, session_key: &str, timeout: Duration) -> Result<String> {
-        let body = json!({
-            "tool": "sessions_send",
-            "args": {"sessionKey": session_key, "message": message.message(), "timeoutSeconds": timeout.as_secs()},
-        });
+    /// Send a cleared message to a session and wait up to `timeout` for the
+    /// agent's answer, read by [`reply::parse`] (a reply, or no reply yet, or
+    /// none, or the run's error). Transport failures and refusals are errors.
+    pub async fn ask(&self, message: Cleared, session_key: &str, timeout: Duration) -> Result<Answer> {
+        let args =
+            json!({"sessionKey": session_key, "message": message.message(), "timeoutSeconds": timeout.as_secs()});
+        tracing::debug!(session = session_key, basis = message.basis(), "asking the agent");
+        // the gateway waits up to timeoutSeconds for the agent; allow it a little more
+        let value = self.invoke(tools::SESSIONS_SEND, args, timeout + Duration::from_secs(5)).await?;
+        Ok(match reply::parse(&value) {
+            Answer::Error(e) => Answer::Error(self.clean(&e)),
+            other => other,
+        })
+    }
+
+    /// The session's latest `limit` messages through the gateway's
+    /// `sessions_history` tool (`role`, `content`, `timestamp`, maybe `runId`).
+    pub async fn history(&self, session_key: &str, limit: usize) -> Result<Vec<Value>> {
+        let args = json!({"sessionKey": session_key, "limit": limit});
+        let value = self.invoke(tools::SESSIONS_HISTORY, args, Duration::from_secs(15)).await?;
+        Ok(history_messages(&value))
+    }
+
+    /// `POST /tools/invoke` with `{tool, args}`: the JSON answer (a body that
+    /// is not JSON comes back as a JSON string), or the refusal as an error.
+    async fn invoke(&self, tool: &str, args: Value, timeout: Duration) -> Result<Value> {
+        let body = json!({"tool": tool, "args": args});
         let mut req = self
             .http
             .post(&self.invoke_url)
             .header(CONTENT_TYPE, "application/json")
-            // the gateway waits up to timeoutSeconds for the agent; allow it a little more
-            .timeout(timeout + Duration::from_secs(5))
+            .timeout(timeout)
             .body(body.to_string());
         if let Some(t) = &self.token {
             req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
         }
-        tracing::debug!(session = session_key, basis = message.basis(), "asking the agent");
         let resp = req.send().await.map_err(|e| {
             let what = if e.is_timeout() { "timed out" } else { "is unreachable" };
             Error::Network(format!("the agent gateway at {} {what}", self.invoke_url))
@@ -105,11 +124,11 @@ impl Gateway {
         }
         if value.get("ok") == Some(&Value::Bool(false)) {
             return Err(Error::failed(format!(
-                "the gateway refused sessions_send: {}",
+                "the gateway refused {tool}: {}",
                 error_message(&value).map_or_else(|| "no reason given".into(), |m| self.clean(&m))
             )));
         }
-        Ok(reply_text(&value))
+        Ok(value)
     }
 
     /// Gateway text fit for a log line or an answer: secrets removed,
@@ -124,37 +143,21 @@ fn error_message(v: &Value) -> Option<String> {
     e.get("message").and_then(Value::as_str).or_else(|| e.as_str()).map(str::to_string)
 }
 
-/// The agent's reply in every shape docs/protocol.md#the-gateway lists:
-/// `.result.details.reply`, `.result.content[0].text` (JSON with `reply`, or
-/// plain text), `.result` or `.response` as a string. Empty or
-/// `HEARTBEAT_OK` → "Done.".
-pub fn reply_text(v: &Value) -> String {
-    let found = v
-        .pointer("/result/details/reply")
+/// The messages of a `sessions_history` answer: `result.details.messages`,
+/// the JSON in `result.content[0].text`, `result.messages` or `messages`;
+/// none when the answer has no such list.
+pub fn history_messages(v: &Value) -> Vec<Value> {
+    let r = v.get("result").unwrap_or(v);
+    let from_text = r
+        .pointer("/content/0/text")
         .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| {
-            v.pointer("/result/content/0/text").and_then(Value::as_str).map(|t| {
-                match serde_json::from_str::<Value>(t) {
-                    Ok(Value::Object(o)) if o.contains_key("reply") => match &o["reply"] {
-                        Value::String(r) => r.clone(),
-                        Value::Null => String::new(),
-                        other => other.to_string(),
-                    },
-                    _ => t.to_string(),
-                }
-            })
-        })
-        .or_else(|| v.get("result").and_then(Value::as_str).map(str::to_string))
-        .or_else(|| v.get("response").and_then(Value::as_str).map(str::to_string))
-        .or_else(|| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let t = found.trim();
-    if t.is_empty() || t == "HEARTBEAT_OK" {
-        super::speech::DONE.to_string()
-    } else {
-        t.to_string()
-    }
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .and_then(|p| p.get("messages").cloned());
+    [r.pointer("/details/messages").cloned(), from_text, r.get("messages").cloned()]
+        .into_iter()
+        .flatten()
+        .find_map(|m| m.as_array().cloned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -162,12 +165,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_reply_shape_is_understood() {
-        assert_eq!(reply_text(&json!({"result":{"details":{"reply":"A"}}})), "A");
-        assert_eq!(reply_text(&json!({"result":{"content":[{"type":"text","text":"{\"reply\":\"B\"}"}]}})), "B");
-        assert_eq!(reply_text(&json!({"result":{"content":[{"type":"text","text":"plain C"}]}})), "plain C");
-        assert_eq!(reply_text(&json!({"result":"D"})), "D");
-        assert_eq!(reply_text(&json!({"response":"E"})), "E");
+    fn history_messages_are_found_in_every_documented_position() {
+        let msgs = json!([{"role":"assistant","content":[{"type":"text","text":"hi"}]}]);
+        let text = json!({"messages": msgs}).to_string();
+        assert_eq!(history_messages(&json!({"result":{"details":{"messages":msgs}}})).len(), 1);
+        assert_eq!(history_messages(&json!({"result":{"content":[{"type":"text","text":text}]}})).len(), 1);
+        assert_eq!(history_messages(&json!({"messages":msgs})).len(), 1);
+        assert!(history_messages(&json!({"result":{"details":{"messages":"no"}}})).is_empty());
+        assert!(history_messages(&json!("text")).is_empty());
     }
 
     /// A loopback gateway answering every request with `reply`; returns
@@ -216,13 +221,5 @@ mod tests {
         let text = e.to_string();
         assert!(!text.contains("gw-token-0123456789") && !text.contains("cc_live_abcdef"), "{text}");
         assert!(text.contains("[redacted]"), "{text}");
-    }
-
-    #[test]
-    fn empty_and_heartbeat_replies_mean_done() {
-        assert_eq!(reply_text(&json!({"result":{"details":{"reply":""}}})), "Done.");
-        assert_eq!(reply_text(&json!({"result":{"details":{"reply":"HEARTBEAT_OK"}}})), "Done.");
-        assert_eq!(reply_text(&json!({"result":{"content":[{"text":"{\"reply\":null}"}]}})), "Done.");
-        assert_eq!(reply_text(&json!({})), "Done.");
     }
 }

@@ -19,11 +19,15 @@ use super::approval::{
     self, Approver, Cleared, Confirmation, Decision, NoDevices, Screened, Sensitive, Verdict, VoiceConfirmations,
 };
 use super::gateway::Gateway;
+use super::late::{self, LateCalls, Marker};
 use super::limits::{Admission, Counts, Load, StrangerThrottle, ThrottleTicket, Throttled};
 use super::protocol::{CallContext, CallEnded, ClientMessage, Event};
+use super::reply::{self, Answer};
+use super::report::{call_started, call_summary};
 use super::speech::{self, MAX_SMS, MAX_SPOKEN};
 use super::Settings;
 use crate::api::{messages, Client};
+use crate::clock::{Clock as _, SystemClock};
 use crate::config::mask_phone;
 use crate::error::Result;
 use crate::journal::{Entry, Kind};
@@ -47,6 +51,8 @@ pub struct Handler {
     parties: Mutex<CallMemory<Party>>,
     throttle: StrangerThrottle,
     load: Arc<Load>,
+    /// Calls' ends and the late answers their reports wait for.
+    late_calls: LateCalls,
     out: UnboundedSender<ClientMessage>,
 }
 
@@ -148,6 +154,8 @@ struct Request {
     party: Party,
     session: String,
     timeout: Duration,
+    /// When it arrived: the agent's answer is held (at most `timeout`) from here.
+    started: tokio::time::Instant,
 }
 
 /// What an admitted request will do.
@@ -164,12 +172,24 @@ enum Plan {
 /// How a routed request ended.
 #[derive(Debug)]
 enum Routed {
-    /// The agent's reply (raw).
-    Reply(String),
+    /// The agent's answer (a reply, no reply yet, none, an error) and what
+    /// finds its late reply in the transcript.
+    Answered(Answer, Marker),
     /// Not done; the text says why (for the caller).
     Refused(String),
     /// The agent could not be reached.
     Failed(String),
+}
+
+impl Routed {
+    /// What a caller hears now (docs/protocol.md#the-gateway): never JSON,
+    /// never an unconfirmed "Done.".
+    fn spoken(&self) -> String {
+        match self {
+            Routed::Answered(a, _) => a.spoken(),
+            Routed::Refused(t) | Routed::Failed(t) => speech::for_speech(t, MAX_SPOKEN).unwrap_or_else(|| t.clone()),
+        }
+    }
 }
 
 impl Handler {
@@ -184,6 +204,7 @@ impl Handler {
             parties: Mutex::default(),
             throttle: StrangerThrottle::new(Arc::clone(&settings.clock)),
             load: Arc::new(Load::new(settings.max_concurrent, settings.max_queued, Arc::clone(&settings.clock))),
+            late_calls: LateCalls::default(),
             out,
             settings,
         })
@@ -258,6 +279,7 @@ impl Handler {
                     party: Party::Owner,
                     session,
                     timeout: self.settings.timings.call_timeout,
+                    started: tokio::time::Instant::now(),
                 };
                 self.submit(req, &transcript, transcript.clone());
             }
@@ -274,6 +296,7 @@ impl Handler {
                     origin: Origin::Sms { from },
                     session: self.gateway.main_session(),
                     timeout: self.settings.timings.sms_timeout,
+                    started: tokio::time::Instant::now(),
                 };
                 self.submit(req, &body, message);
             }
@@ -328,6 +351,7 @@ impl Handler {
             party,
             session: self.gateway.main_session(),
             timeout: self.settings.timings.call_timeout,
+            started: tokio::time::Instant::now(),
         };
         self.submit(req, &query, message);
     }
@@ -356,7 +380,9 @@ impl Handler {
             tracing::debug!(call = %call_id, "already greeted");
             return;
         }
-        self.send(ClientMessage::Response { call_id, text: speech::for_speech(&self.settings.greeting, MAX_SPOKEN) });
+        if let Some(text) = speech::for_speech(&self.settings.greeting, MAX_SPOKEN) {
+            self.send(ClientMessage::Response { call_id, text });
+        }
     }
 
     /// Admit, screen and throttle a request at once (no waiting), then run
@@ -455,47 +481,171 @@ impl Handler {
         drop(admission);
     }
 
-    /// Deliver the one answer to a request.
+    /// Deliver the one answer to a request. No reply yet: the late reply is
+    /// looked for ([`Handler::answer_late`]).
     async fn answer(&self, req: &Request, routed: Routed) {
-        match &req.origin {
-            Origin::Call { request_id, .. } => {
-                let (Routed::Reply(t) | Routed::Refused(t) | Routed::Failed(t)) = routed;
-                // Exactly one result per request: this is the only place it is sent.
-                self.send(ClientMessage::DeepToolResult {
-                    request_id: request_id.clone(),
-                    text: speech::for_speech(&t, MAX_SPOKEN),
-                });
+        let routed = match routed {
+            Routed::Answered(a, marker) if a.is_not_yet() => {
+                tracing::info!(channel = req.origin.channel(), shape = a.word(), "no reply yet: looking for it");
+                return self.answer_late(req, marker).await;
             }
-            Origin::Walkie { request_id, .. } => self.send(match routed {
-                Routed::Reply(t) | Routed::Refused(t) => ClientMessage::WalkieResponse {
-                    request_id: request_id.clone(),
-                    reply: Some(speech::for_speech(&t, MAX_SPOKEN)),
-                    error: None,
-                },
-                Routed::Failed(t) => {
-                    ClientMessage::WalkieResponse { request_id: request_id.clone(), reply: None, error: Some(t) }
-                }
-            }),
+            other => other,
+        };
+        match &req.origin {
+            // Exactly one result per request: sent here, or by answer_late.
+            Origin::Call { request_id, .. } => {
+                self.send(ClientMessage::DeepToolResult { request_id: request_id.clone(), text: routed.spoken() })
+            }
+            Origin::Walkie { request_id, .. } => {
+                let failed = matches!(routed, Routed::Failed(_) | Routed::Answered(Answer::Error(_), _));
+                let text = routed.spoken();
+                let (reply, error) = if failed { (None, Some(text)) } else { (Some(text), None) };
+                self.send(ClientMessage::WalkieResponse { request_id: request_id.clone(), reply, error });
+            }
             Origin::Sms { from } => {
-                let reply = match routed {
-                    Routed::Reply(t) | Routed::Refused(t) => speech::for_sms(&t, MAX_SMS),
-                    Routed::Failed(_) => return, // nothing useful to tell the sender; logged in ask
+                let reply = match &routed {
+                    Routed::Answered(a, _) => a.sms(),
+                    Routed::Refused(t) => speech::for_sms(t, MAX_SMS),
+                    Routed::Failed(_) => None, // nothing useful to tell the sender; logged in ask
                 };
-                match messages::send(&self.api, from, &reply, &[]).await {
-                    Ok(_) => tracing::info!(to = %mask_phone(from), "SMS reply sent"),
-                    Err(e) => tracing::warn!(to = %mask_phone(from), "SMS reply failed: {e}"),
-                }
+                let Some(reply) = reply else {
+                    return tracing::info!(from = %mask_phone(from), "no reply to send: the sender is sent nothing");
+                };
+                self.text(from, &reply, "SMS reply").await;
             }
         }
     }
 
+    /// Send an SMS; a failure is logged (the number masked).
+    async fn text(&self, to: &str, body: &str, what: &str) -> bool {
+        match messages::send(&self.api, to, body, &[]).await {
+            Ok(_) => {
+                tracing::info!(to = %mask_phone(to), "{what} sent");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(to = %mask_phone(to), "{what} failed: {e}");
+                false
+            }
+        }
+    }
+
+    /// No reply yet (docs/protocol.md#the-gateway): the caller hears the
+    /// truth, the transcript is watched for the real answer until `timeout`
+    /// from now, and that answer goes where it can still be heard: in the
+    /// request's own result while it is held (at most `timeout` from its
+    /// start), then spoken on the live call, else texted to the owner. An
+    /// SMS sender gets the late answer by SMS, or nothing. Journaled as
+    /// `reply.late` / `reply.missing`; a call's report waits for it.
+    async fn answer_late(&self, req: &Request, marker: Marker) {
+        let late_end = tokio::time::Instant::now() + req.timeout;
+        let held_until = (req.started + req.timeout).min(late_end);
+        let fetch = |until| late::fetch(&self.gateway, &self.load, &req.session, &marker, until);
+        let (kind, call_id) = match &req.origin {
+            Origin::Call { call_id, .. } => (Kind::Call, call_id.clone()),
+            Origin::Walkie { .. } => (Kind::Call, None),
+            Origin::Sms { .. } => (Kind::Sms, None),
+        };
+        let report = call_id.as_deref().map(|c| self.late_calls.watch(c));
+        let needle = marker.needle();
+        let journal = |event: &str, status: &str, text: &str| {
+            let mut e = Entry::new(kind, event).status(status).text(text);
+            if let Some(c) = &call_id {
+                e = e.call_id(c);
+            }
+            if let Origin::Sms { from } = &req.origin {
+                e = e.from(from);
+            }
+            self.record(e);
+        };
+        let found = match &req.origin {
+            Origin::Sms { from } => match fetch(late_end).await {
+                Some(reply) => {
+                    if let Some(body) = speech::for_sms(&reply, MAX_SMS) {
+                        self.text(from, &body, "late SMS reply").await;
+                    }
+                    return journal("reply.late", "sms", &reply);
+                }
+                None => return journal("reply.missing", "sms", &needle),
+            },
+            Origin::Call { request_id, .. } => {
+                self.send(ClientMessage::DeepToolProgress {
+                    request_id: request_id.clone(),
+                    text: reply::HOLDING.into(),
+                });
+                let found = fetch(held_until).await;
+                let text = found.as_deref().map_or_else(|| reply::STILL_WAITING.to_string(), spoken);
+                self.send(ClientMessage::DeepToolResult { request_id: request_id.clone(), text });
+                found.map(|r| (r, "result"))
+            }
+            Origin::Walkie { request_id, .. } => {
+                let found = fetch(held_until).await;
+                let reply = Some(found.as_deref().map_or_else(|| reply::STILL_WAITING.to_string(), spoken));
+                self.send(ClientMessage::WalkieResponse { request_id: request_id.clone(), reply, error: None });
+                found.map(|r| (r, "result"))
+            }
+        };
+        let found = match found {
+            Some(f) => Some(f),
+            None => match fetch(late_end).await {
+                Some(r) => {
+                    let how = self.deliver_late(call_id.as_deref(), &r).await;
+                    Some((r, how))
+                }
+                None => None,
+            },
+        };
+        let line = match &found {
+            Some((r, how)) => {
+                journal("reply.late", how, r);
+                format!("Late reply to \"{needle}\" ({how}): {r}")
+            }
+            None => {
+                journal("reply.missing", "none", &needle);
+                format!("No reply came to \"{needle}\" within {} s.", req.timeout.as_secs())
+            }
+        };
+        if let Some(tx) = report {
+            let _ = tx.send(line);
+        }
+    }
+
+    /// A late answer after the request's result: spoken on the call while
+    /// it is live, else texted to `owner_phone`. Returns how it went.
+    async fn deliver_late(&self, call_id: Option<&str>, reply: &str) -> &'static str {
+        if let Some(c) = call_id.filter(|c| !self.late_calls.is_ended(c)) {
+            self.send(ClientMessage::Response { call_id: c.to_string(), text: spoken(reply) });
+            return "spoken";
+        }
+        let Some(owner) = self.settings.owner_phone.clone() else {
+            tracing::warn!("a late reply arrived after the call, but no owner_phone is set to text it to");
+            return "undelivered";
+        };
+        let body = speech::for_sms(reply, MAX_SMS).unwrap_or_else(|| reply::HOLDING.to_string());
+        if self.text(&owner, &body, "late reply to the owner").await {
+            "texted to the owner"
+        } else {
+            "undelivered"
+        }
+    }
+
     async fn report_call(&self, e: CallEnded, admission: Admission) {
-        let line = call_summary(&e);
+        let mut line = call_summary(&e);
+        if let Some(c) = &e.call_id {
+            // the late answers still looked for on this call (each bounded by its own deadline)
+            let pending = self.late_calls.end(c);
+            let bound = self.settings.timings.call_timeout * 2 + Duration::from_secs(5);
+            for late in late::collect(pending, bound).await {
+                line.push(' ');
+                line.push_str(&late);
+            }
+        }
         tracing::info!(call = e.call_id.as_deref().unwrap_or("-"), "reporting the call's end to the agent");
         let session = self.gateway.main_session();
         let _slot = self.load.gateway_slot().await;
-        if let Err(err) = self.gateway.ask(Cleared::report(line), &session, self.settings.timings.call_timeout).await {
-            tracing::warn!("could not report the call's end to the agent: {err}");
+        match self.gateway.ask(Cleared::report(line), &session, self.settings.timings.call_timeout).await {
+            Ok(a) => tracing::debug!(shape = a.word(), "the call's end was reported to the agent"),
+            Err(err) => tracing::warn!("could not report the call's end to the agent: {err}"),
         }
         drop(admission);
     }
@@ -552,14 +702,27 @@ impl Handler {
     /// The one place a request reaches the gateway: within a gateway slot.
     async fn ask(&self, cleared: Cleared, session: &str, timeout: Duration) -> Routed {
         let _slot = self.load.gateway_slot().await;
+        let mut marker = Marker {
+            message: cleared.message().to_string(),
+            run_id: None,
+            sent_at_ms: SystemClock.now().timestamp_millis(),
+        };
         match self.gateway.ask(cleared, session, timeout).await {
-            Ok(reply) => Routed::Reply(reply),
+            Ok(answer) => {
+                marker.run_id = answer.run_id().map(str::to_string);
+                Routed::Answered(answer, marker)
+            }
             Err(e) => {
                 tracing::warn!("the agent did not answer: {e}");
                 Routed::Failed(AGENT_UNREACHABLE.into())
             }
         }
     }
+}
+
+/// A late reply as the caller hears it.
+fn spoken(reply: &str) -> String {
+    Answer::Reply(reply.to_string()).spoken()
 }
 
 /// What the caller hears when the gateway did not answer (the reason is
@@ -590,67 +753,6 @@ fn refusal_text(d: &Decision, owner: &str) -> String {
     }
 }
 
-/// The one-line report of a finished call, prefixed `[ClawdTalk] `.
-pub fn call_summary(e: &CallEnded) -> String {
-    let inbound = e.direction.as_deref() == Some("inbound");
-    let number = if inbound { e.from_number.as_deref() } else { e.to_number.as_deref() }
-        .or(e.to_number.as_deref())
-        .unwrap_or("the callee");
-    let purpose = e
-        .purpose
-        .as_deref()
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| format!(" (purpose: {})", p.trim()))
-        .unwrap_or_default();
-    let body = match e.outcome.as_deref() {
-        Some("voicemail") => match e.voicemail_message.as_deref().filter(|m| !m.trim().is_empty()) {
-            Some(m) => format!("Left a voicemail for {number}{purpose}: \"{}\"", m.trim()),
-            None => format!("Left a voicemail for {number}{purpose}."),
-        },
-        Some("voicemail_failed") => {
-            format!("Call to {number}{purpose} reached voicemail, but leaving the message failed.")
-        }
-        Some("no_answer") => format!("Call to {number}{purpose} was not answered."),
-        Some("fax") => format!("Call to {number}{purpose} reached a fax machine; nothing was said."),
-        _ => {
-            let who = if inbound { format!("Call from {number}") } else { format!("Call to {number}") };
-            let duration = e.duration_seconds.map(|d| format!(" after {}", human_duration(d))).unwrap_or_default();
-            let reason = e
-                .reason
-                .as_deref()
-                .filter(|r| !r.is_empty() && !["completed", "normal", "hangup", "normal_clearing"].contains(r))
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default();
-            format!("{who}{purpose} completed{duration}{reason}.")
-        }
-    };
-    format!("[ClawdTalk] {body}")
-}
-
-/// `call.started` for the journal: the other party's number (masked) as
-/// `from` on an inbound call, `to` on an outbound one.
-fn call_started(call_id: &str, direction: Option<&str>, other: Option<&str>) -> Entry {
-    let e = Entry::new(Kind::Call, "call.started").call_id(call_id);
-    let e = match direction {
-        Some(d) => e.status(d),
-        None => e,
-    };
-    match (direction, other) {
-        (Some("outbound"), Some(n)) => e.to(n),
-        (_, Some(n)) => e.from(n),
-        _ => e,
-    }
-}
-
-fn human_duration(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
-    match (s / 60, s % 60) {
-        (0, s) => format!("{s} s"),
-        (m, 0) => format!("{m} min"),
-        (m, s) => format!("{m} min {s} s"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -678,42 +780,5 @@ mod tests {
         assert_eq!(number_key("+15551234567"), "+15551234567");
         assert_eq!(number_key("alice"), "alice");
         assert_eq!(number_key(&"x".repeat(1000)).len(), 32);
-    }
-
-    fn ended(outcome: Option<&str>) -> CallEnded {
-        CallEnded {
-            call_id: Some("c1".into()),
-            direction: Some("outbound".into()),
-            duration_seconds: Some(125.0),
-            to_number: Some("+15551234567".into()),
-            outcome: outcome.map(str::to_string),
-            voicemail_message: Some("Call me back".into()),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn a_started_call_is_journaled_with_the_other_party_masked_on_its_side() {
-        let inbound = call_started("c1", Some("inbound"), Some("+15551234567"));
-        assert_eq!((inbound.from.as_deref(), inbound.to.as_deref()), (Some("+1 ***4567"), None));
-        let outbound = call_started("c2", Some("outbound"), Some("+15551234567"));
-        assert_eq!((outbound.to.as_deref(), outbound.status.as_deref()), (Some("+1 ***4567"), Some("outbound")));
-        assert_eq!(call_started("c3", None, None).call_id.as_deref(), Some("c3"));
-    }
-
-    #[test]
-    fn call_summaries_say_what_happened_in_one_line() {
-        assert_eq!(call_summary(&ended(None)), "[ClawdTalk] Call to +15551234567 completed after 2 min 5 s.");
-        assert_eq!(
-            call_summary(&ended(Some("voicemail"))),
-            "[ClawdTalk] Left a voicemail for +15551234567: \"Call me back\""
-        );
-        assert_eq!(call_summary(&ended(Some("no_answer"))), "[ClawdTalk] Call to +15551234567 was not answered.");
-        assert!(call_summary(&ended(Some("fax"))).contains("fax machine"));
-        assert!(call_summary(&ended(Some("voicemail_failed"))).contains("leaving the message failed"));
-        let mut e = ended(None);
-        e.purpose = Some("book a table".into());
-        e.duration_seconds = Some(42.0);
-        assert_eq!(call_summary(&e), "[ClawdTalk] Call to +15551234567 (purpose: book a table) completed after 42 s.");
     }
 }

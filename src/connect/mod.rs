@@ -14,13 +14,19 @@
 //!   requests in flight, approval throttle) and the counters.
 //! - [`daemon`]: runtime files, the single-instance lock, background start/stop.
 //! - [`speech`]: text cleaned for the caller's ears.
+//! - [`reply`]: what a `sessions_send` answer means (a reply, or no reply
+//!   yet, or none) and what the caller is told; [`late`]: the late reply,
+//!   looked for with `sessions_history`; [`report`]: the call's end report.
 
 pub mod approval;
 pub mod daemon;
 pub mod gateway;
 pub mod handler;
+pub mod late;
 pub mod limits;
 pub mod protocol;
+pub mod reply;
+pub mod report;
 pub mod screen;
 pub mod session;
 pub mod speech;

@@ -1,6 +1,8 @@
 //! Text that will be spoken aloud (or sent by SMS) is cleaned first: a
 //! text-to-speech engine reads `**` and URLs literally, and a JSON tool-call
-//! object the agent leaked is meaningless to a caller.
+//! object the agent leaked is meaningless to a caller. Text with nothing
+//! left to say is `None`: what the caller hears then is decided by
+//! [`super::reply`], never a made-up "Done." (docs/protocol.md#the-gateway).
 
 use serde_json::Value;
 
@@ -8,18 +10,17 @@ use serde_json::Value;
 pub const MAX_SPOKEN: usize = 2000;
 /// Most characters in an SMS reply.
 pub const MAX_SMS: usize = 1500;
-/// What the caller hears when the agent had nothing to say.
-pub const DONE: &str = "Done.";
-
 /// Clean text for speech: markdown removed, links to their text, newlines to
-/// spaces, a bare JSON object (a tool call) to "Done.", at most `max` chars.
-pub fn for_speech(text: &str, max: usize) -> String {
+/// spaces, at most `max` chars; `None` when nothing speakable is left (empty,
+/// `HEARTBEAT_OK`, a bare JSON object or array such as a leaked tool call).
+pub fn for_speech(text: &str, max: usize) -> Option<String> {
     let cleaned = collapse_spaces(&strip_markdown(text));
     finish(cleaned, max)
 }
 
-/// Clean text for an SMS: markdown removed, line breaks kept, at most `max` chars.
-pub fn for_sms(text: &str, max: usize) -> String {
+/// Clean text for an SMS: markdown removed, line breaks kept, at most `max`
+/// chars; `None` as for [`for_speech`].
+pub fn for_sms(text: &str, max: usize) -> Option<String> {
     let stripped = strip_markdown(text);
     let lines: Vec<String> = stripped.lines().map(collapse_spaces).collect();
     let mut out = lines.join("\n");
@@ -29,17 +30,19 @@ pub fn for_sms(text: &str, max: usize) -> String {
     finish(out.trim().to_string(), max)
 }
 
-fn finish(text: String, max: usize) -> String {
-    if text.is_empty() || text == "HEARTBEAT_OK" || is_bare_json_object(&text) {
-        return DONE.to_string();
+fn finish(text: String, max: usize) -> Option<String> {
+    if text.is_empty() || text == "HEARTBEAT_OK" || is_bare_json(&text) {
+        return None;
     }
-    truncate(&text, max)
+    Some(truncate(&text, max))
 }
 
-/// Is the whole text one JSON object (what a model emits for a tool call)?
-pub fn is_bare_json_object(text: &str) -> bool {
+/// Is the whole text one JSON object or array (what a model emits for a
+/// tool call, or a gateway status leaking through)?
+pub fn is_bare_json(text: &str) -> bool {
     let t = text.trim();
-    t.starts_with('{') && t.ends_with('}') && matches!(serde_json::from_str::<Value>(t), Ok(Value::Object(_)))
+    (t.starts_with('{') || t.starts_with('['))
+        && matches!(serde_json::from_str::<Value>(t), Ok(Value::Object(_) | Value::Array(_)))
 }
 
 /// Cut to at most `max` characters, at a word boundary when one is near,
@@ -133,31 +136,33 @@ mod tests {
     #[test]
     fn markdown_marks_and_links_are_removed_and_newlines_become_spaces() {
         let t = "# Result\n\n**Three** items:\n- one\n- _two_ see [the docs](https://x.y/z)\n`code` and snake_case";
-        assert_eq!(for_speech(t, MAX_SPOKEN), "Result Three items: one two see the docs code and snake_case");
-        assert_eq!(for_speech("![a cat](http://img) ok", 100), "a cat ok");
+        assert_eq!(for_speech(t, MAX_SPOKEN).unwrap(), "Result Three items: one two see the docs code and snake_case");
+        assert_eq!(for_speech("![a cat](http://img) ok", 100).unwrap(), "a cat ok");
     }
 
     #[test]
-    fn empty_heartbeat_and_bare_json_tool_calls_become_done() {
-        assert_eq!(for_speech("", 100), "Done.");
-        assert_eq!(for_speech("  \n ", 100), "Done.");
-        assert_eq!(for_speech("HEARTBEAT_OK", 100), "Done.");
-        assert_eq!(for_speech(r#"{"tool":"exec","args":{"cmd":"ls"}}"#, 100), "Done.");
-        assert_eq!(for_speech("{not json}", 100), "{not json}");
+    fn empty_heartbeat_and_bare_json_leave_nothing_to_say_never_done() {
+        assert_eq!(for_speech("", 100), None);
+        assert_eq!(for_speech("  \n ", 100), None);
+        assert_eq!(for_speech("HEARTBEAT_OK", 100), None);
+        assert_eq!(for_speech(r#"{"tool":"exec","args":{"cmd":"ls"}}"#, 100), None);
+        assert_eq!(for_speech("**[1, 2]**", 100), None);
+        assert_eq!(for_sms("{\"runId\":\"r\"}", 100), None);
+        assert_eq!(for_speech("{not json}", 100).unwrap(), "{not json}");
     }
 
     #[test]
     fn long_text_is_cut_to_the_limit_at_a_word() {
         let long = "word ".repeat(1000);
-        let s = for_speech(&long, MAX_SPOKEN);
+        let s = for_speech(&long, MAX_SPOKEN).unwrap();
         assert!(s.chars().count() <= MAX_SPOKEN);
         assert!(s.ends_with("word…"), "{}", &s[s.len() - 20..]);
-        let s = for_sms(&"é".repeat(3000), MAX_SMS);
+        let s = for_sms(&"é".repeat(3000), MAX_SMS).unwrap();
         assert_eq!(s.chars().count(), MAX_SMS);
     }
 
     #[test]
     fn sms_keeps_line_breaks() {
-        assert_eq!(for_sms("**Hi**\n\n\n\nsee [x](http://u)", MAX_SMS), "Hi\n\nsee x");
+        assert_eq!(for_sms("**Hi**\n\n\n\nsee [x](http://u)", MAX_SMS).unwrap(), "Hi\n\nsee x");
     }
 }
