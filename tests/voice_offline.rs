@@ -118,3 +118,113 @@ fn call_in_without_a_reachable_agent_exits_1_and_says_why() {
     assert!(stderr.contains("the agent behind it did not answer"), "{stderr}");
     assert!(stderr.contains("--agent echo"), "{stderr}");
 }
+
+/// GET or POST (with `body`) a sandbox URL; its JSON.
+fn http(url: &str, body: Option<Value>) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let r = match body {
+            Some(b) => c.post(url).json(&b).send().await,
+            None => c.get(url).send().await,
+        };
+        r.unwrap().json::<Value>().await.unwrap()
+    })
+}
+
+/// Poll `f` every 50 ms until it gives a value, for at most `within`.
+fn eventually<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What the sandbox's stand-in agent received in its main session (our messages).
+fn agent_inbox(root: &str) -> Vec<String> {
+    let t = http(&format!("{root}/_sandbox/agent/transcripts"), None);
+    let msgs = t["sessions"]["agent:main:main"].as_array().cloned().unwrap_or_default();
+    msgs.iter().filter(|m| m["role"] == "user").filter_map(|m| m["text"].as_str().map(str::to_string)).collect()
+}
+
+#[test]
+fn a_pending_agent_is_never_heard_as_done_and_its_late_reply_is_spoken_on_the_live_call() {
+    let t = Sandboxed::new();
+    let (_sb, exports, root) = sandbox(&t, &["--agent", "pending", "--speed", "10"]);
+    let _connect = connect(&t, &root, &exports);
+    let mut call_in = t.cmd();
+    for (k, v) in &exports {
+        call_in.env(k, v);
+    }
+    let out = call_in.args(["--json", "sandbox", "call-in", "what is on my calendar"]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let v = if v.get("answer").is_some() { v } else { v["data"].clone() };
+    assert_eq!(v["progress"], serde_json::json!(["I've asked; it's still working on it."]), "{stdout}");
+    assert_eq!(v["answer"], "You said: what is on my calendar", "the late reply, found in sessions_history");
+    assert!(!stdout.contains("Done.") && !stdout.contains("runId"), "{stdout}");
+}
+
+#[test]
+fn a_late_reply_after_the_call_ended_is_texted_to_the_owner_and_put_in_the_call_report() {
+    let t = Sandboxed::new();
+    std::fs::write(t.work().join("skill-config.json"), r#"{"owner_phone":"+15550109999"}"#).unwrap();
+    let (_sb, exports, root) = sandbox(&t, &["--agent", "pending"]);
+    let _connect = connect(&t, &root, &exports);
+    let inject = |event: Value| http(&format!("{root}/_sandbox/ws/inject"), Some(serde_json::json!({"event": event})));
+    inject(
+        serde_json::json!({"event": "call.started", "call_id": "c-late", "direction": "inbound", "from": "+15550109999"}),
+    );
+    inject(serde_json::json!({"event": "deep_tool_request", "call_id": "c-late", "request_id": "r-late",
+        "query": "book the dentist"}));
+    eventually("the holding line", Duration::from_secs(10), || {
+        let got = http(&format!("{root}/_sandbox/ws/received"), None);
+        let msgs = got["messages"].as_array().cloned().unwrap_or_default();
+        msgs.iter().find(|m| m["type"] == "deep_tool_progress" && m["request_id"] == "r-late").cloned()
+    });
+    // The caller hangs up before the agent's reply is in the transcript (3 s later).
+    inject(serde_json::json!({"event": "call.ended", "call_id": "c-late", "direction": "inbound",
+        "from_number": "+15550109999", "duration_seconds": 4}));
+    let sms = eventually("the late reply texted to the owner", Duration::from_secs(20), || {
+        let sent = http(&format!("{root}/_sandbox/messages/sent"), None);
+        sent["messages"].as_array().cloned().unwrap_or_default().into_iter().find(|m| m["to"] == "+15550109999")
+    });
+    assert_eq!(sms["body"], "You said: book the dentist", "{sms}");
+    let report = eventually("the call report with the late reply", Duration::from_secs(10), || {
+        agent_inbox(&root).into_iter().find(|m| m.starts_with("[ClawdTalk]"))
+    });
+    assert!(
+        report.contains("Late reply to \"book the dentist\"") && report.contains("You said: book the dentist"),
+        "{report}"
+    );
+    assert!(report.contains("texted to the owner"), "{report}");
+    // What the caller heard was the truth, never "Done."
+    let got = http(&format!("{root}/_sandbox/ws/received"), None);
+    let result = got["messages"].as_array().unwrap().iter().find(|m| m["type"] == "deep_tool_result").cloned().unwrap();
+    assert_ne!(result["text"], "Done.");
+}
+
+#[test]
+fn an_sms_with_no_reply_yet_gets_nothing_invented_and_then_the_late_reply() {
+    let t = Sandboxed::new();
+    let (_sb, exports, root) = sandbox(&t, &["--agent", "pending", "--speed", "10"]);
+    let _connect = connect(&t, &root, &exports);
+    http(
+        &format!("{root}/_sandbox/sms/inject"),
+        Some(serde_json::json!({"from": "+15550104444", "body": "what time is dinner"})),
+    );
+    let sms = eventually("the late SMS reply", Duration::from_secs(15), || {
+        let sent = http(&format!("{root}/_sandbox/messages/sent"), None);
+        sent["messages"].as_array().cloned().unwrap_or_default().into_iter().find(|m| m["to"] == "+15550104444")
+    });
+    assert!(
+        sms["body"].as_str().unwrap().starts_with("You said: [SMS from +15550104444] what time is dinner"),
+        "{sms}"
+    );
+    let sent = http(&format!("{root}/_sandbox/messages/sent"), None);
+    assert_eq!(sent["messages"].as_array().unwrap().len(), 1, "only the real reply was sent: {sent}");
+}

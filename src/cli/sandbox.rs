@@ -35,7 +35,9 @@ pub struct SandboxServeArgs {
     pub seed: Option<u64>,
     /// Also serve a stand-in agent gateway (POST /agent/tools/invoke), so
     /// `connect` and `call-in` work with no OpenClaw gateway. MODE: echo
-    /// (answers "You said: …").
+    /// (answers "You said: …"), pending (accepted; the reply comes later in
+    /// sessions_history), slow (times out; the reply comes later), no_reply,
+    /// error (HTTP 500).
     #[arg(long, value_name = "MODE")]
     pub agent: Option<crate::sandbox::agent::AgentMode>,
 }

@@ -576,7 +576,14 @@ impl Handler {
                 let found = fetch(held_until).await;
                 let text = found.as_deref().map_or_else(|| reply::STILL_WAITING.to_string(), spoken);
                 self.send(ClientMessage::DeepToolResult { request_id: request_id.clone(), text });
-                found.map(|r| (r, "result"))
+                match found {
+                    // the call ended while the result was held: nobody heard it
+                    Some(r) if call_id.as_deref().is_some_and(|c| self.late_calls.is_ended(c)) => {
+                        let how = self.deliver_late(call_id.as_deref(), &r).await;
+                        Some((r, how))
+                    }
+                    other => other.map(|r| (r, "result")),
+                }
             }
             Origin::Walkie { request_id, .. } => {
                 let found = fetch(held_until).await;

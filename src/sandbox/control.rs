@@ -16,6 +16,7 @@
 //! | `POST approvals/{id}/decide {"decision"}` | approve or deny; pushes `approval.responded` |
 //! | `POST approvals/devices {"notified","failed"}` | device counts for new approvals |
 //! | `GET messages/sent` | SMS sent through the API |
+//! | `GET agent/transcripts` | the stand-in agent's sessions: every message, its time come or not |
 //! | `PUT phones {"phones":[…]}` | replace the account's phone numbers |
 
 use std::sync::atomic::Ordering;
@@ -42,6 +43,7 @@ pub fn router() -> Router<Shared> {
         .route("/ws/received", get(ws_received))
         .route("/ws/drop", post(ws_drop))
         .route("/call-in", post(call_in))
+        .route("/agent/transcripts", get(transcripts))
         .route("/sms/inject", post(sms_inject))
         .route("/approvals/devices", post(approval_devices))
         .route("/approvals/{id}/decide", post(decide))
@@ -341,6 +343,10 @@ async fn approval_devices(State(s): State<Shared>, body: Bytes) -> ApiResult {
     let devices = (count("notified")?, count("failed")?);
     s.write().devices = devices;
     ok(json!({"notified": devices.0, "failed": devices.1}))
+}
+
+async fn transcripts(State(s): State<Shared>) -> ApiResult {
+    ok(json!({ "sessions": s.transcripts().to_json() }))
 }
 
 async fn messages_sent(State(s): State<Shared>) -> ApiResult {

@@ -113,6 +113,8 @@ pub struct Inner {
     rng: Mutex<StdRng>,
     /// Sandbox time (ms) of the next item in `Data::due` (cheap check per request).
     next_due: AtomicI64,
+    /// The stand-in agent's session transcripts.
+    transcripts: Mutex<agent::Transcripts>,
 }
 
 /// The shared state handle (`State<Shared>` in handlers).
@@ -137,6 +139,7 @@ impl Inner {
             limiter: Mutex::new((Instant::now(), burst)),
             rng: Mutex::new(rng),
             next_due: AtomicI64::new(i64::MAX),
+            transcripts: Mutex::default(),
         }
     }
 
@@ -144,6 +147,11 @@ impl Inner {
     /// plain values, always consistent between statements).
     pub fn read(&self) -> RwLockReadGuard<'_, Data> {
         self.data.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stand-in agent's transcripts (a poisoned lock is recovered).
+    pub fn transcripts(&self) -> std::sync::MutexGuard<'_, agent::Transcripts> {
+        self.transcripts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Write access to the data. Call [`Inner::rearm`] after scheduling due items.
