@@ -238,4 +238,93 @@ mod tests {
         assert_eq!(Answer::Reply("`{\"a\":1}`".into()).spoken(), HOLDING);
         assert_eq!(Answer::Reply("**".into()).sms(), None);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Texts a gateway or a model has been seen to send, beside random ones.
+        const TRICKY: &[&str] = &[
+            "",
+            " ",
+            "HEARTBEAT_OK",
+            "NO_REPLY",
+            "Done.",
+            "{}",
+            "[]",
+            "{\"runId\":\"r\",\"status\":\"ok\",\"delivery\":{\"status\":\"pending\"}}",
+            "{\"reply\":\"{\\\"a\\\":1}\"}",
+            "**{\"tool\":\"exec\"}**",
+            "`[1, 2]`",
+            "> {\"a\": [1]}",
+            "[x](http://y) {\"a\":1}",
+        ];
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                proptest::sample::select(TRICKY).prop_map(str::to_string),
+                any::<String>(),
+                "[{}\\[\\]\":,a-z0-9 *`]{0,24}"
+            ]
+        }
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                text().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::btree_map(
+                        proptest::sample::select(&["reply", "status", "runId", "error", "delivery", "text", "x"][..]),
+                        inner,
+                        0..4
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+                ]
+            })
+        }
+
+        /// A random value in one of the envelope positions the gateway uses.
+        fn body() -> impl Strategy<Value = Value> {
+            (json(), text(), 0u8..8).prop_map(|(v, t, at)| match at {
+                0 => json!({"ok": true, "result": {"details": {"reply": v}}}),
+                1 => json!({"ok": true, "result": {"details": v}}),
+                2 => json!({"ok": true, "result": {"content": [{"type": "text", "text": v.to_string()}]}}),
+                3 => json!({"ok": true, "result": {"content": [{"type": "text", "text": t}]}}),
+                4 => json!({"result": v}),
+                5 => json!({"response": t}),
+                6 => Value::String(t),
+                _ => v,
+            })
+        }
+
+        fn is_json_structure(s: &str) -> bool {
+            matches!(serde_json::from_str::<Value>(s.trim()), Ok(Value::Object(_) | Value::Array(_)))
+        }
+
+        proptest! {
+            #[test]
+            fn no_gateway_body_is_spoken_or_texted_as_json_or_an_unconfirmed_done(body in body()) {
+                let a = parse(&body);
+                let spoken = a.spoken();
+                prop_assert!(!is_json_structure(&spoken), "{body} → spoken {spoken:?}");
+                prop_assert!(!spoken.trim().is_empty());
+                if let Some(sms) = a.sms() {
+                    prop_assert!(!is_json_structure(&sms), "{body} → SMS {sms:?}");
+                    prop_assert!(!sms.trim().is_empty());
+                }
+                if spoken == "Done." || a.sms().as_deref() == Some("Done.") {
+                    // only when the agent's own reply text said so
+                    match &a {
+                        Answer::Reply(t) => prop_assert!(t.contains("Done"), "{body} → {a:?}"),
+                        other => prop_assert!(false, "{body} → {other:?} heard as Done."),
+                    }
+                }
+            }
+        }
+    }
 }
