@@ -955,8 +955,9 @@ fn start_status_watchdog_and_stop_manage_one_background_client() {
     assert_eq!(st["running"], true);
     assert_eq!(st["connected"], true);
     let pid = st["pid"].as_u64().unwrap();
-    assert_eq!(st["gateway"]["sessions_send_allowed"], false);
-    assert!(st["gateway"]["detail"].as_str().unwrap().contains("\"allow\":[\"sessions_send\"]"));
+    assert_eq!(st["gateway"]["tools_allowed"], false);
+    let detail = st["gateway"]["detail"].as_str().unwrap();
+    assert!(detail.contains("\"allow\":[\"sessions_send\",\"sessions_history\"]"), "{detail}");
     let human = String::from_utf8_lossy(&cmd(&["connect", "status"]).output().unwrap().stdout).to_string();
     assert!(human.contains(&format!("yes (pid {pid})")) && human.contains("NOT allowed"), "{human}");
     assert!(human.contains("connected and authenticated"), "last log lines shown: {human}");

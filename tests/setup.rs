@@ -369,7 +369,7 @@ fn interactive_setup_on_a_terminal_asks_hides_the_key_and_asks_before_editing_th
             ("Agent name (Enter to skip) [Claw]:", "Clawd"),
             ("Your own phone number, E.164 like +15551234567 (Enter to skip):", "911"),
             ("Your own phone number, E.164 like +15551234567 (Enter to skip):", "+15551230000"),
-            ("Add sessions_send to gateway.tools.allow", "y"),
+            ("Add sessions_send, sessions_history to gateway.tools.allow", "y"),
         ],
     );
     assert_eq!(code, 0, "{transcript}");
@@ -484,6 +484,18 @@ fn status_fails_with_the_fix_when_the_key_is_rejected_or_sessions_send_missing()
     assert!(stdout.contains("✗ gateway tools") && stdout.contains("fix: run `clawdtalk setup`"), "{stdout}");
     assert!(stdout.contains("✗ connect") && stdout.contains("not running"), "{stdout}");
     assert!(stdout.contains("3 checks failed."), "{stdout}");
+}
+
+#[test]
+fn status_flags_a_gateway_that_allows_sessions_send_but_not_sessions_history() {
+    let (api, gw) = (api_ok(), Recorder::start());
+    let t = Sandboxed::new();
+    healthy(&t, &server_of(&api), &gw);
+    std::fs::write(t.home().join(".openclaw/openclaw.json"), r#"{"gateway": {"tools": {"allow": ["sessions_send"]}}}"#)
+        .unwrap();
+    let out = t.cmd().args(["status", "--offline"]).assert().code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("✗ gateway tools") && stdout.contains("does not list sessions_history"), "{stdout}");
 }
 
 #[test]

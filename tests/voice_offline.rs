@@ -169,6 +169,35 @@ fn a_pending_agent_is_never_heard_as_done_and_its_late_reply_is_spoken_on_the_li
     assert!(!stdout.contains("Done.") && !stdout.contains("runId"), "{stdout}");
 }
 
+/// `sandbox call-in QUESTION --json` against a sandbox and connect started with `args`: (answer, progress).
+fn call_in_with(args: &[&str], question: &str) -> (Value, Value) {
+    let t = Sandboxed::new();
+    let (_sb, exports, root) = sandbox(&t, args);
+    let _connect = connect(&t, &root, &exports);
+    let mut call_in = t.cmd();
+    for (k, v) in &exports {
+        call_in.env(k, v);
+    }
+    let out = call_in.args(["--json", "sandbox", "call-in", question]).assert().success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let v = if v.get("answer").is_some() { v } else { v["data"].clone() };
+    (v["answer"].clone(), v["progress"].clone())
+}
+
+#[test]
+fn a_timed_out_wait_is_heard_as_the_truth_and_the_reply_from_history_follows() {
+    let (answer, progress) = call_in_with(&["--agent", "slow", "--speed", "100"], "find my passport");
+    assert_eq!(progress, serde_json::json!(["I've asked; it's still working on it."]));
+    assert_eq!(answer, "You said: find my passport");
+}
+
+#[test]
+fn a_run_that_ends_without_a_reply_is_said_to_have_sent_none() {
+    let (answer, progress) = call_in_with(&["--agent", "no_reply"], "are you there");
+    assert_eq!(answer, "I passed that on, but it didn't send a reply.");
+    assert_eq!(progress, serde_json::json!([]));
+}
+
 #[test]
 fn a_late_reply_after_the_call_ended_is_texted_to_the_owner_and_put_in_the_call_report() {
     let t = Sandboxed::new();

@@ -269,8 +269,8 @@ async fn status(ctx: &Context, a: ConnectStatusArgs) -> Result<Outcome> {
     fields.push((
         "gateway".into(),
         match gw.allowed {
-            Some(true) => format!("sessions_send allowed ({})", ctx.config.gateway_url),
-            Some(false) => format!("sessions_send NOT allowed: {}", gw.detail),
+            Some(true) => format!("{} allowed ({})", crate::openclaw::tools::named(), ctx.config.gateway_url),
+            Some(false) => format!("tools NOT allowed: {}", gw.detail),
             None => format!("unknown: {}", gw.detail),
         },
     ));
@@ -302,7 +302,7 @@ async fn status(ctx: &Context, a: ConnectStatusArgs) -> Result<Outcome> {
         "ws_url": ws,
         "runtime_dir": rt.dir,
         "log_file": rt.log_file(),
-        "gateway": {"url": ctx.config.gateway_url, "config_file": gw.file, "sessions_send_allowed": gw.allowed, "detail": gw.detail},
+        "gateway": {"url": ctx.config.gateway_url, "config_file": gw.file, "tools_allowed": gw.allowed, "detail": gw.detail},
         "log_tail": tail,
     }))
     .block(Block::Fields(fields));
