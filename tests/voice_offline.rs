@@ -231,6 +231,19 @@ fn a_late_reply_after_the_call_ended_is_texted_to_the_owner_and_put_in_the_call_
         "{report}"
     );
     assert!(report.contains("texted to the owner"), "{report}");
+    // Journaled, with how it was delivered.
+    let mut tail = t.cmd();
+    for (k, v) in &exports {
+        tail.env(k, v);
+    }
+    let out = tail.args(["tail", "--json", "--kind", "call"]).assert().success();
+    let journal = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let late: Value = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["event"] == "reply.late")
+        .unwrap_or_else(|| panic!("no reply.late in {journal}"));
+    assert_eq!((late["status"].as_str(), late["call_id"].as_str()), (Some("texted to the owner"), Some("c-late")));
     // What the caller heard was the truth, never "Done."
     let got = http(&format!("{root}/_sandbox/ws/received"), None);
     let result = got["messages"].as_array().unwrap().iter().find(|m| m["type"] == "deep_tool_result").cloned().unwrap();
@@ -256,4 +269,19 @@ fn an_sms_with_no_reply_yet_gets_nothing_invented_and_then_the_late_reply() {
     );
     let sent = http(&format!("{root}/_sandbox/messages/sent"), None);
     assert_eq!(sent["messages"].as_array().unwrap().len(), 1, "only the real reply was sent: {sent}");
+}
+
+#[test]
+fn push_to_talk_with_no_reply_yet_is_answered_with_the_late_reply() {
+    let t = Sandboxed::new();
+    let (_sb, exports, root) = sandbox(&t, &["--agent", "pending", "--speed", "10"]);
+    let _connect = connect(&t, &root, &exports);
+    let event = serde_json::json!({"event": "walkie_request", "request_id": "w-1", "transcript": "turn on the lights"});
+    http(&format!("{root}/_sandbox/ws/inject"), Some(serde_json::json!({ "event": event })));
+    let answer = eventually("the walkie_response", Duration::from_secs(15), || {
+        let got = http(&format!("{root}/_sandbox/ws/received"), None);
+        let msgs = got["messages"].as_array().cloned().unwrap_or_default();
+        msgs.into_iter().find(|m| m["type"] == "walkie_response" && m["request_id"] == "w-1")
+    });
+    assert_eq!(answer["reply"], "You said: turn on the lights", "{answer}");
 }

@@ -605,7 +605,7 @@ impl Handler {
         let line = match &found {
             Some((r, how)) => {
                 journal("reply.late", how, r);
-                format!("Late reply to \"{needle}\" ({how}): {r}")
+                format!("Late reply to \"{needle}\" ({how}): {}", speech::truncate(r, MAX_SMS))
             }
             None => {
                 journal("reply.missing", "none", &needle);
