@@ -531,12 +531,13 @@ impl Handler {
     }
 
     /// No reply yet (docs/protocol.md#the-gateway): the caller hears the
-    /// truth, the transcript is watched for the real answer until `timeout`
-    /// from now, and that answer goes where it can still be heard: in the
-    /// request's own result while it is held (at most `timeout` from its
-    /// start), then spoken on the live call, else texted to the owner. An
-    /// SMS sender gets the late answer by SMS, or nothing. Journaled as
-    /// `reply.late` / `reply.missing`; a call's report waits for it.
+    /// truth and the transcript is watched for the real answer, which goes
+    /// where it can still be heard: in the request's own result while it is
+    /// held (at most `timeout` from the request), then (at most another
+    /// `timeout`) spoken on the live call, else texted to the owner. An SMS
+    /// sender gets the late answer by SMS (looked for at most `timeout`), or
+    /// nothing. Journaled as `reply.late` / `reply.missing`; a call's report
+    /// waits for it.
     async fn answer_late(&self, req: &Request, marker: Marker) {
         let late_end = tokio::time::Instant::now() + req.timeout;
         let held_until = (req.started + req.timeout).min(late_end);
@@ -594,7 +595,8 @@ impl Handler {
         };
         let found = match found {
             Some(f) => Some(f),
-            None => match fetch(late_end).await {
+            // after the request's result: at most another `timeout`
+            None => match fetch(tokio::time::Instant::now() + req.timeout).await {
                 Some(r) => {
                     let how = self.deliver_late(call_id.as_deref(), &r).await;
                     Some((r, how))
@@ -609,7 +611,7 @@ impl Handler {
             }
             None => {
                 journal("reply.missing", "none", &needle);
-                format!("No reply came to \"{needle}\" within {} s.", req.timeout.as_secs())
+                format!("No reply came to \"{needle}\".")
             }
         };
         if let Some(tx) = report {

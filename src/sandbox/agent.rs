@@ -244,6 +244,13 @@ impl Transcripts {
         list.push(Said { role, text: text.to_string(), at_ms, run_id: run_id.to_string() });
     }
 
+    /// The agent says `text` in `session` at `at_ms`, outside any run (the
+    /// control API's `agent/reply`).
+    pub fn say(&mut self, session: &str, text: &str, at_ms: i64) {
+        let run_id = self.run();
+        self.add(session, "assistant", text, at_ms, &run_id);
+    }
+
     /// The session's latest `limit` messages whose time has come, oldest first.
     pub fn history(&self, session: &str, now_ms: i64, limit: usize) -> Vec<Value> {
         let visible: Vec<&Said> =

@@ -17,6 +17,7 @@
 //! | `POST approvals/devices {"notified","failed"}` | device counts for new approvals |
 //! | `GET messages/sent` | SMS sent through the API |
 //! | `GET agent/transcripts` | the stand-in agent's sessions: every message, its time come or not |
+//! | `POST agent/reply {"text","session"?}` | the stand-in agent replies now in a session (default `agent:main:main`) |
 //! | `PUT phones {"phones":[…]}` | replace the account's phone numbers |
 
 use std::sync::atomic::Ordering;
@@ -44,6 +45,7 @@ pub fn router() -> Router<Shared> {
         .route("/ws/drop", post(ws_drop))
         .route("/call-in", post(call_in))
         .route("/agent/transcripts", get(transcripts))
+        .route("/agent/reply", post(agent_reply))
         .route("/sms/inject", post(sms_inject))
         .route("/approvals/devices", post(approval_devices))
         .route("/approvals/{id}/decide", post(decide))
@@ -347,6 +349,16 @@ async fn approval_devices(State(s): State<Shared>, body: Bytes) -> ApiResult {
 
 async fn transcripts(State(s): State<Shared>) -> ApiResult {
     ok(json!({ "sessions": s.transcripts().to_json() }))
+}
+
+/// The stand-in agent says `text` now in `session`: a late reply on demand.
+async fn agent_reply(State(s): State<Shared>, body: Bytes) -> ApiResult {
+    let b = body_object(&body)?;
+    let text = req_str(&b, "text")?;
+    let session = opt_str(&b, "session")?.unwrap_or_else(|| "agent:main:main".to_string());
+    let at_ms = s.clock.now().timestamp_millis();
+    s.transcripts().say(&session, &text, at_ms);
+    ok(json!({"session": session, "text": text, "timestamp": at_ms}))
 }
 
 async fn messages_sent(State(s): State<Shared>) -> ApiResult {
