@@ -273,6 +273,18 @@ impl Config {
         })
     }
 
+    /// `notify_agent` of the config file: whether `poll` sends mission
+    /// reports to the agent (docs/missions.md#reports-to-the-agent); on
+    /// unless set to `false`.
+    pub fn notify_agent(&self) -> Result<bool> {
+        match self.raw.get("notify_agent") {
+            None | Some(Value::Null) => Ok(true),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) if s == "true" || s == "false" => Ok(s == "true"),
+            Some(other) => Err(Error::config(format!("notify_agent must be true or false, got {other}"))),
+        }
+    }
+
     /// A string value of the config file (after `${ENV}` substitution).
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.raw.get(key).and_then(Value::as_str)

@@ -73,7 +73,7 @@ impl FromStr for AgentMode {
 /// `GET` on the gateway URL itself answers too, so `clawdtalk status`
 /// sees a gateway that is up.
 pub fn router() -> Router<Shared> {
-    Router::new().route("/", get(health)).route("/tools/invoke", post(invoke))
+    Router::new().route("/", get(health)).route("/tools/invoke", post(invoke)).route("/received", get(received))
 }
 
 /// `GET {BASE_PATH}`: whether (and how) the stand-in agent answers.
@@ -168,7 +168,19 @@ pub fn answer(mode: AgentMode, message: &str) -> String {
     }
 }
 
-/// `POST {BASE_PATH}/tools/invoke`.
+/// Most messages `GET {BASE_PATH}/received` keeps (the oldest go first).
+pub const MAX_RECEIVED: usize = 1000;
+
+/// `GET {BASE_PATH}/received`: every `sessions_send` the stand-in agent
+/// accepted, oldest first: `{"messages": [{"sessionKey", "message",
+/// "timeoutSeconds"}]}` (tests count poll's reports to the agent with it).
+async fn received(State(s): State<Shared>) -> Response {
+    let list = s.agent_received.lock().map(|l| l.clone()).unwrap_or_default();
+    axum::Json(json!({"messages": list})).into_response()
+}
+
+/// `POST {BASE_PATH}/tools/invoke`. With `timeoutSeconds: 0` (no wait) it
+/// answers like the gateway does, `{"runId", "status": "accepted"}`.
 async fn invoke(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(mode) = s.opts.agent else {
         return no_agent().into_response();
@@ -177,6 +189,21 @@ async fn invoke(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
         Ok(i) => i,
         Err(refusal) => return refusal.into_response(),
     };
+    let wait = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v.pointer("/args/timeoutSeconds").cloned());
+    let run_id = if let Ok(mut list) = s.agent_received.lock() {
+        if list.len() >= MAX_RECEIVED {
+            list.remove(0);
+        }
+        list.push(json!({"sessionKey": inv.session_key, "message": inv.message, "timeoutSeconds": wait}));
+        format!("run_{}", list.len())
+    } else {
+        "run_0".into()
+    };
+    if wait.as_ref().and_then(Value::as_f64) == Some(0.0) {
+        let accepted = json!({"runId": run_id, "status": "accepted"});
+        let content = json!([{"type": "text", "text": accepted.to_string()}]);
+        return axum::Json(json!({"ok": true, "result": {"content": content, "details": accepted}})).into_response();
+    }
     tracing::debug!(session = %inv.session_key, mode = mode.word(), "stand-in agent answering");
     axum::Json(json!({"ok": true, "result": {"details": {"reply": answer(mode, &inv.message)}}})).into_response()
 }
