@@ -101,7 +101,8 @@ fn report_id(slug: &str, kind: &str, what: &str) -> String {
 
 /// Owe the report "the mission finished" (called as the mission is archived).
 pub fn owe_finished(m: &mut MissionState, slug: &str, result: &Value, now: DateTime<Utc>) {
-    let run = m.run_id().unwrap_or_else(|| "run".into());
+    let slug = &clean(slug);
+    let run = clean(&m.run_id().unwrap_or_else(|| "run".into()));
     let id = report_id(slug, "mission_finished", &run);
     let status = clean(result["status"].as_str().unwrap_or("ended"));
     let reason = result["reason"].as_str().map(|r| format!(": {}", clean(r))).unwrap_or_default();
@@ -122,7 +123,8 @@ pub fn owe_finished(m: &mut MissionState, slug: &str, result: &Value, now: DateT
 /// Owe "step `step` is now yours" for each of the bot's steps (one report
 /// per step, ever: its id says which).
 pub fn owe_bot_steps(m: &mut MissionState, slug: &str, steps: &[String], now: DateTime<Utc>) {
-    let (mid, rid) = (m.mission_id().unwrap_or_default(), m.run_id().unwrap_or_default());
+    let slug = &clean(slug);
+    let (mid, rid) = (clean(&m.mission_id().unwrap_or_default()), clean(&m.run_id().unwrap_or_default()));
     for step in steps {
         let id = report_id(slug, "bot_step", step);
         let step = clean(step);
@@ -138,6 +140,7 @@ pub fn owe_bot_steps(m: &mut MissionState, slug: &str, steps: &[String], now: Da
 /// Owe "a target failed for good" for each failed target (as written to
 /// memory `failed_targets`).
 pub fn owe_failed_targets(m: &mut MissionState, slug: &str, failed: &[Value], now: DateTime<Utc>) {
+    let slug = &clean(slug);
     for f in failed {
         let Some(event) = f["event_id"].as_str() else { continue };
         let id = report_id(slug, "target_failed", event);
@@ -436,5 +439,90 @@ mod tests {
         let m = st.archived_mission("m-bot").unwrap();
         assert_eq!(m.unsent_reports()[0].error.as_deref(), Some(OFF_REASON));
         assert!(!m.reports_owed());
+    }
+}
+
+#[cfg(test)]
+mod gateway_tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::ReportSink;
+    use crate::connect::gateway::Gateway;
+
+    /// A gateway answering one request with `body` (HTTP 200); returns its
+    /// URL and the request it received.
+    async fn gateway(body: &'static str) -> (String, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            // The whole request: its head, then content-length bytes of body.
+            let mut req: Vec<u8> = Vec::new();
+            let mut buf = vec![0u8; 16384];
+            loop {
+                let text = String::from_utf8_lossy(&req).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break;
+                    }
+                }
+                let n = sock.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..n]);
+            }
+            let reply = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+            sock.write_all(reply.as_bytes()).await.unwrap();
+            let _ = sock.shutdown().await;
+            String::from_utf8_lossy(&req).into_owned()
+        });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn a_report_goes_to_the_main_session_without_waiting_and_accepted_is_delivered() {
+        let (url, seen) = gateway(r#"{"ok":true,"result":{"details":{"runId":"r","status":"accepted"}}}"#).await;
+        let gw = Gateway::new(&url, None, "main").unwrap();
+        gw.send("[ClawdTalk] report=a:bot_step:x hi").await.unwrap();
+        let req = seen.await.unwrap();
+        let body: serde_json::Value = serde_json::from_str(req.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert_eq!(body["tool"], "sessions_send");
+        assert_eq!(body["args"]["sessionKey"], "agent:main:main");
+        assert_eq!(body["args"]["timeoutSeconds"], 0);
+        assert_eq!(body["args"]["message"], "[ClawdTalk] report=a:bot_step:x hi");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_in_any_shape_is_not_delivered() {
+        for body in [
+            r#"{"ok":false,"error":{"type":"forbidden","message":"tool not allowed"}}"#,
+            r#"{"ok":true,"result":{"details":{"status":"forbidden"}}}"#,
+            r#"{"ok":true,"result":{"content":[{"type":"text","text":"{\"status\":\"error\",\"error\":\"no session\"}"}]}}"#,
+        ] {
+            let (url, _) = gateway(body).await;
+            let gw = Gateway::new(&url, None, "main").unwrap();
+            let e = gw.send("[ClawdTalk] x").await.unwrap_err();
+            assert!(e.to_string().contains("refused"), "{body}: {e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_gateway_is_a_network_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let gw = Gateway::new(&url, None, "main").unwrap();
+        let e = tokio::time::timeout(Duration::from_secs(20), gw.send("[ClawdTalk] x")).await.unwrap().unwrap_err();
+        assert_eq!(e.exit_code(), 4, "{e:?}");
     }
 }

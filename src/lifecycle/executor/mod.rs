@@ -248,8 +248,11 @@ where
         }
         report.missions.push(mr);
     }
-    // The reports this poll's changes (or an earlier poll's) owe the agent.
-    report.reports = super::notify::deliver(store, opts.notify.as_ref(), now).await?;
+    // The reports this poll's changes (or an earlier poll's) owe the agent;
+    // with reports off, only those an earlier poll left are looked at.
+    if opts.notify.is_some() || owed {
+        report.reports = super::notify::deliver(store, opts.notify.as_ref(), now).await?;
+    }
     Ok(report)
 }
 
