@@ -8,12 +8,11 @@ use chrono::SecondsFormat;
 use serde_json::json;
 
 use crate::cli::poll::PollArgs;
-use crate::connect::gateway::Gateway;
 use crate::error::{Error, Result};
 use crate::journal::{Entry, Kind};
 use crate::lifecycle::api_service::ApiService;
 use crate::lifecycle::executor::MissionReport;
-use crate::lifecycle::notify::{Notifier, ReportOutcome};
+use crate::lifecycle::notify::{LazyGateway, Notifier, ReportOutcome};
 use crate::lifecycle::Policy;
 use crate::lifecycle::Progress as LifecycleProgress;
 use crate::lifecycle::{poll_once, watch, Pace, PollOptions, PollReport};
@@ -72,7 +71,7 @@ fn notifier(ctx: &Context, a: &PollArgs) -> Result<Option<Notifier>> {
     if a.no_notify || !c.gateway_configured || !c.notify_agent()? {
         return Ok(None);
     }
-    let gateway = Gateway::new(&c.gateway_url, c.gateway_token.clone(), &c.agent_id)?;
+    let gateway = LazyGateway::new(&c.gateway_url, c.gateway_token.clone(), &c.agent_id);
     Ok(Some(Notifier(std::sync::Arc::new(gateway))))
 }
 

@@ -162,9 +162,6 @@ pub async fn mission_status<S: Service>(
     Ok(o)
 }
 
-/// The AgentPhone calls booked to the mission (`agentphone call --mission`),
-/// as recorded in its memory: id, number, status, outcome and a one-line
-/// summary each, in the order they were made.
 /// Reports to the agent that have not reached it (docs/missions.md#reports-to-the-agent):
 /// given up, or owed after a failed attempt.
 fn unsent_reports(m: &crate::state::MissionState) -> Vec<Value> {
@@ -174,6 +171,9 @@ fn unsent_reports(m: &crate::state::MissionState) -> Vec<Value> {
         .collect()
 }
 
+/// The AgentPhone calls booked to the mission (`agentphone call --mission`),
+/// as recorded in its memory: id, number, status, outcome and a one-line
+/// summary each, in the order they were made.
 fn agentphone_calls(records: Option<&Value>) -> Vec<Value> {
     let Some(list) = records.and_then(Value::as_array) else { return Vec::new() };
     list.iter()

@@ -53,6 +53,36 @@ impl ReportSink for crate::connect::gateway::Gateway {
     }
 }
 
+/// The configured gateway, its HTTP client built on the first report only:
+/// a poll with nothing to report (under cron, nearly every one) builds none.
+pub struct LazyGateway {
+    url: String,
+    token: Option<crate::config::Secret>,
+    agent_id: String,
+    built: std::sync::OnceLock<crate::connect::gateway::Gateway>,
+}
+
+impl LazyGateway {
+    pub fn new(url: &str, token: Option<crate::config::Secret>, agent_id: &str) -> LazyGateway {
+        LazyGateway { url: url.into(), token, agent_id: agent_id.into(), built: std::sync::OnceLock::new() }
+    }
+}
+
+impl ReportSink for LazyGateway {
+    fn send<'a>(&'a self, text: &'a str) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
+        Box::pin(async move {
+            if self.built.get().is_none() {
+                let gw = crate::connect::gateway::Gateway::new(&self.url, self.token.clone(), &self.agent_id)?;
+                let _ = self.built.set(gw);
+            }
+            match self.built.get() {
+                Some(gw) => gw.send(text).await,
+                None => Err(crate::error::Error::failed("cannot build the gateway client")),
+            }
+        })
+    }
+}
+
 /// Reports are on: where they go. (Off is `PollOptions::notify = None`.)
 #[derive(Clone)]
 pub struct Notifier(pub Arc<dyn ReportSink>);
