@@ -438,6 +438,21 @@ mod tests {
     }
 
     #[test]
+    fn reports_to_the_agent_are_on_unless_notify_agent_is_false() {
+        let notify = |json: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), json);
+            Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap().notify_agent()
+        };
+        assert!(notify("{}").unwrap());
+        assert!(notify(r#"{"notify_agent": true}"#).unwrap());
+        assert!(!notify(r#"{"notify_agent": false}"#).unwrap());
+        assert!(!notify(r#"{"notify_agent": "false"}"#).unwrap());
+        let e = notify(r#"{"notify_agent": "nope"}"#).unwrap_err();
+        assert_eq!(e.exit_code(), 3, "{e}");
+    }
+
+    #[test]
     fn defaults_without_any_file() {
         let dir = tempfile::tempdir().unwrap();
         let c = Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap();
