@@ -221,9 +221,10 @@ fn mission_mut<'a>(st: &'a mut State, w: &Where) -> Option<&'a mut MissionState>
 }
 
 /// Send every owed report (or, with reports off, give them up), each
-/// claimed under the state lock first and marked after. Nothing is read
-/// twice and nothing is written when nothing is owed. `now` is the
-/// service's time (claims are on its clock).
+/// claimed under the state lock first and marked after; with nothing owed
+/// nothing is written and nothing sent. Runs under poll's lock, so two
+/// polls never deliver at once. `now` is the service's time (claims are on
+/// its clock).
 pub async fn deliver(
     store: &StateStore,
     notifier: Option<&Notifier>,
