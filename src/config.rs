@@ -273,6 +273,18 @@ impl Config {
         })
     }
 
+    /// `notify_agent` of the config file: whether `poll` sends mission
+    /// reports to the agent (docs/missions.md#reports-to-the-agent); on
+    /// unless set to `false`.
+    pub fn notify_agent(&self) -> Result<bool> {
+        match self.raw.get("notify_agent") {
+            None | Some(Value::Null) => Ok(true),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) if s == "true" || s == "false" => Ok(s == "true"),
+            Some(other) => Err(Error::config(format!("notify_agent must be true or false, got {other}"))),
+        }
+    }
+
     /// A string value of the config file (after `${ENV}` substitution).
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.raw.get(key).and_then(Value::as_str)
@@ -423,6 +435,21 @@ mod tests {
         let c = Config::resolve(&Overrides::default(), &env, dir.path()).unwrap();
         assert_eq!(c.api_key.unwrap().expose(), "cc_live_substituted1");
         assert_eq!(c.gateway_token.unwrap().expose(), "${UNSET_VAR}");
+    }
+
+    #[test]
+    fn reports_to_the_agent_are_on_unless_notify_agent_is_false() {
+        let notify = |json: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), json);
+            Config::resolve(&Overrides::default(), &MapEnv::default(), dir.path()).unwrap().notify_agent()
+        };
+        assert!(notify("{}").unwrap());
+        assert!(notify(r#"{"notify_agent": true}"#).unwrap());
+        assert!(!notify(r#"{"notify_agent": false}"#).unwrap());
+        assert!(!notify(r#"{"notify_agent": "false"}"#).unwrap());
+        let e = notify(r#"{"notify_agent": "nope"}"#).unwrap_err();
+        assert_eq!(e.exit_code(), 3, "{e}");
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub struct PollArgs {
     /// Requests in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     pub concurrency: usize,
+    /// Send no reports to the agent (mission finished, a step is the bot's,
+    /// a target failed for good); they are on when a gateway is configured.
+    /// The config key `notify_agent = false` does the same for every poll.
+    #[arg(long)]
+    pub no_notify: bool,
     /// Print a crontab line that runs poll every minute (the crontab is not edited).
     #[arg(long)]
     pub cron_line: bool,

@@ -285,6 +285,7 @@ async fn follow(
     let store = demo.state()?;
     let service = demo.api_service()?;
     let opts = PollOptions {
+        notify: None,
         mission: Some(slug.to_string()),
         policy: Policy {
             busy_delay: RETRY_DELAY,

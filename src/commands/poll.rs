@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::journal::{Entry, Kind};
 use crate::lifecycle::api_service::ApiService;
 use crate::lifecycle::executor::MissionReport;
+use crate::lifecycle::notify::{LazyGateway, Notifier, ReportOutcome};
 use crate::lifecycle::Policy;
 use crate::lifecycle::Progress as LifecycleProgress;
 use crate::lifecycle::{poll_once, watch, Pace, PollOptions, PollReport};
@@ -34,6 +35,7 @@ pub async fn run(ctx: &Context, a: PollArgs) -> Result<Outcome> {
             ..Policy::default()
         },
         concurrency: a.concurrency.max(1),
+        notify: notifier(ctx, &a)?,
     };
     // Built on first need only: with nothing pending there is no client at all.
     let cell: std::cell::OnceCell<ApiService> = std::cell::OnceCell::new();
@@ -60,6 +62,17 @@ pub async fn run(ctx: &Context, a: PollArgs) -> Result<Outcome> {
     };
     live.progress.finish();
     Ok(outcome)
+}
+
+/// Reports to the agent (docs/missions.md#reports-to-the-agent): on when
+/// a gateway is configured, unless `--no-notify` or `notify_agent = false`.
+fn notifier(ctx: &Context, a: &PollArgs) -> Result<Option<Notifier>> {
+    let c = &ctx.config;
+    if a.no_notify || !c.gateway_configured || !c.notify_agent()? {
+        return Ok(None);
+    }
+    let gateway = LazyGateway::new(&c.gateway_url, c.gateway_token.clone(), &c.agent_id);
+    Ok(Some(Notifier(std::sync::Arc::new(gateway))))
 }
 
 /// What a line of poll output starts with: an RFC 3339 time when the
@@ -117,11 +130,15 @@ impl LifecycleProgress for Live<'_> {
                 self.ctx.printer.live(&self.progress, &format!("{stamp}{}: {l}", m.slug));
             }
         }
+        for r in &report.reports {
+            self.ctx.printer.live(&self.progress, &format!("{stamp}{}", report_line(r)));
+        }
     }
 }
 
 /// The journal's events for one poll (docs/journal.md): each change line
-/// (numbers in them are already masked), a mission's end, a mission's error.
+/// (numbers in them are already masked), a mission's end, a mission's
+/// error, each report to the agent sent or not.
 fn journal_entries(report: &PollReport) -> Vec<Entry> {
     let mut v = Vec::new();
     for m in &report.missions {
@@ -133,7 +150,32 @@ fn journal_entries(report: &PollReport) -> Vec<Entry> {
             v.push(Entry::new(Kind::Poll, "poll.error").mission(&m.slug).text(e));
         }
     }
+    for r in &report.reports {
+        let (event, status) = match (r.sent, r.given_up) {
+            (true, _) => ("report.sent", "sent"),
+            (false, true) => ("report.unsent", "given_up"),
+            (false, false) => ("report.unsent", "retried"),
+        };
+        let mut e = Entry::new(Kind::Report, event).mission(&r.slug).id(&r.id).status(status);
+        if let Some(err) = &r.error {
+            e = e.text(err);
+        }
+        v.push(e);
+    }
     v
+}
+
+/// A report to the agent, as poll tells it (docs/missions.md#reports-to-the-agent).
+fn report_line(r: &ReportOutcome) -> String {
+    let err = r.error.as_deref().unwrap_or("no reason given");
+    match (r.sent, r.given_up) {
+        (true, _) => format!("told the agent: report={}", r.id),
+        (false, true) => format!(
+            "warning: report={} was not sent and is given up ({err}); `clawdtalk mission status {}` lists it",
+            r.id, r.slug
+        ),
+        (false, false) => format!("warning: report={} not sent yet ({err}); the next poll tries again", r.id),
+    }
 }
 
 fn ended_line(slug: &str, status: &str) -> String {
@@ -204,6 +246,9 @@ fn outcome(reports: &[PollReport], stamp: &str) -> Outcome {
             o = o.block(Block::Line(lines.join("\n")));
         }
     }
+    for r in reports.iter().flat_map(|r| r.reports.iter()) {
+        o = o.note(format!("{stamp}{}", report_line(r)));
+    }
     if !any {
         o = o.note(format!("{stamp}nothing pending"));
     }
@@ -233,6 +278,9 @@ fn cron_line(ctx: &Context, a: &PollArgs) -> Result<Outcome> {
     }
     if let Some(m) = &a.mission {
         cmd.push_str(&format!(" --mission {}", shell_word(m)));
+    }
+    if a.no_notify {
+        cmd.push_str(" --no-notify");
     }
     if a.max_retries != 2 {
         cmd.push_str(&format!(" --max-retries {}", a.max_retries));

@@ -10,6 +10,7 @@ use crate::lifecycle::engine::PlanStep;
 use crate::lifecycle::record::{FAILED_TARGETS, INSIGHTS, RESULT};
 use crate::lifecycle::service::{RunRef, Service};
 use crate::output::{Block, Outcome, Table};
+use crate::redact::sanitize_for_terminal;
 use crate::state::{Found, ScheduledEvent, StateStore};
 
 /// One target (a number in a step): its attempts folded together.
@@ -133,15 +134,25 @@ pub async fn mission_status<S: Service>(
     let pending = records.iter().filter(|r| !r.settled).count();
     let failed = m.memory_get(FAILED_TARGETS).cloned().unwrap_or(json!([]));
     let calls = agentphone_calls(m.memory_get(super::agentphone::MEMORY_KEY));
+    let unsent = unsent_reports(m);
 
     let data = json!({
         "slug": slug, "mission_id": m.mission_id(), "run_id": m.run_id(), "archived": archived,
         "run_status": run_status, "steps": steps, "targets": ts, "pending_events": pending,
-        "failed_targets": failed, "result": result, "agentphone_calls": calls,
+        "failed_targets": failed, "result": result, "agentphone_calls": calls, "unsent_reports": unsent,
     });
     let mut o = Outcome::data(data);
     o.blocks = status_blocks(&slug, archived, &run_status, pending, result.as_ref(), &steps, &ts);
     o.blocks.extend(agentphone_blocks(&calls));
+    if !unsent.is_empty() {
+        let mut lines = vec![String::new(), "reports to the agent not sent:".to_string()];
+        for r in &unsent {
+            let how = if r["status"] == "unsent" { "given up" } else { "the next poll tries again" };
+            let clean = |k: &str| sanitize_for_terminal(r[k].as_str().unwrap_or("-"));
+            lines.push(format!("  report={}: {} ({how})", clean("id"), clean("error")));
+        }
+        o.blocks.push(Block::Line(lines.join("\n")));
+    }
     if ts.is_empty() && calls.is_empty() {
         o = o.line("").line("no scheduled calls or SMS tracked for this mission");
     }
@@ -149,6 +160,15 @@ pub async fn mission_status<S: Service>(
         o = o.note(n);
     }
     Ok(o)
+}
+
+/// Reports to the agent that have not reached it (docs/missions.md#reports-to-the-agent):
+/// given up, or owed after a failed attempt.
+fn unsent_reports(m: &crate::state::MissionState) -> Vec<Value> {
+    m.unsent_reports()
+        .iter()
+        .map(|r| json!({"id": r.id, "kind": r.kind, "status": r.status, "attempts": r.attempts, "error": r.error}))
+        .collect()
 }
 
 /// The AgentPhone calls booked to the mission (`agentphone call --mission`),

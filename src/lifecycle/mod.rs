@@ -17,6 +17,7 @@ pub mod api_service;
 pub mod cancel;
 pub mod engine;
 pub mod executor;
+pub mod notify;
 pub mod pace;
 pub mod record;
 pub mod service;

@@ -111,7 +111,7 @@ impl FromStr for AgentMode {
 /// `GET` on the gateway URL itself answers too, so `clawdtalk status`
 /// sees a gateway that is up.
 pub fn router() -> Router<Shared> {
-    Router::new().route("/", get(health)).route("/tools/invoke", post(invoke))
+    Router::new().route("/", get(health)).route("/tools/invoke", post(invoke)).route("/received", get(received))
 }
 
 /// `GET {BASE_PATH}`: whether (and how) the stand-in agent answers.
@@ -327,7 +327,19 @@ async fn send(s: &Shared, mode: AgentMode, session: &str, message: &str, timeout
     }
 }
 
-/// `POST {BASE_PATH}/tools/invoke`.
+/// Most messages `GET {BASE_PATH}/received` keeps (the oldest go first).
+pub const MAX_RECEIVED: usize = 1000;
+
+/// `GET {BASE_PATH}/received`: every `sessions_send` the stand-in agent
+/// accepted, oldest first: `{"messages": [{"sessionKey", "message",
+/// "timeoutSeconds"}]}` (tests count poll's reports to the agent with it).
+async fn received(State(s): State<Shared>) -> Response {
+    let list = s.agent_received.lock().map(|l| l.clone()).unwrap_or_default();
+    axum::Json(json!({"messages": list})).into_response()
+}
+
+/// `POST {BASE_PATH}/tools/invoke`. With `timeoutSeconds: 0` (no wait) it
+/// answers like the gateway does, `{"runId", "status": "accepted"}`.
 async fn invoke(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(mode) = s.opts.agent else {
         return no_agent().into_response();
@@ -338,6 +350,16 @@ async fn invoke(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
     };
     match inv {
         Invocation::Send { session_key, message, timeout_secs } => {
+            if let Ok(mut list) = s.agent_received.lock() {
+                if list.len() >= MAX_RECEIVED {
+                    list.remove(0);
+                }
+                list.push(json!({"sessionKey": session_key, "message": message, "timeoutSeconds": timeout_secs}));
+            }
+            if timeout_secs == Some(0.0) {
+                let accepted = json!({"runId": format!("run_{}", s.clock.now().timestamp_micros()), "status": "accepted"});
+                return tool_result(accepted);
+            }
             tracing::debug!(session = %session_key, mode = mode.word(), "stand-in agent answering");
             send(&s, mode, &session_key, &message, timeout_secs).await
         }

@@ -105,6 +105,9 @@ pub struct Inner {
     pub log: Mutex<RequestLog>,
     pub ws_tx: broadcast::Sender<WsCmd>,
     pub ws_received: Mutex<Vec<Value>>,
+    /// What the stand-in agent received (`GET /agent/received`), oldest
+    /// first, at most [`agent::MAX_RECEIVED`].
+    pub agent_received: Mutex<Vec<Value>>,
     /// Woken whenever a /ws client sends something.
     pub ws_notify: Notify,
     pub ws_clients: AtomicUsize,
@@ -134,6 +137,7 @@ impl Inner {
             log: Mutex::new(RequestLog::default()),
             ws_tx: broadcast::channel(4096).0,
             ws_received: Mutex::new(Vec::new()),
+            agent_received: Mutex::new(Vec::new()),
             ws_notify: Notify::new(),
             ws_clients: AtomicUsize::new(0),
             limiter: Mutex::new((Instant::now(), burst)),

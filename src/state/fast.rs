@@ -161,11 +161,13 @@ pub fn memory_write(
 /// Poll's quick look at the raw state file (so that a poll under cron with
 /// nothing to do costs one scan): does any active mission have an unsettled
 /// scheduled event, run events to send (`poll_outbox`) or steps it waits
-/// for the bot on (`poll_awaiting`, see `lifecycle::executor::AWAITING`)? The file is read as borrowed raw slices, so a
+/// for the bot on (`poll_awaiting`, see `lifecycle::executor::AWAITING`), or
+/// (archived or not) a report owed to the agent (`super::reports`)? The file is read as borrowed raw slices, so a
 /// large archive costs one scan, not a tree of values. `Some(false)` is
 /// exact (nothing pending); `Some(true)` or `None` (an unusual file) mean:
 /// take the general path (which also reports a key written twice).
 pub fn poll_pending(bytes: &[u8]) -> Option<bool> {
+    const OWED_MARKER: &str = concat!('"', "agent_reports_owed", '"');
     #[derive(serde::Deserialize)]
     struct Entry<'a> {
         #[serde(borrow, default)]
@@ -174,6 +176,9 @@ pub fn poll_pending(bytes: &[u8]) -> Option<bool> {
         poll_awaiting: Option<&'a RawValue>,
         #[serde(borrow, default)]
         poll_outbox: Option<&'a RawValue>,
+        /// `super::reports::REPORTS_OWED` (serde needs the literal name).
+        #[serde(borrow, default)]
+        agent_reports_owed: Option<&'a RawValue>,
     }
     /// A mission's `memory`; the field is [`super::SCHEDULED_EVENTS_KEY`]
     /// (serde needs the literal name).
@@ -201,6 +206,11 @@ pub fn poll_pending(bytes: &[u8]) -> Option<bool> {
     }
     let Entries(top) = serde_json::from_str::<Entries>(text).ok()?;
     for (key, raw) in top {
+        // An archived mission may still owe a report to the agent: a plain
+        // text search (no parse), as the marker is present only while owed.
+        if key == super::ARCHIVE_KEY && raw.get().contains(OWED_MARKER) {
+            return Some(true);
+        }
         if key.starts_with('_') || !raw.get().trim_start().starts_with('{') {
             continue; // the archive, reserved keys, non-missions
         }
@@ -210,6 +220,9 @@ pub fn poll_pending(bytes: &[u8]) -> Option<bool> {
             return Some(true);
         }
         if entry.poll_outbox.is_some_and(|v| !matches!(v.get().trim(), "null" | "[]")) {
+            return Some(true);
+        }
+        if entry.agent_reports_owed.is_some_and(|v| v.get().trim() == "true") {
             return Some(true);
         }
         let Some(list) = entry.memory.and_then(|m| m.scheduled_events) else { continue };
@@ -328,6 +341,17 @@ mod tests {
         assert_eq!(poll_pending(b""), Some(false));
         assert_eq!(poll_pending(b"{broken"), None, "the general path reports a broken file");
         assert_eq!(poll_pending(br#"{"a": {"memory": "text"}}"#), None);
+    }
+
+    #[test]
+    fn a_report_owed_to_the_agent_is_pending_work_active_or_archived() {
+        let active = br#"{"a": {"agent_reports": [{"id": "a:bot_step:x"}], "agent_reports_owed": true}}"#;
+        assert_eq!(poll_pending(active), Some(true));
+        let archived = br#"{"_archive": {"m1": {"agent_reports": [], "agent_reports_owed": true}}}"#;
+        assert_eq!(poll_pending(archived), Some(true));
+        let all_sent = br#"{"a": {"agent_reports": [{"id": "x", "status": "sent"}]},
+            "_archive": {"m1": {"agent_reports": [{"id": "y", "status": "sent"}]}}}"#;
+        assert_eq!(poll_pending(all_sent), Some(false), "sent reports are no work");
     }
 
     #[test]

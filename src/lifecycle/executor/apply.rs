@@ -13,6 +13,7 @@ use super::{parse_time, set_awaiting, update_mission, MissionReport, PollOptions
 use crate::config::mask_phone;
 use crate::error::{Error, Result};
 use crate::lifecycle::engine::{adopt_retry, Decision, Finish, Remote, RetryRequest};
+use crate::lifecycle::notify;
 use crate::lifecycle::record::{FAILED_TARGETS, INSIGHTS, RESULT};
 use crate::lifecycle::service::{RunRef, Service};
 use crate::state::{MissionState, ScheduledEvent, State, StateStore};
@@ -28,21 +29,26 @@ pub(super) async fn apply<S: Service>(
     opts: &PollOptions,
     mr: &mut MissionReport,
 ) -> Result<usize> {
-    write_decision(store, &w.slug, &mut d).await?;
+    let notify = opts.notify.is_some();
+    write_decision(store, &w.slug, &mut d, notify).await?;
     let sent = send_remote(svc, store, w, run, &mut d, opts, mr).await?;
-    settle(store, w, &d, sent, mr).await
+    settle(store, w, &d, sent, notify, mr).await
 }
 
 /// Stage 2: records, insights, failed targets and retry intents, written
-/// before anything is sent.
-async fn write_decision(store: &StateStore, slug: &str, d: &mut Decision) -> Result<()> {
+/// before anything is sent (with `notify`, a report owed per failed target).
+async fn write_decision(store: &StateStore, slug: &str, d: &mut Decision, notify: bool) -> Result<()> {
     if d.records.is_empty() && d.insights.is_empty() && d.failed_targets.is_empty() {
         return Ok(());
     }
     let (recs, ins, failed) =
         (std::mem::take(&mut d.records), std::mem::take(&mut d.insights), std::mem::take(&mut d.failed_targets));
+    let owner = slug.to_string();
     update_mission(store, slug, move |m, now| {
         m.put_scheduled_events(&recs, now)?;
+        if notify {
+            notify::owe_failed_targets(m, &owner, &failed, now);
+        }
         if !ins.is_empty() {
             let mut all = m.memory_get(INSIGHTS).and_then(Value::as_object).cloned().unwrap_or_default();
             for (id, v) in ins {
@@ -174,7 +180,14 @@ async fn send_retry<S: Service>(
 
 /// Stage 4: settle, result, archive (only when every service change went
 /// through). Returns the unsettled events left, or the service error.
-async fn settle(store: &StateStore, w: &Work, d: &Decision, sent: Sent, mr: &mut MissionReport) -> Result<usize> {
+async fn settle(
+    store: &StateStore,
+    w: &Work,
+    d: &Decision,
+    sent: Sent,
+    notify: bool,
+    mr: &mut MissionReport,
+) -> Result<usize> {
     let Sent { unsent, cancelled, step_error } = sent;
     let complete = step_error.is_none();
     let settle: HashSet<String> = if complete { d.settle.iter().cloned().collect() } else { HashSet::new() };
@@ -204,7 +217,7 @@ async fn settle(store: &StateStore, w: &Work, d: &Decision, sent: Sent, mr: &mut
         let slug = w.slug.clone();
         let (ended, still) = store
             .update_async(move |st| {
-                let done = Settled { settle, cancelled, unsent, awaiting, finish };
+                let done = Settled { settle, cancelled, unsent, awaiting, finish, notify };
                 settle_in_state(st, &slug, done, Utc::now())
             })
             .await?;
@@ -227,6 +240,8 @@ struct Settled {
     unsent: Vec<Value>,
     awaiting: Option<Vec<String>>,
     finish: Option<Finish>,
+    /// Reports to the agent are on: the changes owe them.
+    notify: bool,
 }
 
 /// Stage 4 under the state lock: mark records settled or cancelled, keep
@@ -262,13 +277,16 @@ fn settle_in_state(st: &mut State, slug: &str, s: Settled, now: DateTime<Utc>) -
         m.set(OUTBOX, Value::Array(s.unsent));
     }
     match &s.awaiting {
-        Some(steps) => set_awaiting(m, steps, now),
+        Some(steps) => set_awaiting(m, steps, now, s.notify.then_some(slug)),
         None => {
             m.remove(AWAITING);
         }
     }
     if let Some(f) = s.finish {
         let (result, fields) = save_result(m, &f, now)?;
+        if s.notify {
+            notify::owe_finished(m, slug, &result, now);
+        }
         return Ok((st.archive(slug, fields, now).map(|_| result["status"].clone()), 0));
     }
     Ok((None, recs.iter().filter(|r| !r.settled).count()))

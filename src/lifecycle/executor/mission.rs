@@ -53,7 +53,8 @@ pub(super) async fn poll_mission<S: Service>(
     // 1. Fetch.
     let snapshots = fetch_snapshots(svc, records, w.assistant_id.as_deref(), now, conc, mr).await?;
     let insights = fetch_insights(svc, records, &snapshots, &opts.policy, conc).await;
-    let Some((run_status, plan)) = fetch_run(svc, store, &w, &run, awaiting_mode, mr).await? else {
+    let notify = opts.notify.is_some();
+    let Some((run_status, plan)) = fetch_run(svc, store, &w, &run, awaiting_mode, notify, mr).await? else {
         return Ok(0); // the bot's steps are open: nothing more to do now
     };
 
@@ -161,6 +162,7 @@ async fn fetch_run<S: Service>(
     w: &Work,
     run: &RunRef,
     awaiting_mode: bool,
+    notify: bool,
     mr: &mut MissionReport,
 ) -> Result<Option<(Option<String>, Vec<PlanStep>)>> {
     let (records, slug) = (&w.records, w.slug.as_str());
@@ -171,9 +173,9 @@ async fn fetch_run<S: Service>(
         if !plan.is_empty() && !left.is_empty() && w.outbox.is_empty() {
             mr.notes.push(awaiting_note(&left));
             if w.awaiting.as_ref() != Some(&left) {
-                let steps = left.clone();
+                let (steps, owner) = (left.clone(), slug.to_string());
                 update_mission(store, slug, move |m, now| {
-                    set_awaiting(m, &steps, now);
+                    set_awaiting(m, &steps, now, notify.then_some(owner.as_str()));
                     Ok(())
                 })
                 .await?;

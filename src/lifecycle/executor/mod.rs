@@ -56,11 +56,15 @@ pub struct PollOptions {
     pub policy: Policy,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Reports to the agent (docs/missions.md#reports-to-the-agent): where
+    /// they go, or `None` when they are off (none is owed, and any still
+    /// owed from an earlier poll is given up).
+    pub notify: Option<super::notify::Notifier>,
 }
 
 impl Default for PollOptions {
     fn default() -> Self {
-        PollOptions { mission: None, policy: Policy::default(), concurrency: 8 }
+        PollOptions { mission: None, policy: Policy::default(), concurrency: 8, notify: None }
     }
 }
 
@@ -206,7 +210,9 @@ where
         }
     }
     let explicit = opts.mission.is_some();
-    if !selected(&state, opts.mission.as_deref())?.iter().any(|(slug, m)| Work::of(slug, m).has_work(explicit)) {
+    let owed = super::notify::any_owed(&state);
+    if !owed && !selected(&state, opts.mission.as_deref())?.iter().any(|(slug, m)| Work::of(slug, m).has_work(explicit))
+    {
         return Ok(report);
     }
     drop(state);
@@ -215,15 +221,16 @@ where
         return Ok(report);
     };
     // Re-read under the lock: the poll that held it may have changed things.
-    let work: Vec<Work> = {
+    let (work, owed): (Vec<Work>, bool) = {
         let state = store.read_async().await?;
-        selected(&state, opts.mission.as_deref())?
+        let work = selected(&state, opts.mission.as_deref())?
             .iter()
             .map(|(slug, m)| Work::of(slug, m))
             .filter(|w| w.has_work(explicit))
-            .collect()
+            .collect();
+        (work, super::notify::any_owed(&state))
     };
-    if work.is_empty() {
+    if work.is_empty() && !owed {
         return Ok(report);
     }
     let service = connect()?;
@@ -240,6 +247,11 @@ where
             }
         }
         report.missions.push(mr);
+    }
+    // The reports this poll's changes (or an earlier poll's) owe the agent;
+    // with reports off, only those an earlier poll left are looked at.
+    if opts.notify.is_some() || owed {
+        report.reports = super::notify::deliver(store, opts.notify.as_ref(), now).await?;
     }
     Ok(report)
 }
@@ -279,8 +291,12 @@ async fn update_mission<T: Send + 'static>(
 }
 
 /// Set the [`AWAITING`] marker (keeping `since` when the steps are the same
-/// mission's wait continuing).
-fn set_awaiting(m: &mut MissionState, steps: &[String], now: DateTime<Utc>) {
+/// mission's wait continuing). `report_as`: reports are on and the mission
+/// is this slug: each step newly the bot's owes the agent a report.
+fn set_awaiting(m: &mut MissionState, steps: &[String], now: DateTime<Utc>, report_as: Option<&str>) {
+    if let Some(slug) = report_as {
+        super::notify::owe_bot_steps(m, slug, steps, now);
+    }
     let since = m
         .fields()
         .get(AWAITING)

@@ -13,6 +13,9 @@ pub struct PollReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub now: Option<DateTime<Utc>>,
     pub missions: Vec<MissionReport>,
+    /// Reports to the agent sent, failed or given up in this poll.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reports: Vec<crate::lifecycle::notify::ReportOutcome>,
 }
 
 impl PollReport {
