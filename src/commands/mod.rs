@@ -88,6 +88,9 @@ pub struct Context {
     /// (docs/journal.md); `None` without a home directory (or in tests
     /// that do not look at it).
     pub journal: Option<Arc<crate::journal::Journal>>,
+    /// The user data directory (the opt-out list, docs/optout.md); `None`
+    /// without a home directory.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// How [`Context::progress`] shows progress.
@@ -147,6 +150,7 @@ impl Context {
             cwd,
             interactive: std::io::stdin().is_terminal() && stderr_terminal,
             journal: crate::journal::Journal::default_path().map(|p| Arc::new(crate::journal::Journal::at(p))),
+            data_dir: crate::config::project_dirs().map(|d| d.data_dir().to_path_buf()),
         })
     }
 
@@ -208,6 +212,17 @@ impl Context {
         if let Some(j) = self.journal.clone() {
             let _ = tokio::task::spawn_blocking(move || j.append_all(entries)).await;
         }
+    }
+
+    /// The one outbound gate ([`crate::outbound`]): `number` validated and
+    /// not on the opt-out list, or why not (exit 2, nothing sent).
+    pub async fn outbound(&self, number_arg: &str, number: &str) -> Result<String> {
+        crate::outbound::check_async(number_arg, number, self.data_dir.clone()).await
+    }
+
+    /// The opt-out list read once, for a command that checks many numbers.
+    pub async fn gate(&self) -> Result<crate::outbound::Gate> {
+        crate::outbound::Gate::load_async(self.data_dir.clone()).await
     }
 
     /// The current time, from [`Context::clock`].

@@ -51,6 +51,7 @@ pub mod fast;
 pub mod lock;
 pub mod mission;
 pub mod model;
+pub mod optout;
 pub mod time;
 pub mod write;
 
