@@ -38,6 +38,7 @@ pub mod insights;
 pub mod legacy;
 pub mod memory;
 pub mod mission;
+pub mod optout;
 pub mod phone;
 pub mod plan;
 pub mod poll;
@@ -261,6 +262,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Approval(c) => approval::run(ctx, c).await,
         Command::State(c) => state::run(ctx, c).await,
         Command::Memory(c) => memory::run(ctx, c).await,
+        Command::Optout(c) => optout::run(ctx, c).await,
         Command::Setup(a) => setup::run(ctx, a).await,
         Command::Status(a) => status::run(ctx, a).await,
         Command::Skill(c) => skill::run(ctx, c).await,

@@ -60,6 +60,8 @@ pub enum Kind {
     Mission,
     Agentphone,
     Report,
+    /// The opt-out list changed (docs/optout.md).
+    Optout,
     /// A kind written by a newer clawdtalk: kept, shown, never filtered on.
     #[serde(other)]
     Other,
@@ -67,8 +69,16 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind `--kind` accepts.
-    pub const ALL: &'static [Kind] =
-        &[Kind::Call, Kind::Sms, Kind::Approval, Kind::Poll, Kind::Mission, Kind::Agentphone, Kind::Report];
+    pub const ALL: &'static [Kind] = &[
+        Kind::Call,
+        Kind::Sms,
+        Kind::Approval,
+        Kind::Poll,
+        Kind::Mission,
+        Kind::Agentphone,
+        Kind::Report,
+        Kind::Optout,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,6 +89,7 @@ impl Kind {
             Kind::Mission => "mission",
             Kind::Agentphone => "agentphone",
             Kind::Report => "report",
+            Kind::Optout => "optout",
             Kind::Other => "other",
         }
     }
