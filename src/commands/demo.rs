@@ -297,6 +297,7 @@ async fn follow(
             ..Policy::default()
         },
         concurrency: 8,
+        optout_dir: demo.data_dir.clone(),
     };
     let deadline = sb.shared.clock.now() + chrono::Duration::seconds(SANDBOX_DEADLINE_SECONDS);
     let mut out = Followed { polls: 0, changes: Vec::new(), ended: String::new() };

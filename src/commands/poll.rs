@@ -34,6 +34,7 @@ pub async fn run(ctx: &Context, a: PollArgs) -> Result<Outcome> {
             ..Policy::default()
         },
         concurrency: a.concurrency.max(1),
+        optout_dir: ctx.data_dir.clone(),
     };
     // Built on first need only: with nothing pending there is no client at all.
     let cell: std::cell::OnceCell<ApiService> = std::cell::OnceCell::new();

@@ -22,6 +22,7 @@ use super::gateway::Gateway;
 use super::limits::{Admission, Counts, Load, StrangerThrottle, ThrottleTicket, Throttled};
 use super::protocol::{CallContext, CallEnded, ClientMessage, Event};
 use super::speech::{self, MAX_SMS, MAX_SPOKEN};
+use super::stop::{self, Keyword, StopDesk};
 use super::Settings;
 use crate::api::{messages, Client};
 use crate::config::mask_phone;
@@ -48,6 +49,8 @@ pub struct Handler {
     throttle: StrangerThrottle,
     load: Arc<Load>,
     out: UnboundedSender<ClientMessage>,
+    /// STOP and START by SMS (docs/optout.md#stop-by-sms).
+    desk: StopDesk,
 }
 
 /// A small per-call memory, forgotten on `call.ended` and bounded (the
@@ -175,6 +178,8 @@ enum Routed {
 impl Handler {
     pub fn new(settings: Settings, out: UnboundedSender<ClientMessage>) -> Result<Handler> {
         let api = Client::new(settings.api.clone())?;
+        let desk =
+            StopDesk { api: api.clone(), optout_dir: settings.optout_dir.clone(), journal: settings.journal.clone() };
         Ok(Handler {
             gateway: Gateway::new(&settings.gateway_url, settings.gateway_token.clone(), &settings.agent_id)?,
             approver: Approver::new(api.clone(), settings.approvals.clone()),
@@ -185,6 +190,7 @@ impl Handler {
             throttle: StrangerThrottle::new(Arc::clone(&settings.clock)),
             load: Arc::new(Load::new(settings.max_concurrent, settings.max_queued, Arc::clone(&settings.clock))),
             out,
+            desk,
             settings,
         })
     }
@@ -268,14 +274,13 @@ impl Handler {
                     entry = entry.id(id);
                 }
                 self.record(entry);
-                let message = format!("[SMS from {from}] {body}");
-                let req = Request {
-                    party: self.party_of_number(&from),
-                    origin: Origin::Sms { from },
-                    session: self.gateway.main_session(),
-                    timeout: self.settings.timings.sms_timeout,
-                };
-                self.submit(req, &body, message);
+                // An opt-out keyword is handled before anything else and never reaches the agent.
+                if let Some(k) = stop::keyword(&body) {
+                    let h = Arc::clone(self);
+                    tokio::spawn(async move { h.keyword(k, from, body).await });
+                    return;
+                }
+                self.sms(from, body);
             }
             Event::CallEnded(e) => {
                 let mut entry = Entry::new(Kind::Call, "call.ended").text(&call_summary(&e));
@@ -334,6 +339,34 @@ impl Handler {
 
     /// The owner when `number` is `owner_phone`, a stranger otherwise (and
     /// always when no `owner_phone` is configured: fail closed).
+    /// An ordinary SMS: to the agent, within the bounds.
+    fn sms(self: &Arc<Self>, from: String, body: String) {
+        let message = format!("[SMS from {from}] {body}");
+        let req = Request {
+            party: self.party_of_number(&from),
+            origin: Origin::Sms { from },
+            session: self.gateway.main_session(),
+            timeout: self.settings.timings.sms_timeout,
+        };
+        self.submit(req, &body, message);
+    }
+
+    /// STOP: on the opt-out list, confirmed once. START from a number on
+    /// the list: off it, confirmed; from anyone else, an ordinary SMS.
+    async fn keyword(self: Arc<Self>, k: Keyword, from: String, body: String) {
+        match k {
+            Keyword::Stop => {
+                self.desk.stop(&from).await;
+            }
+            Keyword::Start => match self.desk.start(&from).await {
+                Ok(true) => {}
+                Ok(false) => return self.sms(from, body),
+                Err(e) => tracing::error!(from = %mask_phone(&from), "cannot take a number off the opt-out list: {e}"),
+            },
+        }
+        self.load.processed_inline();
+    }
+
     fn party_of_number(&self, number: &str) -> Party {
         let key = number_key(number);
         match &self.settings.owner_phone {
@@ -427,7 +460,11 @@ impl Handler {
             Origin::Sms { from } => {
                 if self.load.busy_sms_allowed(&number_key(from)) {
                     let (api, to, text) = (self.api.clone(), from.clone(), text.to_string());
+                    let optout_dir = self.settings.optout_dir.clone();
                     tokio::spawn(async move {
+                        if !stop::may_text(optout_dir, &to).await {
+                            return;
+                        }
                         if let Err(e) = messages::send(&api, &to, &text, &[]).await {
                             tracing::warn!(to = %mask_phone(&to), "busy SMS reply failed: {e}");
                         }
@@ -481,6 +518,9 @@ impl Handler {
                     Routed::Reply(t) | Routed::Refused(t) => speech::for_sms(&t, MAX_SMS),
                     Routed::Failed(_) => return, // nothing useful to tell the sender; logged in ask
                 };
+                if !stop::may_text(self.settings.optout_dir.clone(), from).await {
+                    return;
+                }
                 match messages::send(&self.api, from, &reply, &[]).await {
                     Ok(_) => tracing::info!(to = %mask_phone(from), "SMS reply sent"),
                     Err(e) => tracing::warn!(to = %mask_phone(from), "SMS reply failed: {e}"),
