@@ -89,8 +89,14 @@ pub async fn list(ctx: &Context) -> Result<Outcome> {
 
 #[cfg(test)]
 mod tests {
-    use crate::commands::run;
+    use crate::commands::Context;
+    use crate::output::Outcome;
     use crate::testing::{parse, text, Harness};
+
+    /// `clawdtalk ARGS` through the dispatcher.
+    async fn run(ctx: &Context, args: crate::cli::Command) -> crate::Result<Outcome> {
+        crate::commands::run(ctx, args).await
+    }
 
     #[tokio::test]
     async fn add_list_remove_round_trip_with_the_journal() {
