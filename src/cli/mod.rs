@@ -16,6 +16,7 @@ pub mod connect;
 pub mod demo;
 pub mod docs;
 pub mod event;
+pub mod forget;
 pub mod insights;
 pub mod legacy;
 pub mod memory;
@@ -112,6 +113,8 @@ pub enum Command {
     /// Mission memory in the state file: save, get, append.
     #[command(subcommand)]
     Memory(memory::MemoryCommand),
+    /// Erase a number from every mission's memory and the journal (it stays on the opt-out list).
+    Forget(forget::ForgetArgs),
     /// The opt-out list: numbers nothing calls or texts again (add, remove, list).
     #[command(subcommand)]
     Optout(optout::OptoutCommand),

@@ -34,6 +34,7 @@ pub mod connect;
 pub mod demo;
 pub mod docs;
 pub mod event;
+pub mod forget;
 pub mod insights;
 pub mod legacy;
 pub mod memory;
@@ -263,6 +264,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::State(c) => state::run(ctx, c).await,
         Command::Memory(c) => memory::run(ctx, c).await,
         Command::Optout(c) => optout::run(ctx, c).await,
+        Command::Forget(a) => forget::run(ctx, a).await,
         Command::Setup(a) => setup::run(ctx, a).await,
         Command::Status(a) => status::run(ctx, a).await,
         Command::Skill(c) => skill::run(ctx, c).await,

@@ -134,8 +134,8 @@ impl StopDesk {
     fn number(&self, from: &str) -> Option<String> {
         match crate::validate::phone("from", from) {
             Ok(n) => Some(n),
-            Err(e) => {
-                tracing::warn!("keyword SMS from a sender that is not a number ({e}): nothing kept, no reply");
+            Err(_) => {
+                tracing::warn!("keyword SMS from a sender that is not an E.164 number: nothing kept, no reply");
                 None
             }
         }

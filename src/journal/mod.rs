@@ -23,6 +23,7 @@
 //!   logs a warning and counts the failure.
 
 pub mod follow;
+pub mod forget;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

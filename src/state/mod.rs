@@ -48,6 +48,7 @@ use crate::task::blocking;
 pub mod claims;
 pub mod event;
 pub mod fast;
+pub mod forget;
 pub mod lock;
 pub mod mission;
 pub mod model;
