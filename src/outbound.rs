@@ -1,8 +1,9 @@
 //! The one outbound gate (docs/optout.md#the-outbound-gate): every path
 //! that dials or texts a number (`call --to`, `sms send`, `schedule
-//! call|sms`, `schedule batch`, AgentPhone, poll's retries, connect's SMS
-//! replies, MCP) passes the number through [`check`] (or one loaded
-//! [`Gate`] for many numbers) before it builds the request.
+//! call|sms`, AgentPhone, poll's retries, connect's SMS replies; and any
+//! path added later, such as a batch or an MCP server) passes the number
+//! through [`check`] (or one loaded [`Gate`] for many numbers) before it
+//! builds the request. `tests/optout.rs` lists every such request.
 //!
 //! It validates the number ([`crate::validate::phone`]: E.164, never an
 //! emergency or short number) and then refuses a number on the opt-out list
