@@ -178,8 +178,7 @@ enum Routed {
 impl Handler {
     pub fn new(settings: Settings, out: UnboundedSender<ClientMessage>) -> Result<Handler> {
         let api = Client::new(settings.api.clone())?;
-        let desk =
-            StopDesk { api: api.clone(), optout_dir: settings.optout_dir.clone(), journal: settings.journal.clone() };
+        let desk = StopDesk::new(api.clone(), settings.optout_dir.clone(), settings.journal.clone());
         Ok(Handler {
             gateway: Gateway::new(&settings.gateway_url, settings.gateway_token.clone(), &settings.agent_id)?,
             approver: Approver::new(api.clone(), settings.approvals.clone()),
@@ -354,6 +353,7 @@ impl Handler {
     /// STOP: on the opt-out list, confirmed once. START from a number on
     /// the list: off it, confirmed; from anyone else, an ordinary SMS.
     async fn keyword(self: Arc<Self>, k: Keyword, from: String, body: String) {
+        let _turn = self.desk.turn().await;
         match k {
             Keyword::Stop => {
                 self.desk.stop(&from).await;

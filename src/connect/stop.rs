@@ -56,6 +56,9 @@ pub enum Keyword {
 /// separated by any whitespace (`" stop  all\n"`). Anything more (`"stop
 /// calling me"`, `"STOP!"`) is an ordinary message.
 pub fn keyword(body: &str) -> Option<Keyword> {
+    // The longest keyword with generous room between its words; anything
+    // longer is an ordinary message, never split into words here.
+    let body = body.trim();
     if body.len() > 64 {
         return None;
     }
@@ -77,13 +80,25 @@ pub fn keyword(body: &str) -> Option<Keyword> {
 
 /// What is needed to act on a keyword.
 pub struct StopDesk {
-    pub api: Client,
+    api: Client,
     /// The data directory of the opt-out list; `None`: no list to keep.
-    pub optout_dir: Option<PathBuf>,
-    pub journal: Option<std::sync::Arc<Journal>>,
+    optout_dir: Option<PathBuf>,
+    journal: Option<std::sync::Arc<Journal>>,
+    /// Keywords are honoured even when the queue is full (a STOP must never
+    /// be dropped), so a flood of them is handled a few at a time instead.
+    turns: tokio::sync::Semaphore,
 }
 
 impl StopDesk {
+    pub fn new(api: Client, optout_dir: Option<PathBuf>, journal: Option<std::sync::Arc<Journal>>) -> StopDesk {
+        StopDesk { api, optout_dir, journal, turns: tokio::sync::Semaphore::new(2) }
+    }
+
+    /// Wait for a turn (see `turns`).
+    pub async fn turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.turns.acquire().await.ok()
+    }
+
     /// Act on a STOP from `from`: on the list (new entries only) and one
     /// confirmation. Returns whether a confirmation was sent.
     pub async fn stop(&self, from: &str) -> bool {
@@ -171,6 +186,7 @@ mod tests {
         for s in ["STOP", "stop", " Stop\n", "stop all", "STOP \t ALL", "unsubscribe", "End", "quit", "CANCEL"] {
             assert_eq!(keyword(s), Some(Keyword::Stop), "{s:?}");
         }
+        assert_eq!(keyword(&format!("{}stop{}", " ".repeat(200), "\n".repeat(200))), Some(Keyword::Stop));
         for s in ["start", " UNSTOP "] {
             assert_eq!(keyword(s), Some(Keyword::Start), "{s:?}");
         }
