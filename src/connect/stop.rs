@@ -87,11 +87,14 @@ pub struct StopDesk {
     /// Keywords are honoured even when the queue is full (a STOP must never
     /// be dropped), so a flood of them is handled a few at a time instead.
     turns: tokio::sync::Semaphore,
+    /// Numbers opted out whose confirmation could not be sent (this run):
+    /// their next STOP tries again, so the one confirmation is not lost.
+    unconfirmed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl StopDesk {
     pub fn new(api: Client, optout_dir: Option<PathBuf>, journal: Option<std::sync::Arc<Journal>>) -> StopDesk {
-        StopDesk { api, optout_dir, journal, turns: tokio::sync::Semaphore::new(2) }
+        StopDesk { api, optout_dir, journal, turns: tokio::sync::Semaphore::new(2), unconfirmed: Default::default() }
     }
 
     /// Wait for a turn (see `turns`).
@@ -116,8 +119,9 @@ impl StopDesk {
             Ok(true) => {
                 tracing::info!(from = %mask_phone(&number), "opted out by SMS");
                 self.record(Entry::new(Kind::Optout, "optout.added").from(&number).status(SOURCE_SMS_STOP)).await;
-                self.confirm(&number, STOP_CONFIRMATION, "optout.confirmed").await
+                self.confirm_stop(&number).await
             }
+            Ok(false) if self.pending().remove(&number) => self.confirm_stop(&number).await,
             Ok(false) => {
                 tracing::info!(from = %mask_phone(&number), "STOP from a number already opted out: no second reply");
                 false
@@ -129,6 +133,23 @@ impl StopDesk {
                 false
             }
         }
+    }
+
+    /// The numbers whose STOP confirmation is still owed.
+    fn pending(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.unconfirmed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Send the STOP confirmation; on failure remember it is owed.
+    async fn confirm_stop(&self, number: &str) -> bool {
+        let sent = self.confirm(number, STOP_CONFIRMATION, "optout.confirmed").await;
+        if !sent {
+            let mut owed = self.pending();
+            if owed.len() < 10_000 {
+                owed.insert(number.to_string());
+            }
+        }
+        sent
     }
 
     /// Act on a START from `from`: `false` when it was not on the list (an
@@ -207,6 +228,23 @@ mod tests {
     fn space() -> impl Strategy<Value = String> {
         proptest::collection::vec(prop_oneof![Just(' '), Just('\t'), Just('\n'), Just('\r')], 0..4)
             .prop_map(|v| v.into_iter().collect())
+    }
+
+    #[tokio::test]
+    async fn stop_adds_once_confirms_once_and_a_lost_confirmation_is_sent_on_the_next_stop() {
+        use crate::testing::{Harness, Reply};
+        let h = Harness::start().await;
+        let path = "/v1/messages/send";
+        h.service.on("POST", path, vec![Reply::error(400, "carrier down"), Reply::ok(serde_json::json!({"id": "m1"}))]);
+        let desk = StopDesk::new(h.ctx().client().unwrap(), Some(h.dir().to_path_buf()), None);
+        assert!(!desk.stop("+15005550006").await, "the first confirmation failed");
+        let list = OptOutList::in_dir(h.dir());
+        assert_eq!(list.find("+15005550006").unwrap().unwrap().source, SOURCE_SMS_STOP, "opted out all the same");
+        assert!(desk.stop("+15005550006").await, "the owed confirmation goes with the next STOP");
+        assert!(!desk.stop("+15005550006").await, "and only once");
+        let sends = h.service.requests().into_iter().filter(|r| r.path == path).count();
+        assert_eq!(sends, 2);
+        assert!(!desk.stop("not a number").await);
     }
 
     /// One of `words` in random ASCII case.
