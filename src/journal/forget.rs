@@ -55,10 +55,23 @@ impl Journal {
             }
             if changed {
                 atomic_write(&path, out.as_bytes(), Some(0o600))?;
+                if path == self.path() {
+                    mark_rewritten(&path, out.len() as u64)?;
+                }
             }
         }
         Ok(erased)
     }
+}
+
+/// Write the mark of `forget` for the journal just rewritten with `len`
+/// bytes (under the lock: nothing was appended since); see
+/// [`super::follow::rewritten_len`].
+fn mark_rewritten(path: &std::path::Path, len: u64) -> io::Result<()> {
+    let (dev, ino) = super::follow::identity(&fs::metadata(path)?);
+    let mark = serde_json::json!({"dev": dev, "ino": ino, "len": len}).to_string();
+    let at = crate::state::write::sibling(path, super::REWRITTEN_MARK);
+    atomic_write(&at, mark.as_bytes(), Some(0o600))
 }
 
 /// The line's `to` or `from` is the masked number.
@@ -96,5 +109,26 @@ mod tests {
         assert!(!all.contains("5005550006") && !all.contains("***0006\"") && !all.contains("Main St"), "{all}");
         assert_eq!(all.lines().count(), 7, "other lines stay: {all}");
         assert!(all.contains("ask +1 ***0006 too"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_follower_goes_on_after_a_forget_without_showing_the_journal_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::at(dir.path().join("journal.ndjson"));
+        j.append(Entry::new(Kind::Sms, "sms.sent").to("+15005550004").text("call +15005550006"));
+        j.append(Entry::new(Kind::Call, "call.placed").to("+15005550006"));
+        let mut f = super::super::follow::Follower::new(j.path());
+        assert_eq!(f.poll().unwrap().len(), 2);
+        j.forget("+15005550006", "+1 ***0006").unwrap();
+        j.append(Entry::new(Kind::Call, "call.placed").call_id("after"));
+        let lines = f.poll().unwrap();
+        assert_eq!(lines.len(), 1, "only what came after: {lines:?}");
+        assert!(lines[0].contains("after"));
+        // A rotation later is still followed from the new file's start.
+        let j = j.with_limits(1, 2);
+        j.append(Entry::new(Kind::Call, "call.placed").call_id("rotated"));
+        let lines = f.poll().unwrap();
+        assert!(lines.iter().any(|l| l.contains("rotated")), "{lines:?}");
     }
 }
