@@ -17,6 +17,7 @@ pub mod journal;
 pub mod ledger;
 pub mod lifecycle;
 pub mod openclaw;
+pub mod outbound;
 pub mod output;
 pub mod redact;
 pub mod sandbox;

@@ -130,6 +130,34 @@ pub fn redact_shapes(text: &str) -> String {
     out
 }
 
+/// `text` with every occurrence of the E.164 `number` replaced by `masked`
+/// (`clawdtalk forget`, docs/optout.md#forgetting-a-number), written with
+/// or without its `+`; the digits alone count only where no other digit
+/// touches them (never inside a longer number or id). Returns the new text
+/// and how many occurrences were replaced.
+pub fn erase_number(text: &str, number: &str, masked: &str) -> (String, usize) {
+    let digits = number.trim().trim_start_matches('+');
+    if digits.len() < 7 || !text.contains(digits) {
+        return (text.to_string(), 0);
+    }
+    let (mut out, mut count, mut rest) = (String::with_capacity(text.len()), 0, text);
+    while let Some(i) = rest.find(digits) {
+        let (before, after) = (&rest[..i], &rest[i + digits.len()..]);
+        let touches = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+        let prev = before.chars().next_back();
+        if touches(after.chars().next()) || (prev != Some('+') && touches(prev)) {
+            out.push_str(&rest[..i + digits.len()]);
+        } else {
+            out.push_str(before.strip_suffix('+').unwrap_or(before));
+            out.push_str(masked);
+            count += 1;
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    (out, count)
+}
+
 /// At most `max` bytes of `text`, cut on a character boundary, with `…`
 /// when something was cut.
 pub fn cut(text: &str, max: usize) -> String {
@@ -264,5 +292,16 @@ mod tests {
             let out = r.redact(&format!("{pre}{secret}{post}"));
             prop_assert!(!out.contains(secret));
         }
+    }
+
+    #[test]
+    fn a_number_is_erased_with_or_without_its_plus_but_never_inside_a_longer_one() {
+        let m = "+1 ***0006";
+        assert_eq!(
+            erase_number("call +15005550006 or 15005550006, not 215005550006 or 150055500067", "+15005550006", m),
+            ("call +1 ***0006 or +1 ***0006, not 215005550006 or 150055500067".to_string(), 2)
+        );
+        assert_eq!(erase_number("+15005550006", "+15005550006", m), (m.to_string(), 1));
+        assert_eq!(erase_number("nothing here", "+15005550006", m), ("nothing here".to_string(), 0));
     }
 }

@@ -16,10 +16,12 @@ pub mod connect;
 pub mod demo;
 pub mod docs;
 pub mod event;
+pub mod forget;
 pub mod insights;
 pub mod legacy;
 pub mod memory;
 pub mod mission;
+pub mod optout;
 pub mod phone;
 pub mod plan;
 pub mod poll;
@@ -111,6 +113,11 @@ pub enum Command {
     /// Mission memory in the state file: save, get, append.
     #[command(subcommand)]
     Memory(memory::MemoryCommand),
+    /// Erase a number from every mission's memory and the journal (it stays on the opt-out list).
+    Forget(forget::ForgetArgs),
+    /// The opt-out list: numbers nothing calls or texts again (add, remove, list).
+    #[command(subcommand)]
+    Optout(optout::OptoutCommand),
     /// Configure the skill: API key, server, names, gateway (interactive on a terminal; --yes for agents).
     Setup(setup::SetupArgs),
     /// Check everything: config, key, service, connect daemon, gateway, state; exit 1 when a check fails.

@@ -21,7 +21,7 @@ pub struct TailArgs {
     /// Only events of this mission (its slug).
     #[arg(long, value_name = "SLUG")]
     pub mission: Option<String>,
-    /// Only these kinds, comma-separated: call, sms, approval, poll, mission, agentphone, report.
+    /// Only these kinds, comma-separated: call, sms, approval, poll, mission, agentphone, report, optout.
     #[arg(long, value_name = "KIND,...", value_delimiter = ',')]
     pub kind: Vec<String>,
     /// Run CMD (with `sh -c`) once per event, the event's JSON line on its

@@ -56,6 +56,8 @@ fn call_request(a: &AgentPhoneCallArgs) -> Result<CallRequest> {
 /// `agentphone call --to N --objective T [--wait]`.
 pub async fn call(ctx: &Context, a: AgentPhoneCallArgs) -> Result<Outcome> {
     let req = call_request(&a)?;
+    // The one outbound gate (docs/optout.md): never to an opted-out number.
+    ctx.outbound("--to", &req.to_phone_number).await?;
     let ap = ctx.agentphone(a.tuning.rate_limit_wait)?;
     // The mission is checked before the call is placed: a typo in the slug
     // must not leave a paid call that nothing records.

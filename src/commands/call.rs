@@ -71,6 +71,10 @@ pub fn plan(a: &CallStartArgs) -> Result<(CallRequest, Vec<String>)> {
 /// `call [GREETING] [--to N] [--purpose P] [--wait]`.
 pub async fn start(ctx: &Context, a: CallStartArgs) -> Result<Outcome> {
     let (req, notes) = plan(&a)?;
+    // The one outbound gate (docs/optout.md); no `--to` calls the owner.
+    if let Some(to) = &req.to {
+        ctx.outbound("--to", to).await?;
+    }
     let client = ctx.client()?;
     let who = req.to.as_deref().map(crate::config::mask_phone).unwrap_or_else(|| "the owner".into());
     tracing::debug!("placing a call to {who}");

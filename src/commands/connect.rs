@@ -59,7 +59,11 @@ fn runtime(ctx: &Context) -> Result<Runtime> {
 
 /// `connect run`: hold the instance lock, publish the status file, run until SIGTERM/SIGINT.
 async fn foreground(ctx: &Context, _a: ConnectRunArgs) -> Result<Outcome> {
-    let settings = Settings { journal: ctx.journal.clone(), ..Settings::from_config(&ctx.config)? };
+    let settings = Settings {
+        journal: ctx.journal.clone(),
+        optout_dir: ctx.data_dir.clone(),
+        ..Settings::from_config(&ctx.config)?
+    };
     let rt = runtime(ctx)?;
     let lock = {
         let rt = rt.clone();

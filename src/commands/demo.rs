@@ -117,6 +117,9 @@ fn demo_context(ctx: &Context, sb: &SandboxHandle, state: &Path) -> Result<Conte
         config_path: None,
         interactive: false,
         journal: None,
+        // The demo dials the sandbox's test numbers, never a phone: the
+        // user's opt-out list is not the demo's.
+        data_dir: None,
         ..ctx.clone()
     })
 }
@@ -217,7 +220,8 @@ async fn mission(ctx: &Context, sb: &SandboxHandle, state_path: &Path, kept: boo
             mission: Some(slug.clone()),
             track: true,
         };
-        t.show(&ledger::schedule(&client, Some(&store), &claim(&demo), demo.now(), &req).await?);
+        let gate = demo.gate().await?;
+        t.show(&ledger::schedule(&client, Some(&store), &claim(&demo), demo.now(), &req, &gate).await?);
     }
 
     let followed = poll_step(&t, ctx, &demo, sb, &slug, &mission_id).await?;
@@ -294,6 +298,7 @@ async fn follow(
             ..Policy::default()
         },
         concurrency: 8,
+        optout_dir: demo.data_dir.clone(),
     };
     let deadline = sb.shared.clock.now() + chrono::Duration::seconds(SANDBOX_DEADLINE_SECONDS);
     let mut out = Followed { polls: 0, changes: Vec::new(), ended: String::new() };

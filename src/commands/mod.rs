@@ -34,10 +34,12 @@ pub mod connect;
 pub mod demo;
 pub mod docs;
 pub mod event;
+pub mod forget;
 pub mod insights;
 pub mod legacy;
 pub mod memory;
 pub mod mission;
+pub mod optout;
 pub mod phone;
 pub mod plan;
 pub mod poll;
@@ -88,6 +90,9 @@ pub struct Context {
     /// (docs/journal.md); `None` without a home directory (or in tests
     /// that do not look at it).
     pub journal: Option<Arc<crate::journal::Journal>>,
+    /// The user data directory (the opt-out list, docs/optout.md); `None`
+    /// without a home directory.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// How [`Context::progress`] shows progress.
@@ -147,6 +152,7 @@ impl Context {
             cwd,
             interactive: std::io::stdin().is_terminal() && stderr_terminal,
             journal: crate::journal::Journal::default_path().map(|p| Arc::new(crate::journal::Journal::at(p))),
+            data_dir: crate::config::project_dirs().map(|d| d.data_dir().to_path_buf()),
         })
     }
 
@@ -210,6 +216,17 @@ impl Context {
         }
     }
 
+    /// The one outbound gate ([`crate::outbound`]): `number` validated and
+    /// not on the opt-out list, or why not (exit 2, nothing sent).
+    pub async fn outbound(&self, number_arg: &str, number: &str) -> Result<String> {
+        crate::outbound::check_async(number_arg, number, self.data_dir.clone()).await
+    }
+
+    /// The opt-out list read once, for a command that checks many numbers.
+    pub async fn gate(&self) -> Result<crate::outbound::Gate> {
+        crate::outbound::Gate::load_async(self.data_dir.clone()).await
+    }
+
     /// The current time, from [`Context::clock`].
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
@@ -246,6 +263,8 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Approval(c) => approval::run(ctx, c).await,
         Command::State(c) => state::run(ctx, c).await,
         Command::Memory(c) => memory::run(ctx, c).await,
+        Command::Optout(c) => optout::run(ctx, c).await,
+        Command::Forget(a) => forget::run(ctx, a).await,
         Command::Setup(a) => setup::run(ctx, a).await,
         Command::Status(a) => status::run(ctx, a).await,
         Command::Skill(c) => skill::run(ctx, c).await,

@@ -36,6 +36,7 @@ pub async fn run(ctx: &Context, a: PollArgs) -> Result<Outcome> {
         },
         concurrency: a.concurrency.max(1),
         notify: notifier(ctx, &a)?,
+        optout_dir: ctx.data_dir.clone(),
     };
     // Built on first need only: with nothing pending there is no client at all.
     let cell: std::cell::OnceCell<ApiService> = std::cell::OnceCell::new();

@@ -65,11 +65,13 @@ async fn schedule(ctx: &Context, req: ScheduleRequest) -> Result<Outcome> {
     };
     // Bad input is refused before anything is sent, on the clock known so
     // far (the local one when there is no sample of the service's yet)...
-    ledger::schedule::precheck(store.as_ref(), &req, ctx.now()).await?;
+    // The number passes the one outbound gate (docs/optout.md).
+    let gate = ctx.gate().await?;
+    ledger::schedule::precheck(store.as_ref(), &req, ctx.now(), &gate).await?;
     // ...then a relative `--at` and the 60-second minimum are decided on the
     // service's clock (one cheap request when there is no recent sample).
     let now = ctx.service_now().await;
-    ledger::schedule(&|| ctx.client(), store.as_ref(), &claim(ctx), now, &req).await
+    ledger::schedule(&|| ctx.client(), store.as_ref(), &claim(ctx), now, &req, &gate).await
 }
 
 /// `schedule call --assistant --to --from --at [--mission-id --run-id] [--step]`.

@@ -23,7 +23,7 @@ pub async fn run(ctx: &Context, cmd: SmsCommand) -> Result<Outcome> {
 
 /// `sms send TO MESSAGE [--media URL]...`: prints what the original `sms.sh` printed.
 pub async fn send(ctx: &Context, a: SmsSendArgs) -> Result<Outcome> {
-    let to = validate::phone("TO", &a.to)?;
+    validate::phone("TO", &a.to)?;
     if a.message.trim().is_empty() {
         return Err(Error::usage("MESSAGE must not be empty"));
     }
@@ -33,6 +33,8 @@ pub async fn send(ctx: &Context, a: SmsSendArgs) -> Result<Outcome> {
             _ => return Err(Error::usage(format!("--media {m:?} is not an http(s) URL"))),
         }
     }
+    // The one outbound gate (docs/optout.md): never to an opted-out number.
+    let to = ctx.outbound("TO", &a.to).await?;
     let client = ctx.client()?;
     let sent = messages::send(&client, &to, &a.message, &a.media).await?;
     let entry = Entry::new(Kind::Sms, "sms.sent").to(&to).text(&a.message);

@@ -37,6 +37,7 @@ fn context(sb: &SandboxHandle, dir: &std::path::Path, skew: Duration) -> Context
         cwd: dir.to_path_buf(),
         interactive: false,
         journal: None,
+        data_dir: Some(dir.to_path_buf()),
     }
 }
 

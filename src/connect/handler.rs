@@ -25,6 +25,7 @@ use super::protocol::{CallContext, CallEnded, ClientMessage, Event};
 use super::reply::{self, Answer};
 use super::report::{call_started, call_summary};
 use super::speech::{self, MAX_SMS, MAX_SPOKEN};
+use super::stop::{self, Keyword, StopDesk};
 use super::Settings;
 use crate::api::{messages, Client};
 use crate::clock::{Clock as _, SystemClock};
@@ -54,6 +55,8 @@ pub struct Handler {
     /// Calls' ends and the late answers their reports wait for.
     late_calls: LateCalls,
     out: UnboundedSender<ClientMessage>,
+    /// STOP and START by SMS (docs/optout.md#stop-by-sms).
+    desk: StopDesk,
 }
 
 /// A small per-call memory, forgotten on `call.ended` and bounded (the
@@ -195,6 +198,7 @@ impl Routed {
 impl Handler {
     pub fn new(settings: Settings, out: UnboundedSender<ClientMessage>) -> Result<Handler> {
         let api = Client::new(settings.api.clone())?;
+        let desk = StopDesk::new(api.clone(), settings.optout_dir.clone(), settings.journal.clone());
         Ok(Handler {
             gateway: Gateway::new(&settings.gateway_url, settings.gateway_token.clone(), &settings.agent_id)?,
             approver: Approver::new(api.clone(), settings.approvals.clone()),
@@ -206,6 +210,7 @@ impl Handler {
             load: Arc::new(Load::new(settings.max_concurrent, settings.max_queued, Arc::clone(&settings.clock))),
             late_calls: LateCalls::default(),
             out,
+            desk,
             settings,
         })
     }
@@ -290,15 +295,13 @@ impl Handler {
                     entry = entry.id(id);
                 }
                 self.record(entry);
-                let message = format!("[SMS from {from}] {body}");
-                let req = Request {
-                    party: self.party_of_number(&from),
-                    origin: Origin::Sms { from },
-                    session: self.gateway.main_session(),
-                    timeout: self.settings.timings.sms_timeout,
-                    started: tokio::time::Instant::now(),
-                };
-                self.submit(req, &body, message);
+                // An opt-out keyword is handled before anything else and never reaches the agent.
+                if let Some(k) = stop::keyword(&body) {
+                    let h = Arc::clone(self);
+                    tokio::spawn(async move { h.keyword(k, from, body).await });
+                    return;
+                }
+                self.sms(from, body);
             }
             Event::CallEnded(e) => {
                 let mut entry = Entry::new(Kind::Call, "call.ended").text(&call_summary(&e));
@@ -358,6 +361,36 @@ impl Handler {
 
     /// The owner when `number` is `owner_phone`, a stranger otherwise (and
     /// always when no `owner_phone` is configured: fail closed).
+    /// An ordinary SMS: to the agent, within the bounds.
+    fn sms(self: &Arc<Self>, from: String, body: String) {
+        let message = format!("[SMS from {from}] {body}");
+        let req = Request {
+            party: self.party_of_number(&from),
+            origin: Origin::Sms { from },
+            session: self.gateway.main_session(),
+            timeout: self.settings.timings.sms_timeout,
+            started: tokio::time::Instant::now(),
+        };
+        self.submit(req, &body, message);
+    }
+
+    /// STOP: on the opt-out list, confirmed once. START from a number on
+    /// the list: off it, confirmed; from anyone else, an ordinary SMS.
+    async fn keyword(self: Arc<Self>, k: Keyword, from: String, body: String) {
+        let _turn = self.desk.turn().await;
+        match k {
+            Keyword::Stop => {
+                self.desk.stop(&from).await;
+            }
+            Keyword::Start => match self.desk.start(&from).await {
+                Ok(true) => {}
+                Ok(false) => return self.sms(from, body),
+                Err(e) => tracing::error!(from = %mask_phone(&from), "cannot take a number off the opt-out list: {e}"),
+            },
+        }
+        self.load.processed_inline();
+    }
+
     fn party_of_number(&self, number: &str) -> Party {
         let key = number_key(number);
         match &self.settings.owner_phone {
@@ -453,7 +486,11 @@ impl Handler {
             Origin::Sms { from } => {
                 if self.load.busy_sms_allowed(&number_key(from)) {
                     let (api, to, text) = (self.api.clone(), from.clone(), text.to_string());
+                    let optout_dir = self.settings.optout_dir.clone();
                     tokio::spawn(async move {
+                        if !stop::may_text(optout_dir, &to).await {
+                            return;
+                        }
                         if let Err(e) = messages::send(&api, &to, &text, &[]).await {
                             tracing::warn!(to = %mask_phone(&to), "busy SMS reply failed: {e}");
                         }
@@ -516,8 +553,12 @@ impl Handler {
         }
     }
 
-    /// Send an SMS; a failure is logged (the number masked).
+    /// Send an SMS through the outbound gate (never to an opted-out
+    /// number, docs/optout.md); a failure is logged (the number masked).
     async fn text(&self, to: &str, body: &str, what: &str) -> bool {
+        if !stop::may_text(self.settings.optout_dir.clone(), to).await {
+            return false;
+        }
         match messages::send(&self.api, to, body, &[]).await {
             Ok(_) => {
                 tracing::info!(to = %mask_phone(to), "{what} sent");

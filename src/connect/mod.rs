@@ -30,6 +30,7 @@ pub mod report;
 pub mod screen;
 pub mod session;
 pub mod speech;
+pub mod stop;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,6 +116,10 @@ pub struct Settings {
     /// (docs/journal.md); `None`: nowhere. Not from the config file: the
     /// command that runs the daemon hands its own in.
     pub journal: Option<Arc<crate::journal::Journal>>,
+    /// The data directory of the opt-out list (docs/optout.md): STOP adds
+    /// to it, and no SMS reply goes to a number on it. `None`: no list. Not
+    /// from the config file: the command that runs the daemon hands it in.
+    pub optout_dir: Option<std::path::PathBuf>,
 }
 
 /// The WebSocket URL for a site root: `http`→`ws`, `https`→`wss`, plus `/ws`.
@@ -217,6 +222,7 @@ impl Settings {
             max_queued: count("max_queued_requests", limits::DEFAULT_MAX_QUEUED, 0)?,
             clock: Arc::new(SystemClock),
             journal: None,
+            optout_dir: None,
         })
     }
 }

@@ -117,6 +117,10 @@ impl Follower {
                 // file after the drain above and before the rename.
                 out.extend(self.drain()?);
                 if self.open() {
+                    // `forget` rewrote it: it holds what was shown, masked.
+                    if let Some(len) = rewritten_len(&self.path, self.identity) {
+                        self.offset = len;
+                    }
                     out.extend(self.drain()?);
                 }
             }
@@ -141,14 +145,27 @@ impl Follower {
     }
 }
 
+/// Where a follower goes on in `journal`, whose file now has `identity`,
+/// when `forget` rewrote it (docs/journal.md#writers); `None` for any other
+/// replacement (rotation). The mark beside the journal holds the new
+/// file's `{"dev", "ino", "len"}` as written: it holds what a follower has
+/// shown (masked), so the follower goes on from `len` instead of showing
+/// it all again. Rotation removes the mark.
+pub fn rewritten_len(journal: &Path, identity: (u64, u64)) -> Option<u64> {
+    let mark = crate::state::write::sibling(journal, super::REWRITTEN_MARK);
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(mark).ok()?).ok()?;
+    let field = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
+    (identity != (0, 0) && (field("dev")?, field("ino")?) == identity).then(|| field("len")).flatten()
+}
+
 #[cfg(unix)]
-fn identity(m: &fs::Metadata) -> (u64, u64) {
+pub(super) fn identity(m: &fs::Metadata) -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
     (m.dev(), m.ino())
 }
 
 /// Without inodes, rotation shows as the file shrinking.
 #[cfg(not(unix))]
-fn identity(_m: &fs::Metadata) -> (u64, u64) {
+pub(super) fn identity(_m: &fs::Metadata) -> (u64, u64) {
     (0, 0)
 }

@@ -23,6 +23,7 @@
 //!   logs a warning and counts the failure.
 
 pub mod follow;
+pub mod forget;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -46,6 +47,9 @@ pub const MAX_BYTES: u64 = 5 * 1024 * 1024;
 pub const KEEP: usize = 2;
 /// Bytes of message text kept per event (cut on a character boundary).
 pub const MAX_TEXT: usize = 500;
+/// The sidecar `forget` leaves when it rewrites the journal
+/// (`journal.ndjson.rewritten`), so `tail --follow` does not show it again.
+pub const REWRITTEN_MARK: &str = ".rewritten";
 /// Bytes kept of an id or slug that came from the network.
 pub const MAX_ID: usize = 128;
 
@@ -60,6 +64,8 @@ pub enum Kind {
     Mission,
     Agentphone,
     Report,
+    /// The opt-out list changed (docs/optout.md).
+    Optout,
     /// A kind written by a newer clawdtalk: kept, shown, never filtered on.
     #[serde(other)]
     Other,
@@ -67,8 +73,16 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind `--kind` accepts.
-    pub const ALL: &'static [Kind] =
-        &[Kind::Call, Kind::Sms, Kind::Approval, Kind::Poll, Kind::Mission, Kind::Agentphone, Kind::Report];
+    pub const ALL: &'static [Kind] = &[
+        Kind::Call,
+        Kind::Sms,
+        Kind::Approval,
+        Kind::Poll,
+        Kind::Mission,
+        Kind::Agentphone,
+        Kind::Report,
+        Kind::Optout,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,6 +93,7 @@ impl Kind {
             Kind::Mission => "mission",
             Kind::Agentphone => "agentphone",
             Kind::Report => "report",
+            Kind::Optout => "optout",
             Kind::Other => "other",
         }
     }
@@ -314,6 +329,8 @@ impl Journal {
     /// Shift the rotated files up by one (the oldest is dropped) and move
     /// the journal to `.1`. Called under the lock.
     fn rotate(&self) -> io::Result<()> {
+        // A `forget` mark names the file being renamed away (docs/journal.md#writers).
+        let _ = fs::remove_file(crate::state::write::sibling(&self.path, REWRITTEN_MARK));
         for n in (1..self.keep).rev() {
             let from = self.rotated(n);
             if from.exists() {

@@ -11,6 +11,7 @@ use crate::api::models::ScheduledEvent as CreatedEvent;
 use crate::api::scheduled::{self, Channel, NewScheduledEvent};
 use crate::api::Client;
 use crate::error::{Error, Result};
+use crate::outbound::Gate;
 use crate::output::Outcome;
 use crate::state::{
     timestamp, AttemptOutcome, LogClaim, MissionState, ScheduledEvent, StateStore, SCHEDULED_EVENT_LOGS,
@@ -47,8 +48,9 @@ impl ScheduleRequest {
     /// Check everything and build the event to send: ids plain, numbers
     /// E.164 and not emergency/short numbers, the time RFC 3339 (or
     /// relative) and at least 60 s after `now`, an SMS with text, and a run
-    /// id whenever a mission id or step is given.
-    pub fn prepare(&self, now: chrono::DateTime<chrono::Utc>) -> Result<NewScheduledEvent> {
+    /// id whenever a mission id or step is given; the number called or
+    /// texted passes the outbound `gate` (not opted out).
+    pub fn prepare(&self, now: chrono::DateTime<chrono::Utc>, gate: &Gate) -> Result<NewScheduledEvent> {
         validate::plain_id("ASSISTANT_ID", &self.assistant_id)?;
         for (arg, v) in [("MISSION_ID", &self.mission_id), ("RUN_ID", &self.run_id), ("STEP_ID", &self.step_id)] {
             if let Some(v) = v {
@@ -63,7 +65,7 @@ impl ScheduleRequest {
         if self.run_id.is_some() && self.mission_id.is_none() {
             return Err(Error::usage("--run-id needs --mission-id too"));
         }
-        let to = validate::phone("TO", &self.to)?;
+        let to = gate.check("TO", &self.to)?;
         let from = validate::phone("FROM", &self.from)?;
         let scheduled_at = validate::when(&self.at, now)?;
         if let Channel::Sms(text) = &self.channel {
@@ -88,15 +90,17 @@ impl ScheduleRequest {
 /// state file is completed from it (`--mission`) and, unless `track` is off,
 /// recorded in the mission's memory and logged to its run (a failure there
 /// is a note: the event is scheduled either way). `store` is `None` when the
-/// state file cannot be located (then only `--mission` fails).
+/// state file cannot be located (then only `--mission` fails). A number on
+/// the opt-out list (`gate`) is refused before anything is sent.
 pub async fn schedule(
     client: &impl ClientSource,
     store: Option<&StateStore>,
     claim: &Claim,
     now: DateTime<Utc>,
     req: &ScheduleRequest,
+    gate: &Gate,
 ) -> Result<Outcome> {
-    let (req, tracked, mut notes, event) = checked(store, req, now).await?;
+    let (req, tracked, mut notes, event) = checked(store, req, now, gate).await?;
     let client = client.client()?;
     let created = scheduled::create(&client, &req.assistant_id, &event).await?;
     if let (Some(slug), Some(store)) = (tracked, store) {
@@ -112,8 +116,13 @@ pub async fn schedule(
 /// read for `--mission`): what [`schedule`] refuses, this refuses first.
 /// A command runs it on the clock it already knows before it takes a
 /// sample of the service's clock (one request), so bad input sends nothing.
-pub async fn precheck(store: Option<&StateStore>, req: &ScheduleRequest, now: DateTime<Utc>) -> Result<()> {
-    checked(store, req, now).await.map(|_| ())
+pub async fn precheck(
+    store: Option<&StateStore>,
+    req: &ScheduleRequest,
+    now: DateTime<Utc>,
+    gate: &Gate,
+) -> Result<()> {
+    checked(store, req, now, gate).await.map(|_| ())
 }
 
 /// The request completed from the state file, where it is recorded, notes,
@@ -122,6 +131,7 @@ async fn checked(
     store: Option<&StateStore>,
     req: &ScheduleRequest,
     now: DateTime<Utc>,
+    gate: &Gate,
 ) -> Result<(ScheduleRequest, Option<String>, Vec<String>, NewScheduledEvent)> {
     let mut req = req.clone();
     let (tracked, notes) = resolve_schedule(store, &mut req).await?;
@@ -132,7 +142,7 @@ async fn checked(
             )));
         }
     }
-    let event = req.prepare(now)?;
+    let event = req.prepare(now, gate)?;
     Ok((req, tracked, notes, event))
 }
 

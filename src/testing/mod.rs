@@ -341,6 +341,7 @@ impl Harness {
             cwd: self.dir.path().to_path_buf(),
             interactive: false,
             journal: Some(Arc::new(crate::journal::Journal::at(self.journal_path()))),
+            data_dir: Some(self.dir.path().to_path_buf()),
         }
     }
 }

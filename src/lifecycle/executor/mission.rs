@@ -15,6 +15,7 @@ use crate::lifecycle::engine::{
     reconcile, Decision, EventSnapshot, InsightsSnapshot, MissionView, PlanStep, Policy, Remote,
 };
 use crate::lifecycle::service::{RunRef, Service};
+use crate::outbound::Gate;
 use crate::state::{ScheduledEvent, StateStore};
 
 /// Fetch, decide and apply for one mission. Returns how many of its events
@@ -22,11 +23,14 @@ use crate::state::{ScheduledEvent, StateStore};
 pub(super) async fn poll_mission<S: Service>(
     svc: &S,
     store: &StateStore,
-    w: Work,
+    mut w: Work,
     now: DateTime<Utc>,
     opts: &PollOptions,
+    gate: &Gate,
     mr: &mut MissionReport,
 ) -> Result<usize> {
+    // Before anything else, even when idle: opted-out numbers' events go.
+    super::optout::cancel_opted_out(svc, store, &mut w, gate, mr).await?;
     let slug = w.slug.as_str();
     let run = RunRef {
         mission_id: w.mission_id.clone().ok_or_else(|| Error::state(format!("mission {slug} has no mission_id")))?,
@@ -68,7 +72,8 @@ pub(super) async fn poll_mission<S: Service>(
         now,
         awaiting_steps: awaiting_mode,
     };
-    let d = reconcile(&view, &opts.policy);
+    let mut d = reconcile(&view, &opts.policy);
+    super::optout::drop_retries(&mut d, records, gate, mr);
     mr.notes.extend(d.notes.iter().cloned());
     describe(&d, view.records, mr);
     drop(snapshots);

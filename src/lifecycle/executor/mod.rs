@@ -30,6 +30,7 @@ use crate::state::{FileLock, MissionState, ScheduledEvent, State, StateStore};
 
 mod apply;
 mod mission;
+mod optout;
 mod report;
 #[cfg(test)]
 mod tests;
@@ -60,11 +61,15 @@ pub struct PollOptions {
     /// they go, or `None` when they are off (none is owed, and any still
     /// owed from an earlier poll is given up).
     pub notify: Option<super::notify::Notifier>,
+    /// The data directory of the opt-out list (docs/optout.md): read once
+    /// per poll that has work, its numbers' pending events cancelled and
+    /// never retried. `None`: no list.
+    pub optout_dir: Option<PathBuf>,
 }
 
 impl Default for PollOptions {
     fn default() -> Self {
-        PollOptions { mission: None, policy: Policy::default(), concurrency: 8, notify: None }
+        PollOptions { mission: None, policy: Policy::default(), concurrency: 8, notify: None, optout_dir: None }
     }
 }
 
@@ -233,12 +238,14 @@ where
     if work.is_empty() && !owed {
         return Ok(report);
     }
+    // Read once, and only now that some mission has work (docs/optout.md).
+    let gate = crate::outbound::Gate::load_async(opts.optout_dir.clone()).await?;
     let service = connect()?;
     let now = service.now().await?;
     report.now = Some(now);
     for w in work {
         let mut mr = MissionReport { slug: w.slug.clone(), ..Default::default() };
-        match mission::poll_mission(&service, store, w, now, opts, &mut mr).await {
+        match mission::poll_mission(&service, store, w, now, opts, &gate, &mut mr).await {
             Ok(left) => mr.pending_after = left,
             Err(e) => {
                 mr.error = Some(e.to_string());
