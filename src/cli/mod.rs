@@ -18,6 +18,7 @@ pub mod docs;
 pub mod event;
 pub mod insights;
 pub mod legacy;
+pub mod mcp;
 pub mod memory;
 pub mod mission;
 pub mod phone;
@@ -111,6 +112,8 @@ pub enum Command {
     /// Mission memory in the state file: save, get, append.
     #[command(subcommand)]
     Memory(memory::MemoryCommand),
+    /// Serve the tools to an agent over MCP (stdio): missions, memory, calls, SMS, approvals, AgentPhone.
+    Mcp(mcp::McpArgs),
     /// Configure the skill: API key, server, names, gateway (interactive on a terminal; --yes for agents).
     Setup(setup::SetupArgs),
     /// Check everything: config, key, service, connect daemon, gateway, state; exit 1 when a check fails.

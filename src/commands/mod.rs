@@ -36,6 +36,7 @@ pub mod docs;
 pub mod event;
 pub mod insights;
 pub mod legacy;
+pub mod mcp;
 pub mod memory;
 pub mod mission;
 pub mod phone;
@@ -246,6 +247,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Approval(c) => approval::run(ctx, c).await,
         Command::State(c) => state::run(ctx, c).await,
         Command::Memory(c) => memory::run(ctx, c).await,
+        Command::Mcp(a) => mcp::run(ctx, a).await,
         Command::Setup(a) => setup::run(ctx, a).await,
         Command::Status(a) => status::run(ctx, a).await,
         Command::Skill(c) => skill::run(ctx, c).await,
