@@ -376,3 +376,33 @@ fn a_client_that_disconnects_mid_call_stops_the_server_within_5s_and_nothing_is_
     assert_eq!(ops.len(), 1, "the operation is recorded: {pending:#}");
     assert!(ops.values().all(|op| op["stage"] == "pending"), "{pending:#}");
 }
+
+#[test]
+fn a_pending_mission_schedule_shows_in_mission_status_and_is_scheduled_once_when_approved() {
+    let sb = TestSandbox::start();
+    let w = World::new(&sb.api);
+    let m = w.mcp(&["--approval-wait", "0.3"]);
+    m.ok(
+        "mission_start",
+        json!({"name": "Guarded", "instructions": "Ask", "request": "x",
+        "steps": [{"step_id": "calls", "description": "Call"}]}),
+    );
+    let targets = ["+15005550006", "+15005550007"];
+    let pending = m.ok(
+        "mission_schedule",
+        json!({"mission": "guarded", "channel": "call", "targets": targets, "at": "+5m", "step": "calls"}),
+    );
+    assert_eq!(pending["status"], "pending", "{pending:#}");
+    let handle = pending["handle"].as_str().unwrap().to_string();
+    assert_eq!(approvals(&sb).len(), 1, "one approval for both targets");
+    let status = m.ok("mission_status", json!({"mission": "guarded"}));
+    assert_eq!(status["approvals"][0]["handle"], handle.as_str(), "{status:#}");
+    assert_eq!(status["pending_events"], 0, "nothing scheduled yet: {status:#}");
+
+    sb.control_post(&format!("approvals/{handle}/decide"), json!({"decision": "approved"}));
+    let done = m.ok("approval_status", json!({"handle": handle}));
+    assert_eq!(done["result"]["scheduled"], 2, "{done:#}");
+    m.ok("approval_status", json!({"handle": handle}));
+    let status = m.ok("mission_status", json!({"mission": "guarded"}));
+    assert_eq!(status["pending_events"], 2, "scheduled once, not twice: {status:#}");
+}

@@ -294,3 +294,60 @@ fn parse<T: serde::de::DeserializeOwned>(v: Value) -> Result<T> {
 fn refused(handle: &str, word: &str) -> Error {
     Error::failed(format!("the owner's approval {handle} is {word}: nothing was sent"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op() -> Operation {
+        Operation {
+            tool: "sms_send".into(),
+            args: json!({"to": "+15005550006", "message": "hi"}),
+            stage: Stage::Pending,
+            mission: None,
+            result: None,
+            decision: None,
+        }
+    }
+
+    fn file() -> (tempfile::TempDir, PendingFile) {
+        let dir = tempfile::tempdir().unwrap();
+        let f = PendingFile::of(&StateStore::open(dir.path().join("state.json")));
+        (dir, f)
+    }
+
+    #[tokio::test]
+    async fn an_approved_operation_is_claimed_once_and_never_again() {
+        let (_dir, f) = file();
+        f.add("apr_1", op()).await.unwrap();
+        assert!(matches!(f.claim("apr_1").await.unwrap(), Claimed::Send(o) if o.tool == "sms_send"));
+        // A second claimer (another call, another server) does not send it.
+        assert!(matches!(f.claim("apr_1").await.unwrap(), Claimed::Interrupted));
+        f.settle("apr_1", Stage::Done, json!({"id": "msg_1"})).await.unwrap();
+        assert!(matches!(f.claim("apr_1").await.unwrap(), Claimed::Done(v) if v["id"] == "msg_1"));
+        assert!(matches!(f.claim("apr_2").await.unwrap(), Claimed::Unknown));
+    }
+
+    #[tokio::test]
+    async fn a_refused_operation_stays_refused_and_a_claimed_one_cannot_be_refused() {
+        let (_dir, f) = file();
+        f.add("apr_1", op()).await.unwrap();
+        f.settle("apr_1", Stage::Refused, json!("denied")).await.unwrap();
+        assert!(matches!(f.claim("apr_1").await.unwrap(), Claimed::Refused(w) if w == "denied"));
+
+        f.add("apr_2", op()).await.unwrap();
+        assert!(matches!(f.claim("apr_2").await.unwrap(), Claimed::Send(_)));
+        f.settle("apr_2", Stage::Refused, json!("expired")).await.unwrap();
+        assert!(matches!(f.claim("apr_2").await.unwrap(), Claimed::Interrupted), "still the claimed one");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_pending_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, f) = file();
+        f.add("apr_1", op()).await.unwrap();
+        let mode = std::fs::metadata(dir.path().join("state.json.mcp-pending.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
