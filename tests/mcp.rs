@@ -346,7 +346,8 @@ fn a_client_that_disconnects_mid_call_stops_the_server_within_5s_and_nothing_is_
     let sb = TestSandbox::start();
     let w = World::new(&sb.api);
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_clawdtalk"));
-    c.env_clear().envs(w.vars()).current_dir(w.env.work()).arg("mcp");
+    // `--json -v`: logs (debug) go to stderr, stdout stays the protocol.
+    c.env_clear().envs(w.vars()).current_dir(w.env.work()).args(["--json", "-v", "mcp"]);
     let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let lines = [
@@ -369,6 +370,13 @@ fn a_client_that_disconnects_mid_call_stops_the_server_within_5s_and_nothing_is_
         }
         assert!(closed.elapsed() < Duration::from_secs(5), "the server is still running 5 s after the client left");
         std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(!stdout.is_empty());
+    for line in stdout.lines() {
+        let msg: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON-RPC on stdout: {line:?}: {e}"));
+        assert_eq!(msg["jsonrpc"], "2.0", "{line}");
     }
     assert_eq!(sent(&sb), Vec::<Value>::new(), "never sent");
     let pending: Value = serde_json::from_slice(&std::fs::read(pending_file(&w.state())).unwrap()).unwrap();

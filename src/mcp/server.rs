@@ -172,17 +172,58 @@ impl ServerHandler for Server {
     }
 }
 
+/// How long calls still running when the client disconnects may take to
+/// finish before the server stops anyway (rmcp alone would wait 5 s).
+const DISCONNECT_GRACE: Duration = Duration::from_secs(3);
+
+/// stdin, telling `eof` when the client has closed it.
+struct WatchedStdin {
+    inner: tokio::io::Stdin,
+    eof: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl tokio::io::AsyncRead for WatchedStdin {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let at_end = matches!(r, std::task::Poll::Ready(Ok(()))) && buf.filled().len() == before && buf.remaining() > 0;
+        if at_end || matches!(r, std::task::Poll::Ready(Err(_))) {
+            if let Some(tx) = self.eof.take() {
+                let _ = tx.send(());
+            }
+        }
+        r
+    }
+}
+
 /// Serve `env`'s tools over stdin/stdout until the client disconnects.
+/// Calls still running then get [`DISCONNECT_GRACE`] to finish; what is
+/// still waiting after it (an approval, typically: its operation is already
+/// in the pending file) is dropped with the runtime, so the process is gone
+/// within 5 s.
 pub async fn serve(env: Arc<dyn Surroundings>, opts: Options) -> Result<()> {
     let server = Server::new(env, opts);
     tracing::debug!(tools = server.tool_names().len(), "MCP server on stdio");
+    let (tx, eof) = tokio::sync::oneshot::channel();
+    let stdin = WatchedStdin { inner: tokio::io::stdin(), eof: Some(tx) };
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve((stdin, tokio::io::stdout()))
         .await
         .map_err(|e| Error::failed(format!("the MCP client did not complete the handshake: {e}")))?;
-    match running.waiting().await {
-        Ok(reason) => tracing::debug!("MCP session ended: {reason:?}"),
-        Err(e) => tracing::debug!("MCP session ended: {e}"),
+    let deadline = async {
+        let _ = eof.await;
+        tokio::time::sleep(DISCONNECT_GRACE).await;
+    };
+    tokio::select! {
+        r = running.waiting() => match r {
+            Ok(reason) => tracing::debug!("MCP session ended: {reason:?}"),
+            Err(e) => tracing::debug!("MCP session ended: {e}"),
+        },
+        () = deadline => tracing::debug!("the client left; calls still running are dropped"),
     }
     Ok(())
 }
