@@ -339,6 +339,13 @@ fn mcp_and_cli_calls_mix_on_one_mission() {
     m.ok("memory_save", json!({"mission": "mixed", "key": "note", "value": {"best": "Bob"}}));
     let out = w.cli(&["--json", "memory", "get", "mixed", "note"]);
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), json!({"best": "Bob"}));
+
+    // The event the CLI scheduled is cancelled through MCP.
+    let cancelled = m.ok("mission_cancel", json!({"mission": "mixed"}));
+    assert_eq!(cancelled["cancelled"].as_array().map(Vec::len), Some(1), "{cancelled:#}");
+    let out = w.cli(&["--json", "mission", "status", "mixed"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["pending_events"], 0, "{status:#}");
 }
 
 #[test]

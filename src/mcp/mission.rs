@@ -14,7 +14,7 @@ use super::server::Server;
 use crate::api::scheduled::Channel;
 use crate::error::{Error, Result};
 use crate::ledger::{self, AssistantRequest, CompleteRequest, InitRequest, ScheduleRequest, SetupAgentRequest};
-use crate::lifecycle::cancel::cancel_mission;
+use crate::lifecycle::cancel::cancel_mission_within;
 
 /// One step of the mission's plan.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -363,7 +363,10 @@ impl Server {
         // Unknown or archived slugs fail here, before any client is built.
         store.read_async().await?.active_slug(&a.mission)?;
         let svc = self.env.api_service()?;
-        let r = cancel_mission(&svc, &store, &a.mission, a.pending_only).await?;
+        // A poll holding the lock is waited for up to 15 s (the tool call
+        // answers within 25 s); longer, the error says to try again.
+        let wait = std::time::Duration::from_secs(15);
+        let r = cancel_mission_within(&svc, &store, &a.mission, a.pending_only, wait).await?;
         serde_json::to_value(&r).map_err(|e| Error::failed(e.to_string()))
     }
 
