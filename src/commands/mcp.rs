@@ -2,7 +2,7 @@
 //! context's configuration, clients, state file, clocks and journal, and
 //! serve it on stdio until the client disconnects.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
@@ -25,21 +25,38 @@ use super::Context;
 /// call lasts at most 25 s).
 const AGENTPHONE_RATE_LIMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The tools' surroundings: this command's context.
+/// The tools' surroundings: this command's context. The clients are built
+/// once and reused by every tool call (one connection pool, and the TLS
+/// set-up is not paid per call).
 struct FromContext {
     ctx: Context,
     redactor: Redactor,
+    clawdtalk: OnceLock<Client>,
+    agentphone: OnceLock<AgentPhone>,
+}
+
+/// `slot`'s client, built by `build` on first success.
+fn reused<T: Clone>(slot: &OnceLock<T>, build: impl FnOnce() -> Result<T>) -> Result<T> {
+    if let Some(c) = slot.get() {
+        return Ok(c.clone());
+    }
+    let c = build()?;
+    Ok(slot.get_or_init(|| c).clone())
 }
 
 impl Surroundings for FromContext {
     fn client(&self) -> Result<Client> {
-        self.ctx.client()
+        reused(&self.clawdtalk, || self.ctx.client())
     }
     fn api_service(&self) -> Result<crate::lifecycle::api_service::ApiService> {
-        self.ctx.api_service()
+        Ok(crate::lifecycle::api_service::ApiService::new(
+            self.client()?,
+            self.ctx.clock.clone(),
+            self.ctx.service_clock.clone(),
+        ))
     }
     fn agentphone(&self) -> Result<AgentPhone> {
-        self.ctx.agentphone(AGENTPHONE_RATE_LIMIT_WAIT)
+        reused(&self.agentphone, || self.ctx.agentphone(AGENTPHONE_RATE_LIMIT_WAIT))
     }
     fn state(&self) -> Result<StateStore> {
         self.ctx.state()
@@ -68,7 +85,12 @@ impl Surroundings for FromContext {
 pub async fn run(ctx: &Context, a: McpArgs) -> Result<Outcome> {
     let tools = mcp::select_tools(&a.tools, a.all_tools)?;
     let opts = Options { tools, approval: !a.no_approval, approval_wait: a.approval_wait };
-    let env = FromContext { ctx: ctx.clone(), redactor: Redactor::from_config(&ctx.config) };
+    let env = FromContext {
+        ctx: ctx.clone(),
+        redactor: Redactor::from_config(&ctx.config),
+        clawdtalk: OnceLock::new(),
+        agentphone: OnceLock::new(),
+    };
     mcp::serve(Arc::new(env), opts).await?;
     // Everything went over the protocol: nothing more for stdout.
     Ok(Outcome::streamed())
