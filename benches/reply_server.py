@@ -15,6 +15,11 @@ REPLY = b'{"data": {"id": "ev_bench", "type": "custom"}}'
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle on, the body of a
+    # second request on a kept-alive connection waits for the client's
+    # delayed ACK (40 ms). A fresh connection (one request per process) is
+    # not affected; benches/mcp.sh reuses one.
+    disable_nagle_algorithm = True
 
     def _answer(self):
         length = int(self.headers.get("Content-Length") or 0)

@@ -16,6 +16,7 @@ pub mod error;
 pub mod journal;
 pub mod ledger;
 pub mod lifecycle;
+pub mod mcp;
 pub mod openclaw;
 pub mod outbound;
 pub mod output;

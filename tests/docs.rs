@@ -573,11 +573,15 @@ fn skill_md_teaches_the_one_cron_line_and_every_command_it_names_exists() {
     }
 }
 
-/// SKILL.md calls the MCP server planned exactly while `clawdtalk mcp` does
-/// not exist: when it lands, this fails until the skill documents it.
+/// SKILL.md teaches `clawdtalk mcp` as the alternative to the commands,
+/// with the approval guard, now that the server exists (docs/mcp.md).
 #[test]
-fn skill_md_calls_mcp_planned_only_while_there_is_none() {
-    let has_mcp = Cli::command().find_subcommand("mcp").is_some();
-    let says_planned = skill_md().contains("is planned but does not exist yet");
-    assert_ne!(has_mcp, says_planned, "update the MCP section of skill/SKILL.md");
+fn skill_md_teaches_the_mcp_server_as_the_alternative() {
+    assert!(Cli::command().find_subcommand("mcp").is_some());
+    let text = skill_md();
+    assert!(!text.contains("is planned but does not exist yet"), "SKILL.md still calls MCP planned");
+    let section = text.split("## MCP").nth(1).expect("SKILL.md has an MCP section");
+    for needle in ["clawdtalk mcp", "--tools", "approval", "pending", "approval_status"] {
+        assert!(section.contains(needle), "the MCP section of SKILL.md does not mention {needle:?}");
+    }
 }

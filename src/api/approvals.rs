@@ -57,6 +57,30 @@ pub async fn get(c: &Client, request_id: &str) -> Result<Approval> {
     to_approval(c.get(&ApiPath::new("/approvals").id("REQUEST_ID", request_id)?, &[]).await?)
 }
 
+/// The outcome when nobody can be asked: `no_devices` when the owner has no
+/// device registered (0 notified, 0 failed), `no_devices_reached` when every
+/// push failed (0 notified, some failed). `None`: someone was notified.
+pub fn unreachable_outcome(c: &ApprovalCreated) -> Option<&'static str> {
+    match (c.devices_notified, c.devices_failed) {
+        (0, 0) => Some("no_devices"),
+        (0, _) => Some("no_devices_reached"),
+        _ => None,
+    }
+}
+
+/// The owner's decision on approval `id`: `approved`, `denied` or
+/// `expired`; `None` while it is pending; a failure for a status the
+/// protocol does not have.
+pub fn decision(a: &Approval, id: &str) -> Result<Option<&'static str>> {
+    match a.status.as_deref() {
+        Some("approved") => Ok(Some("approved")),
+        Some("denied") => Ok(Some("denied")),
+        Some("expired") => Ok(Some("expired")),
+        Some("pending") | None => Ok(None),
+        Some(other) => Err(Error::failed(format!("approval {id}: unexpected status {other:?} from the service"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@ pub mod event;
 pub mod forget;
 pub mod insights;
 pub mod legacy;
+pub mod mcp;
 pub mod memory;
 pub mod mission;
 pub mod optout;
@@ -118,6 +119,8 @@ pub enum Command {
     /// The opt-out list: numbers nothing calls or texts again (add, remove, list).
     #[command(subcommand)]
     Optout(optout::OptoutCommand),
+    /// Serve the tools to an agent over MCP (stdio): missions, memory, calls, SMS, approvals, AgentPhone.
+    Mcp(mcp::McpArgs),
     /// Configure the skill: API key, server, names, gateway (interactive on a terminal; --yes for agents).
     Setup(setup::SetupArgs),
     /// Check everything: config, key, service, connect daemon, gateway, state; exit 1 when a check fails.

@@ -12,8 +12,7 @@ use serde_json::Value;
 use crate::agentphone::{self, fmt_secs, Call, CallRequest, WaitOptions};
 use crate::cli::agentphone::{AgentPhoneCallArgs, AgentPhoneCommand, AgentPhoneGetArgs};
 use crate::error::{Error, Result};
-use crate::journal::{Entry, Kind};
-use crate::ledger::agentphone::reason;
+use crate::ledger::agentphone::{checked_request, placed_entry, reason, result_entry};
 use crate::ledger::Booking;
 use crate::output::{Block, Outcome};
 use crate::validate;
@@ -30,27 +29,7 @@ pub async fn run(ctx: &Context, cmd: AgentPhoneCommand) -> Result<Outcome> {
 
 /// Check every argument before anything is sent.
 fn call_request(a: &AgentPhoneCallArgs) -> Result<CallRequest> {
-    let to_phone_number = validate::phone("--to", &a.to)?;
-    let objective = a.objective.trim();
-    if objective.is_empty() {
-        return Err(Error::usage("--objective must say what the call should achieve; it is empty"));
-    }
-    let business_name = match a.business_name.as_deref().map(str::trim) {
-        Some("") => return Err(Error::usage("--business-name is empty; leave it out or give the name")),
-        other => other.map(str::to_string),
-    };
-    let website = match a.website.as_deref().map(str::trim) {
-        None => None,
-        Some(w) => match url::Url::parse(w) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(w.to_string()),
-            _ => {
-                return Err(Error::usage(format!(
-                    "--website {w:?} is not an http(s) URL; write it like https://example.com"
-                )))
-            }
-        },
-    };
-    Ok(CallRequest { to_phone_number, objective: objective.to_string(), business_name, website })
+    checked_request(&a.to, &a.objective, a.business_name.as_deref(), a.website.as_deref())
 }
 
 /// `agentphone call --to N --objective T [--wait]`.
@@ -69,14 +48,7 @@ pub async fn call(ctx: &Context, a: AgentPhoneCallArgs) -> Result<Outcome> {
     let placed = ap.create_call(&req).await?;
     let credits = placed.credits_remaining.clone();
     let id = placed.call.call_id.clone();
-    let mut placed_entry = Entry::new(Kind::Agentphone, "agentphone.placed")
-        .call_id(&id)
-        .to(&req.to_phone_number)
-        .status(&placed.call.stage());
-    if let Some(m) = &a.mission {
-        placed_entry = placed_entry.mission(m);
-    }
-    ctx.record(placed_entry).await;
+    ctx.record(placed_entry(&placed.call, &req.to_phone_number, a.mission.as_deref())).await;
     let mut notes = Vec::new();
     if let Some(b) = &booking {
         notes.extend(b.record(&|| ctx.client(), &claim(ctx), ctx.now(), &placed.call, Some(&req)).await);
@@ -156,17 +128,9 @@ pub async fn get(ctx: &Context, a: AgentPhoneGetArgs) -> Result<Outcome> {
 /// A finished call's result in the journal (docs/journal.md): its stage,
 /// and the outcome or summary. Nothing while it is still going.
 async fn record_result(ctx: &Context, call: &Call, mission: Option<&str>) {
-    if !call.is_terminal() {
-        return;
+    if let Some(e) = result_entry(call, mission) {
+        ctx.record(e).await;
     }
-    let mut e = Entry::new(Kind::Agentphone, "agentphone.result").call_id(&call.call_id).status(&call.stage());
-    if let Some(m) = mission {
-        e = e.mission(m);
-    }
-    if let Some(t) = call.outcome.as_deref().or(call.summary.as_deref()).filter(|t| !t.trim().is_empty()) {
-        e = e.text(t);
-    }
-    ctx.record(e).await;
 }
 
 /// The call for people (fields, then the transcript) and for `--json` (the

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::api::approvals;
-use crate::api::models::{ApprovalCreated, ApprovalRequest};
+use crate::api::approvals::{self, unreachable_outcome};
+use crate::api::models::ApprovalRequest;
 use crate::cli::approval::{ApprovalCommand, ApprovalRequestArgs, ApprovalStatusArgs};
 use crate::error::{Error, Result};
 use crate::output::Outcome;
@@ -19,17 +19,6 @@ pub async fn run(ctx: &Context, cmd: ApprovalCommand) -> Result<Outcome> {
     match cmd {
         ApprovalCommand::Request(a) => request(ctx, a).await,
         ApprovalCommand::Status(a) => status(ctx, a).await,
-    }
-}
-
-/// The outcome when nobody can be asked: `no_devices` when the owner has no
-/// device registered (0 notified, 0 failed), `no_devices_reached` when every
-/// push failed (0 notified, some failed). `None`: someone was notified.
-pub fn unreachable_outcome(c: &ApprovalCreated) -> Option<&'static str> {
-    match (c.devices_notified, c.devices_failed) {
-        (0, 0) => Some("no_devices"),
-        (0, _) => Some("no_devices_reached"),
-        _ => None,
     }
 }
 
@@ -76,14 +65,12 @@ pub async fn request(ctx: &Context, a: ApprovalRequestArgs) -> Result<Outcome> {
         }
         tokio::time::sleep(interval.min(deadline - now)).await;
         let approval = approvals::get(&client, &id).await?;
-        match approval.status.as_deref() {
-            Some("approved") => break "approved",
-            Some("denied") => break "denied",
-            Some("expired") => break "expired",
-            Some("pending") | None => {}
-            Some(other) => {
+        match approvals::decision(&approval, &id) {
+            Ok(Some(word)) => break word,
+            Ok(None) => {}
+            Err(e) => {
                 progress.finish();
-                return Err(Error::failed(format!("approval {id}: unexpected status {other:?} from the service")));
+                return Err(e);
             }
         }
     };
@@ -106,6 +93,7 @@ pub async fn status(ctx: &Context, a: ApprovalStatusArgs) -> Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::models::ApprovalCreated;
 
     #[test]
     fn nobody_notified_distinguishes_no_devices_from_failed_pushes() {

@@ -37,6 +37,7 @@ pub mod event;
 pub mod forget;
 pub mod insights;
 pub mod legacy;
+pub mod mcp;
 pub mod memory;
 pub mod mission;
 pub mod optout;
@@ -265,6 +266,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<Outcome> {
         Command::Memory(c) => memory::run(ctx, c).await,
         Command::Optout(c) => optout::run(ctx, c).await,
         Command::Forget(a) => forget::run(ctx, a).await,
+        Command::Mcp(a) => mcp::run(ctx, a).await,
         Command::Setup(a) => setup::run(ctx, a).await,
         Command::Status(a) => status::run(ctx, a).await,
         Command::Skill(c) => skill::run(ctx, c).await,

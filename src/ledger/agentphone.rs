@@ -9,10 +9,67 @@ use crate::agentphone::{Call, CallRequest};
 use crate::api::events::{self, NewEvent};
 use crate::api::Client;
 use crate::error::{Error, Result};
+use crate::journal::{Entry, Kind};
 use crate::state::{RecordKind, RunLog, StateStore};
 
 use super::claim::{send_claimed, Claim, OwedEvent};
 use super::ClientSource;
+
+/// Check an AgentPhone call's arguments before anything is sent (the CLI's
+/// `agentphone call` and the MCP tool `agentphone_call`).
+pub fn checked_request(
+    to: &str,
+    objective: &str,
+    business_name: Option<&str>,
+    website: Option<&str>,
+) -> Result<CallRequest> {
+    let to_phone_number = crate::validate::phone("--to", to)?;
+    let objective = objective.trim();
+    if objective.is_empty() {
+        return Err(Error::usage("--objective must say what the call should achieve; it is empty"));
+    }
+    let business_name = match business_name.map(str::trim) {
+        Some("") => return Err(Error::usage("--business-name is empty; leave it out or give the name")),
+        other => other.map(str::to_string),
+    };
+    let website = match website.map(str::trim) {
+        None => None,
+        Some(w) => match url::Url::parse(w) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(w.to_string()),
+            _ => {
+                return Err(Error::usage(format!(
+                    "--website {w:?} is not an http(s) URL; write it like https://example.com"
+                )))
+            }
+        },
+    };
+    Ok(CallRequest { to_phone_number, objective: objective.to_string(), business_name, website })
+}
+
+/// The journal's entry for a placed call (docs/journal.md).
+pub fn placed_entry(call: &Call, to: &str, mission: Option<&str>) -> Entry {
+    let e = Entry::new(Kind::Agentphone, "agentphone.placed").call_id(&call.call_id).to(to).status(&call.stage());
+    match mission {
+        Some(m) => e.mission(m),
+        None => e,
+    }
+}
+
+/// The journal's entry for a finished call: its stage, and the outcome or
+/// summary. None while it is still going.
+pub fn result_entry(call: &Call, mission: Option<&str>) -> Option<Entry> {
+    if !call.is_terminal() {
+        return None;
+    }
+    let mut e = Entry::new(Kind::Agentphone, "agentphone.result").call_id(&call.call_id).status(&call.stage());
+    if let Some(m) = mission {
+        e = e.mission(m);
+    }
+    if let Some(t) = call.outcome.as_deref().or(call.summary.as_deref()).filter(|t| !t.trim().is_empty()) {
+        e = e.text(t);
+    }
+    Some(e)
+}
 
 /// Memory key under which a mission keeps its AgentPhone calls.
 pub const MEMORY_KEY: &str = "agentphone_calls";

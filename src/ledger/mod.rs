@@ -17,6 +17,7 @@ use crate::error::Result;
 pub mod agentphone;
 pub mod assistant;
 pub mod claim;
+pub mod memory;
 pub mod mission;
 pub mod report;
 pub mod schedule;

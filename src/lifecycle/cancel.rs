@@ -51,7 +51,19 @@ pub async fn cancel_mission<S: Service>(
     key: &str,
     pending_only: bool,
 ) -> Result<CancelReport> {
-    let _lock = PollLock::acquire(store.path(), Duration::from_secs(60)).await?;
+    cancel_mission_within(svc, store, key, pending_only, Duration::from_secs(60)).await
+}
+
+/// [`cancel_mission`], waiting at most `lock_wait` for a running poll to
+/// let go of the poll lock (an MCP tool call must answer within 25 s).
+pub async fn cancel_mission_within<S: Service>(
+    svc: &S,
+    store: &StateStore,
+    key: &str,
+    pending_only: bool,
+    lock_wait: Duration,
+) -> Result<CancelReport> {
+    let _lock = PollLock::acquire(store.path(), lock_wait).await?;
     let state = store.read_async().await?;
     let slug = state.active_slug(key)?;
     let m = state.mission(&slug).ok_or_else(|| state.unknown(key))?;
