@@ -191,6 +191,8 @@ pub fn is_test_number(e164: &str) -> bool {
 
 /// Check one number: the one number check first (emergency and short
 /// numbers refused), then libphonenumber. `Err` is the reason to skip.
+/// Every target of a batch passes here and only here, so this is where an
+/// outbound gate (an opt-out list) applies to batches.
 pub fn check_number(raw: &str) -> std::result::Result<Number, String> {
     let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
     let e164 = match validate::phone("phone", &compact) {
