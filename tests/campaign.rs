@@ -178,6 +178,10 @@ fn a_dry_run_sends_nothing_then_the_batch_schedules_each_valid_target_once_insid
     assert_eq!(recorded.len(), 45);
     assert!(recorded.iter().all(|t| t["status"] == "scheduled" && t["event_id"].is_string()), "{recorded:?}");
     assert_eq!(recorded[0]["columns"]["notes"], "x", "other columns are kept");
+    let st: Value = serde_json::from_slice(&std::fs::read(state_file(&env)).unwrap()).unwrap();
+    let tracked = st["sweep"]["memory"]["scheduled_events"].as_array().unwrap();
+    assert_eq!(tracked.len(), 45, "each event is also a scheduled event record, tracked by poll");
+    assert!(tracked.iter().all(|e| e["step_id"] == "calls" && e["status"] == "pending"), "{tracked:?}");
 
     let again = run_json(batch_cmd(&env, &sb, &file, &[]));
     assert_eq!(again["totals"]["created"], 0, "{:#}", again["totals"]);

@@ -261,7 +261,11 @@ impl<'a> Grid<'a> {
                 continue;
             }
             if full(self, k) {
-                t = g + Duration::seconds(1);
+                let mut next = k + 1;
+                while full(self, next) {
+                    next += 1;
+                }
+                t = self.at(next).ok_or_else(never)?;
                 continue;
             }
             if let Some(cap) = self.opts.cap.as_ref().filter(|_| is_call) {
@@ -359,6 +363,17 @@ mod tests {
         assert!(matches!(again[0].action, Action::Exists { .. }));
         assert!(matches!(again[1].action, Action::Schedule { .. }));
         assert_eq!(again[2].action, Action::Skip { reason: "over --max-calls".into() });
+    }
+
+    #[test]
+    fn a_number_of_a_country_with_several_zones_waits_until_every_zone_is_open() {
+        // New York opens at 14:00Z, Honolulu at 19:00Z; New York closes at 22:00Z.
+        let r = rows("+1 212 555 2368,\n");
+        let p = plan(&r, &opts(), &[], "me", opts().start);
+        assert_eq!(slots(&p), [Some("2026-01-05T19:00:00Z".to_string())]);
+        let Action::Schedule { record, .. } = &p[0].action else { panic!() };
+        assert_eq!(record.zone_source, Some(crate::campaign::targets::ZoneSource::Ambiguous));
+        assert!(record.zones.len() > 10);
     }
 
     #[test]

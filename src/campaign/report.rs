@@ -137,3 +137,29 @@ pub fn outcome(entries: &[Entry], done: Option<&Done>, what: &str) -> Outcome {
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skip(row: usize, reason: &str) -> Entry {
+        Entry {
+            row,
+            phone: "x".into(),
+            name: Some("\u{1b}[31mred".into()),
+            action: Action::Skip { reason: reason.into() },
+        }
+    }
+
+    #[test]
+    fn a_dry_run_lists_each_row_with_totals_and_sanitises_what_it_shows() {
+        let o = outcome(&[skip(1, "duplicate of row 0"), skip(2, "bad\u{7}")], None, "call");
+        assert_eq!(o.data["dry_run"], true);
+        assert_eq!(o.data["totals"]["skipped"], 2);
+        assert_eq!(o.data["targets"][0]["reason"], "duplicate of row 0");
+        let shown = crate::output::render_blocks(&o.blocks);
+        assert!(shown.contains("skipped: duplicate of row 0"), "{shown}");
+        assert!(!shown.contains('\u{1b}') && !shown.contains('\u{7}'), "{shown:?}");
+        assert!(o.notes[0].starts_with("Dry run: 0 to schedule"), "{:?}", o.notes);
+    }
+}
