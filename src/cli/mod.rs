@@ -137,7 +137,7 @@ pub enum Command {
     /// Account phone numbers: list, available, assign.
     #[command(subcommand)]
     Phone(phone::PhoneCommand),
-    /// Scheduled calls and SMS: call, sms, get, cancel, list.
+    /// Scheduled calls and SMS: call, sms, get, cancel, list, batch.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
     /// Conversation insights: get.
