@@ -289,6 +289,32 @@ impl Config {
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.raw.get(key).and_then(Value::as_str)
     }
+
+    /// `daily_call_cap`: the most calls scheduled for one day across all
+    /// missions (docs/configuration.md); `None` when not set.
+    pub fn daily_call_cap(&self) -> Result<Option<u32>> {
+        match self.raw.get("daily_call_cap") {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .map(Some)
+                .ok_or_else(|| Error::config(format!("daily_call_cap must be a positive whole number, got {v}"))),
+        }
+    }
+
+    /// `timezone`: the owner's IANA zone (docs/configuration.md), where a
+    /// day of `daily_call_cap` is a calendar day; `None`: the local zone.
+    pub fn owner_timezone(&self) -> Result<Option<chrono_tz::Tz>> {
+        match self.get_str("timezone").map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(z) => z
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::config(format!("timezone {z:?} is not an IANA time zone (e.g. Europe/Paris)"))),
+        }
+    }
 }
 
 fn trim_slash(s: &str) -> String {

@@ -7,6 +7,7 @@
 
 pub mod agentphone;
 pub mod api;
+pub mod campaign;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -147,7 +147,7 @@ pub enum Command {
     /// Account phone numbers: list, available, assign.
     #[command(subcommand)]
     Phone(phone::PhoneCommand),
-    /// Scheduled calls and SMS: call, sms, get, cancel, list.
+    /// Scheduled calls and SMS: call, sms, get, cancel, list, batch.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
     /// Conversation insights: get.
@@ -190,6 +190,33 @@ pub mod bounds {
     /// Shortest pause between polls (hidden test knobs), in seconds: above
     /// zero so a loop never spins.
     pub const MIN_PAUSE_SECS: f64 = 0.001;
+    /// Most calls starting in one `schedule batch` slot.
+    pub const MAX_CONCURRENCY: u32 = 100;
+    /// Most targets one `schedule batch --max-calls` allows.
+    pub const MAX_BATCH_CALLS: u32 = 100_000;
+
+    /// A parser for an RFC 3339 instant between 1970 and 9999.
+    pub fn instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+        chrono::DateTime::parse_from_rfc3339(s.trim())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| format!("{s:?} is not an RFC 3339 time (e.g. 2026-01-05T15:00:00Z)"))
+            .and_then(|t| if t.timestamp() >= 0 { Ok(t) } else { Err(format!("{s} is before 1970")) })
+    }
+
+    /// A parser for a span between 1 second and 1 day: `90s`, `2m`, `1h` or
+    /// plain seconds.
+    pub fn span(s: &str) -> Result<std::time::Duration, String> {
+        let t = s.trim();
+        let (n, mult) = match t.char_indices().last() {
+            Some((i, 's')) => (&t[..i], 1),
+            Some((i, 'm')) => (&t[..i], 60),
+            Some((i, 'h')) => (&t[..i], 3600),
+            _ => (t, 1),
+        };
+        let secs = n.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)).filter(|v| (1..=86_400).contains(v));
+        secs.map(std::time::Duration::from_secs)
+            .ok_or_else(|| format!("{s:?} is not a span between 1s and 24h (e.g. 90s, 2m, 1h)"))
+    }
 
     /// A parser for a number of seconds (fractions allowed) in `min..=max`.
     pub fn seconds(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync + 'static {

@@ -40,6 +40,9 @@ pub struct SandboxServeArgs {
     /// error (HTTP 500).
     #[arg(long, value_name = "MODE")]
     pub agent: Option<crate::sandbox::agent::AgentMode>,
+    /// Start the sandbox clock at this time (RFC 3339, e.g. 2026-01-05T15:00:00Z) instead of now.
+    #[arg(long, value_name = "TIME", value_parser = super::bounds::instant)]
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Subcommand)]

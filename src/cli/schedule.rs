@@ -23,6 +23,15 @@ pub enum ScheduleCommand {
     Cancel(ScheduledEventRef),
     /// List an assistant's scheduled events.
     List(ScheduleListArgs),
+    /// Schedule a paced batch of calls or SMS from a file of targets, each inside the callee's
+    /// calling window, each target once (docs/campaigns.md).
+    #[command(
+        after_help = "Targets: CSV with a header row (or JSON Lines): phone (required), name, timezone, kind, any other \
+                      column.\n\nExamples:\n  clawdtalk schedule batch --mission roof --file targets.csv --dry-run\n  \
+                      clawdtalk schedule batch --mission roof --file targets.csv --step quotes --window 09:00-17:00 \\\n      \
+                      --days mon-fri --default-tz America/Chicago --concurrency 5 --stagger 2m --start +5m"
+    )]
+    Batch(ScheduleBatchArgs),
 }
 
 /// Who calls whom, and when.
@@ -92,4 +101,64 @@ pub struct ScheduledEventRef {
 pub struct ScheduleListArgs {
     /// Assistant id.
     pub assistant_id: String,
+}
+
+/// `schedule batch` (docs/campaigns.md).
+#[derive(Debug, Clone, Args)]
+pub struct ScheduleBatchArgs {
+    /// Mission slug in the state file: its assistant, agent number, mission and run.
+    #[arg(long, value_name = "SLUG")]
+    pub mission: String,
+    /// Targets: CSV with a header row, or JSON Lines (.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub file: std::path::PathBuf,
+    /// Call or text each target.
+    #[arg(long, value_enum, default_value_t = BatchChannel::Call)]
+    pub channel: BatchChannel,
+    /// The SMS text (--channel sms).
+    #[arg(long, allow_hyphen_values = true)]
+    pub text: Option<String>,
+    /// Plan step each event completes.
+    #[arg(long, value_name = "STEP_ID")]
+    pub step: Option<String>,
+    /// Daily calling window in the callee's local time (start included, end excluded).
+    #[arg(long, value_name = "HH:MM-HH:MM", default_value = "09:00-17:00")]
+    pub window: String,
+    /// Days the window applies: mon-fri, mon,wed,sat, sat-mon or all.
+    #[arg(long, value_name = "DAYS", default_value = "mon-fri")]
+    pub days: String,
+    /// The column holding each target's IANA time zone.
+    #[arg(long, value_name = "NAME", default_value = "timezone")]
+    pub tz_column: String,
+    /// Zone of targets whose zone is not known otherwise (IANA name, e.g. America/Chicago);
+    /// without it they are skipped.
+    #[arg(long, value_name = "ZONE")]
+    pub default_tz: Option<String>,
+    /// At most this many calls start in one --stagger slot.
+    #[arg(long, value_name = "N", default_value_t = 5,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(super::bounds::MAX_CONCURRENCY)))]
+    pub concurrency: u32,
+    /// Time between slots: 90s, 2m, 1h.
+    #[arg(long, value_name = "SPAN", default_value = "2m", value_parser = super::bounds::span)]
+    pub stagger: std::time::Duration,
+    /// First slot: relative (+2m) or RFC 3339 UTC; at least 60 s ahead.
+    #[arg(long, value_name = "TIME", default_value = "+2m", allow_hyphen_values = true)]
+    pub start: String,
+    /// At most this many targets of this batch get an event (counting earlier runs').
+    #[arg(long, value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(super::bounds::MAX_BATCH_CALLS)))]
+    pub max_calls: Option<u32>,
+    /// Print the plan (slot in UTC and local time, or why skipped) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Retry profile of targets without a kind column: automated, service or professional.
+    #[arg(long, value_name = "PROFILE")]
+    pub retry_profile: Option<String>,
+}
+
+/// `--channel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BatchChannel {
+    Call,
+    Sms,
 }

@@ -42,6 +42,7 @@ pub fn options(ctx: &Context, a: &SandboxServeArgs) -> SandboxOptions {
         fail_rate: a.fail_rate,
         seed: a.seed,
         agent: a.agent,
+        start: a.start,
     }
 }
 

@@ -357,7 +357,8 @@ async fn invoke(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
                 list.push(json!({"sessionKey": session_key, "message": message, "timeoutSeconds": timeout_secs}));
             }
             if timeout_secs == Some(0.0) {
-                let accepted = json!({"runId": format!("run_{}", s.clock.now().timestamp_micros()), "status": "accepted"});
+                let accepted =
+                    json!({"runId": format!("run_{}", s.clock.now().timestamp_micros()), "status": "accepted"});
                 return tool_result(accepted);
             }
             tracing::debug!(session = %session_key, mode = mode.word(), "stand-in agent answering");

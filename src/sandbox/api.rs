@@ -485,10 +485,11 @@ async fn schedule_event(State(s): State<Shared>, Path(aid): Path<String>, body: 
     let at = DateTime::parse_from_rfc3339(at_text.trim())
         .map_err(|e| ApiError::unprocessable(format!("scheduled_at {at_text:?} is not an RFC 3339 time: {e}")))?
         .with_timezone(&Utc);
-    // "At least a minute ahead" is judged on the real wall clock, since that
-    // is what clients check against; the event then plays out on the
-    // sandbox clock (at once when a fast sandbox clock is already past it).
-    check_ahead(&at_text, at, Utc::now())?;
+    // "At least a minute ahead" is judged on the real wall clock (moved to
+    // `--start` when given), since that is what clients check against; the
+    // event then plays out on the sandbox clock (at once when a fast sandbox
+    // clock is already past it).
+    check_ahead(&at_text, at, s.clock.wall_now())?;
     let text_body = opt_str(&b, "text_body")?;
     if channel == Channel::Sms && text_body.as_deref().is_none_or(|t| t.trim().is_empty()) {
         return Err(ApiError::unprocessable("text_body is required for an sms event"));

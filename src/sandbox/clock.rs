@@ -21,8 +21,15 @@ impl Clock {
     /// A clock starting now, `speed` times faster than real time (values
     /// that are not positive and finite fall back to 1).
     pub fn new(speed: f64) -> Clock {
+        Clock::starting(speed, None)
+    }
+
+    /// A clock starting at `start` (default now), `speed` times faster
+    /// than real time (`sandbox --start`).
+    pub fn starting(speed: f64, start: Option<DateTime<Utc>>) -> Clock {
         let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
-        Clock { start_real: Instant::now(), start_wall: Utc::now(), speed, advanced_ms: AtomicI64::new(0) }
+        let start_wall = start.unwrap_or_else(Utc::now);
+        Clock { start_real: Instant::now(), start_wall, speed, advanced_ms: AtomicI64::new(0) }
     }
 
     pub fn speed(&self) -> f64 {
@@ -35,6 +42,13 @@ impl Clock {
         self.start_wall
             + Duration::milliseconds(real_ms as i64)
             + Duration::milliseconds(self.advanced_ms.load(Ordering::Relaxed))
+    }
+
+    /// The wall clock as the sandbox's clients know it: the real one, or
+    /// with `--start` the start time plus the real time since (not sped
+    /// up). "At least a minute ahead" is judged on it.
+    pub fn wall_now(&self) -> DateTime<Utc> {
+        self.start_wall + Duration::milliseconds(self.start_real.elapsed().as_millis() as i64)
     }
 
     /// Move the sandbox clock forward (never backwards: negative values are ignored).
@@ -71,6 +85,14 @@ mod tests {
         let d = c.now() - before;
         assert!(d >= Duration::seconds(3600) && d < Duration::seconds(3605), "{d}");
         assert_eq!(c.advanced_seconds(), 3600.0);
+    }
+
+    #[test]
+    fn a_clock_with_a_start_begins_at_that_time() {
+        let start = DateTime::parse_from_rfc3339("2026-01-05T15:00:00Z").unwrap().with_timezone(&Utc);
+        let c = Clock::starting(1.0, Some(start));
+        let d = c.now() - start;
+        assert!(d >= Duration::zero() && d < Duration::seconds(5), "{d}");
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct SandboxOptions {
     pub seed: Option<u64>,
     /// Serve the stand-in agent gateway, answering this way ([`agent`]).
     pub agent: Option<agent::AgentMode>,
+    /// The sandbox clock's time at start (default: the wall clock's).
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Default for SandboxOptions {
@@ -74,6 +76,7 @@ impl Default for SandboxOptions {
             fail_rate: 0.0,
             seed: None,
             agent: None,
+            start: None,
         }
     }
 }
@@ -131,7 +134,7 @@ impl Inner {
             None => StdRng::from_os_rng(),
         };
         Inner {
-            clock: Clock::new(opts.speed),
+            clock: Clock::starting(opts.speed, opts.start),
             opts,
             data: RwLock::new(Data::default()),
             log: Mutex::new(RequestLog::default()),
