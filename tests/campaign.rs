@@ -269,3 +269,31 @@ fn max_calls_and_the_daily_cap_limit_what_is_scheduled_and_say_so() {
     }
     assert_eq!(days, BTreeMap::from([(5, 8), (6, 4)]));
 }
+
+#[test]
+fn an_opted_out_number_is_skipped_with_its_reason_and_never_scheduled() {
+    let sb = sandbox(None);
+    let env = Sandboxed::new();
+    let aid = mission(&sb, &env);
+    let file = targets_file(&env);
+    // The same environment as the batch (its data directory holds the list).
+    let batch = batch_cmd(&env, &sb, &file, &[]);
+    let mut add = std::process::Command::new(batch.get_program());
+    add.env_clear().current_dir(env.work());
+    for (k, v) in batch.get_envs() {
+        if let Some(v) = v {
+            add.env(k, v);
+        }
+    }
+    let out = add.args(["optout", "add", "+15550101002", "--reason", "asked not to be called"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let plan = run_json(batch_cmd(&env, &sb, &file, &["--dry-run"]));
+    assert_eq!(plan["totals"]["to_schedule"], 44, "{:#}", plan["totals"]);
+    let row3 = &plan["targets"].as_array().unwrap()[2];
+    assert!(row3["reason"].as_str().unwrap_or_default().contains("opted out"), "{row3:#}");
+
+    let done = run_json(batch_cmd(&env, &sb, &file, &[]));
+    assert_eq!(done["totals"]["created"], 44, "{:#}", done["totals"]);
+    assert!(events(&sb, &aid).iter().all(|(to, _)| to != "+15550101002"), "the opted-out number is never scheduled");
+}

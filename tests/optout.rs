@@ -205,6 +205,11 @@ const OUTBOUND_SITES: &[(&str, usize, &str, &str)] = &[
     // poll's retries: dropped for opted-out numbers before they are sent.
     ("src/lifecycle/api_service.rs", 1, "src/lifecycle/executor/mission.rs", "optout::drop_retries("),
     ("src/connect/handler.rs", 2, "src/connect/handler.rs", "stop::may_text("),
+    // schedule batch: opted-out rows are skipped when planned.
+    ("src/campaign/batch.rs", 1, "src/campaign/plan.rs", "opts.gate.check(\"phone\""),
+    // MCP: the owner call dials no `to`; the SMS and AgentPhone tools check the gate.
+    ("src/mcp/direct.rs", 2, "src/mcp/direct.rs", "gate().await?.check(\"to\""),
+    ("src/mcp/agentphone.rs", 1, "src/mcp/agentphone.rs", "gate().await?.check(\"to\""),
     // The one exception: the confirmation of a STOP.
     ("src/connect/stop.rs", 1, "src/connect/stop.rs", "STOP_CONFIRMATION"),
 ];

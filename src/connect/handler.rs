@@ -8,7 +8,6 @@
 //! reach the gateway through at most `max_concurrent` slots. Every answer
 //! goes through one channel to the session's single writer.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::approval::{
     self, Approver, Cleared, Confirmation, Decision, NoDevices, Screened, Sensitive, Verdict, VoiceConfirmations,
 };
+use super::call_memory::CallMemory;
 use super::gateway::Gateway;
 use super::late::{self, LateCalls, Marker};
 use super::limits::{Admission, Counts, Load, StrangerThrottle, ThrottleTicket, Throttled};
@@ -57,48 +57,6 @@ pub struct Handler {
     out: UnboundedSender<ClientMessage>,
     /// STOP and START by SMS (docs/optout.md#stop-by-sms).
     desk: StopDesk,
-}
-
-/// A small per-call memory, forgotten on `call.ended` and bounded (the
-/// oldest call goes first) in case a server never sends it.
-struct CallMemory<V> {
-    map: HashMap<String, V>,
-    order: VecDeque<String>,
-}
-
-impl<V> Default for CallMemory<V> {
-    fn default() -> Self {
-        CallMemory { map: HashMap::new(), order: VecDeque::new() }
-    }
-}
-
-impl<V> CallMemory<V> {
-    const MAX: usize = 4096;
-
-    /// Remember `value` for `call_id` unless the call is known; `true` when it was new.
-    fn remember(&mut self, call_id: &str, value: V) -> bool {
-        if self.map.contains_key(call_id) {
-            return false;
-        }
-        if self.order.len() >= Self::MAX {
-            if let Some(oldest) = self.order.pop_front() {
-                self.map.remove(&oldest);
-            }
-        }
-        self.map.insert(call_id.to_string(), value);
-        self.order.push_back(call_id.to_string());
-        true
-    }
-
-    fn get(&self, call_id: &str) -> Option<&V> {
-        self.map.get(call_id)
-    }
-
-    fn forget(&mut self, call_id: &str) {
-        if self.map.remove(call_id).is_some() {
-            self.order.retain(|c| c != call_id);
-        }
-    }
 }
 
 /// Who is asking. Only the owner is never throttled, and only the owner may
@@ -806,23 +764,6 @@ fn refusal_text(d: &Decision, owner: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn calls_are_remembered_once_forgotten_on_request_and_bounded() {
-        let mut g = CallMemory::<()>::default();
-        let max = CallMemory::<()>::MAX;
-        assert!(g.remember("c1", ()));
-        assert!(!g.remember("c1", ()));
-        g.forget("c1");
-        assert!(g.remember("c1", ()), "a forgotten call is new again");
-        for i in 0..max {
-            g.remember(&format!("x{i}"), ());
-        }
-        assert_eq!(g.map.len(), max);
-        assert_eq!(g.order.len(), max);
-        assert!(g.remember("c1", ()), "the oldest call was dropped to stay within the bound");
-        assert!(!g.remember(&format!("x{}", max - 1), ()), "recent calls are kept");
-    }
 
     #[test]
     fn numbers_compare_by_their_digits_and_anything_else_keeps_its_own_short_key() {

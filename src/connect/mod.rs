@@ -19,6 +19,7 @@
 //!   looked for with `sessions_history`; [`report`]: the call's end report.
 
 pub mod approval;
+mod call_memory;
 pub mod daemon;
 pub mod gateway;
 pub mod handler;

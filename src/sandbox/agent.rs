@@ -354,7 +354,9 @@ async fn invoke(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
                 if list.len() >= MAX_RECEIVED {
                     list.remove(0);
                 }
-                list.push(json!({"sessionKey": session_key, "message": message, "timeoutSeconds": timeout_secs}));
+                // As sent: a whole number stays an integer in the record.
+                let wait = timeout_secs.map(|t| if t.fract() == 0.0 && t < 1e9 { json!(t as u64) } else { json!(t) });
+                list.push(json!({"sessionKey": session_key, "message": message, "timeoutSeconds": wait}));
             }
             if timeout_secs == Some(0.0) {
                 let accepted =
