@@ -147,36 +147,10 @@ impl Gateway {
     /// or no answer within `timeout` is an error.
     pub async fn notify(&self, message: Cleared, timeout: Duration) -> Result<()> {
         let session = self.main_session();
-        let body = json!({
-            "tool": "sessions_send",
-            "args": {"sessionKey": session, "message": message.message(), "timeoutSeconds": 0},
-        });
-        let mut req = self
-            .http
-            .post(&self.invoke_url)
-            .header(CONTENT_TYPE, "application/json")
-            .timeout(timeout)
-            .body(body.to_string());
-        if let Some(t) = &self.token {
-            req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
-        }
         tracing::debug!(session = %session, basis = message.basis(), "notifying the agent");
-        let resp = req.send().await.map_err(|e| {
-            let what = if e.is_timeout() { "timed out" } else { "is unreachable" };
-            Error::Network(format!("the agent gateway at {} {what}", self.invoke_url))
-        })?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| Error::Network(format!("reading the gateway reply: {e}")))?;
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let refused = |why: String| Error::Api { status: status.as_u16(), message: why, body: None };
-        if !status.is_success() {
-            let m = error_message(&value).map_or_else(|| format!("HTTP {status}"), |m| self.clean(&m));
-            return Err(refused(format!("the gateway refused sessions_send: {m}")));
-        }
-        if value.get("ok") == Some(&Value::Bool(false)) {
-            let m = error_message(&value).map_or_else(|| "no reason given".into(), |m| self.clean(&m));
-            return Err(Error::failed(format!("the gateway refused sessions_send: {m}")));
-        }
+        let args = json!({"sessionKey": session, "message": message.message(), "timeoutSeconds": 0});
+        // The one request path: redirects refused, HTTP errors and `ok: false` are errors.
+        let value = self.invoke("sessions_send", args, timeout).await?;
         // The tool's own status, in `details` or in the text of `content[0]`.
         let text = value.pointer("/result/content/0/text").and_then(Value::as_str);
         let inner = text.and_then(|t| serde_json::from_str::<Value>(t).ok());
