@@ -188,6 +188,8 @@ fn prepare(t: &Target, opts: &Options) -> Result<TargetRecord, String> {
         zone_source: Some(source),
         kind,
         columns: t.columns.clone(),
+        window: Some(opts.hours.window.to_string()),
+        days: Some(opts.hours.days.to_string()),
         channel: opts.channel.clone(),
         step_id: opts.step.clone(),
         status: TargetStatus::Planned,

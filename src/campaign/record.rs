@@ -52,6 +52,13 @@ pub struct TargetRecord {
     /// The row's other columns.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub columns: Map<String, Value>,
+    /// The batch's calling window in the callee's time (`09:00-17:00`),
+    /// kept so resume, retries and retry profiles place later slots in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// The days the window applies (`mon,tue,wed,thu,fri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<String>,
     /// `call` or `sms`.
     pub channel: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,6 +86,25 @@ pub fn target_key(step: Option<&str>, channel: &str, e164: &str) -> String {
 }
 
 impl TargetRecord {
+    /// The calling hours recorded with the target (the batch
+    /// defaults, 09:00-17:00 mon-fri, for records written before they were kept).
+    pub fn hours(&self) -> super::window::Hours {
+        let mut h = super::window::Hours::default();
+        if let Some(w) = self.window.as_deref().and_then(|w| w.parse().ok()) {
+            h.window = w;
+        }
+        if let Some(d) = self.days.as_deref().and_then(|d| d.parse().ok()) {
+            h.days = d;
+        }
+        h
+    }
+
+    /// The candidate zones that parse (records are read from a file anyone
+    /// could have edited).
+    pub fn tz(&self) -> Vec<chrono_tz::Tz> {
+        self.zones.iter().filter_map(|z| z.parse().ok()).collect()
+    }
+
     /// The claim is held by a live process: one whose time has not run
     /// out and, when it names a process on this machine, still running
     /// (a SIGKILLed creator's claim is void at once).
@@ -143,6 +169,8 @@ mod tests {
             zone_source: Some(ZoneSource::Column),
             kind: None,
             columns: Map::new(),
+            window: None,
+            days: None,
             channel: "call".into(),
             step_id: None,
             status: TargetStatus::Planned,
@@ -167,6 +195,19 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].status, TargetStatus::Scheduled);
         assert_eq!(all[0].extra["paused_at"], "x");
+    }
+
+    #[test]
+    fn a_record_keeps_its_calling_hours_and_old_records_get_the_defaults() {
+        let mut r = rec("k");
+        assert_eq!(r.hours(), crate::campaign::window::Hours::default());
+        r.window = Some("10:00-12:30".into());
+        r.days = Some("sat,sun".into());
+        let h = r.hours();
+        assert_eq!(h.window.to_string(), "10:00-12:30");
+        assert_eq!(h.days.to_string(), "sat,sun");
+        let back: TargetRecord = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+        assert_eq!(back.hours(), h);
     }
 
     #[test]
