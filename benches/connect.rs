@@ -54,9 +54,11 @@ fn main() {
     ws.wait_auths(1);
     std::thread::sleep(Duration::from_secs(3));
     println!(
-        "connected, idle 3 s:        VmHWM {}  VmRSS {}",
+        "connected, idle 3 s:        VmHWM {}  VmRSS {} (RssAnon {}, RssFile {})",
         mib(proc_kib(pid, "VmHWM:")),
-        mib(proc_kib(pid, "VmRSS:"))
+        mib(proc_kib(pid, "VmRSS:")),
+        mib(proc_kib(pid, "RssAnon:")),
+        mib(proc_kib(pid, "RssFile:"))
     );
 
     let t0 = Instant::now();

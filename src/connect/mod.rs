@@ -32,6 +32,7 @@ pub mod screen;
 pub mod session;
 pub mod speech;
 pub mod stop;
+pub mod trim;
 
 use std::sync::Arc;
 use std::time::Duration;

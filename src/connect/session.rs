@@ -291,6 +291,11 @@ async fn session(
     };
     tracing::info!("connected and authenticated");
     publish(state, "connected", None);
+    // Start-up is over: its code and tables need not stay mapped while idle.
+    let released = super::trim::release_startup_pages();
+    if released > 0 {
+        tracing::debug!(bytes = released, "released the start-up pages of the executable");
+    }
     let (sink, mut stream) = ws.split();
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
     let mut writer = tokio::spawn(writer(sink, Arc::clone(outbox), ctl_rx));
