@@ -6,12 +6,14 @@
 //! - [`zones`]: country → zones from the IANA `zone1970.tab`;
 //! - [`window`]: windows, days and slot placement (pure);
 //! - [`plan`]: targets → paced slots, skip reasons, caps (pure);
+//! - [`profile`]: retry profiles: when a failed attempt is tried again (pure);
 //! - [`record`]: a target as recorded in the mission's memory (`targets`);
 //! - [`batch`]: running a batch (claim, adopt, create, record);
 //! - [`report`]: the plan and result for people and `--json`.
 
 pub mod batch;
 pub mod plan;
+pub mod profile;
 pub mod record;
 pub mod report;
 pub mod targets;

@@ -19,7 +19,7 @@ mod reconcile;
 #[cfg(test)]
 mod tests;
 
-pub use reconcile::reconcile;
+pub use reconcile::{reconcile, reconcile_with};
 
 /// Retry and patience rules.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,18 +9,28 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{
     apply_snapshot, awaiting_note, bot_steps_left, fmt_time, has_pending, needs_insights, push_cancel, what, Decision,
     Finish, InsightsSnapshot, MissionView, PlanStep, Policy, Remote, RetryRequest,
 };
+use crate::campaign::profile::{FailureKind, RetryRules};
 use crate::config::mask_phone;
 use crate::lifecycle::record::{TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES};
 use crate::state::{AttemptOutcome, RetryIntent, ScheduledEvent};
 
-/// Decide everything for one mission.
+/// Decide everything for one mission, retrying every failed call by the
+/// global `policy`.
 pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
+    reconcile_with(view, policy, &RetryRules::default())
+}
+
+/// [`reconcile`], with campaign targets that have a retry profile
+/// (`rules`) retried by their profile instead of the policy's delays and
+/// retry count (docs/campaigns.md#retry-profiles).
+pub fn reconcile_with(view: &MissionView<'_>, policy: &Policy, rules: &RetryRules) -> Decision {
     let mut d = Decision::default();
     if !has_pending(view.records) && !view.awaiting_steps {
         return d; // everything settled: the mission already ended
@@ -31,7 +41,7 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
     let run_ended = view.run_status == Some("cancelled");
     let run_terminal = view.run_status.is_some_and(|s| TERMINAL_RUN_STATUSES.contains(&s));
 
-    let (mut recs, retries) = fold_records(view, policy, &mut d);
+    let (mut recs, retries) = fold_records(view, policy, rules, &mut d);
     if run_ended {
         close_cancelled_run(view, policy, &mut recs, &mut d);
         return d;
@@ -50,7 +60,12 @@ pub fn reconcile(view: &MissionView<'_>, policy: &Policy) -> Decision {
 /// Stage 1: Per record: fold in the snapshot, decide the attempt's outcome.
 /// Returns the records as decided and the retries to schedule; targets
 /// that failed every attempt are reported on `d`.
-fn fold_records(view: &MissionView<'_>, policy: &Policy, d: &mut Decision) -> (Vec<ScheduledEvent>, Vec<RetryRequest>) {
+fn fold_records(
+    view: &MissionView<'_>,
+    policy: &Policy,
+    rules: &RetryRules,
+    d: &mut Decision,
+) -> (Vec<ScheduledEvent>, Vec<RetryRequest>) {
     let mut recs: Vec<ScheduledEvent> = Vec::with_capacity(view.records.len());
     let mut retries: Vec<RetryRequest> = Vec::new();
     let mut failed_now: Vec<usize> = Vec::new();
@@ -64,11 +79,10 @@ fn fold_records(view: &MissionView<'_>, policy: &Policy, d: &mut Decision) -> (V
                 }
             }
             if r.has_decisive_facts() && r.outcome.is_none() {
-                r.outcome = Some(decide_outcome(&r, policy));
-                if r.outcome == Some(AttemptOutcome::Retrying) {
+                let (outcome, at) = decide_attempt(&r, policy, rules, view.now);
+                r.outcome = Some(outcome);
+                if let (AttemptOutcome::Retrying, Some(at)) = (outcome, at) {
                     let reason = r.retryable_status().unwrap_or("failed").to_string();
-                    let at = view.now
-                        + chrono::Duration::from_std(policy.delay_for(&reason)).unwrap_or(chrono::Duration::zero());
                     r.retry = Some(RetryIntent { attempt: r.attempt + 1, scheduled_at: fmt_time(at), event_id: None });
                     retries.push(retry_request(&r, &reason, false));
                 } else if r.outcome == Some(AttemptOutcome::Failed) {
@@ -295,6 +309,31 @@ fn finish_records(d: &mut Decision, before: &[ScheduledEvent], after: &[Schedule
         }
         if !r.settled && (all || (r.is_resolved() && !needs_insights(r, policy))) {
             d.settle.push(r.event_id.clone());
+        }
+    }
+}
+
+/// The attempt's outcome and, when it is retried, when. A retryable call
+/// to a target with a retry profile goes by its profile (no time: no more
+/// attempts, the target failed); everything else by the global policy.
+fn decide_attempt(
+    r: &ScheduledEvent,
+    policy: &Policy,
+    rules: &RetryRules,
+    now: DateTime<Utc>,
+) -> (AttemptOutcome, Option<DateTime<Utc>>) {
+    let ruled = r.retryable_status().and_then(|cs| {
+        let rule = rules.get(r.step_id.as_deref(), &r.channel, &r.to)?;
+        Some(rule.next_attempt(FailureKind::of_call_status(cs)?, r.attempt, now))
+    });
+    match ruled {
+        Some(Some(at)) => (AttemptOutcome::Retrying, Some(at)),
+        Some(None) => (AttemptOutcome::Failed, None),
+        None => {
+            let outcome = decide_outcome(r, policy);
+            let delay = r.retryable_status().map(|cs| policy.delay_for(cs)).unwrap_or_default();
+            let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
+            (outcome, (outcome == AttemptOutcome::Retrying).then_some(at))
         }
     }
 }

@@ -473,3 +473,113 @@ fn sms_failure_is_not_retried() {
     assert_eq!(d.failed_targets.len(), 1);
     assert_eq!(d.finish.unwrap().run_status.as_deref(), Some("failed"));
 }
+
+mod retry_profiles {
+    use super::*;
+    use crate::campaign::profile::{RetryRule, RetryRules};
+    use crate::campaign::targets::RetryProfile;
+    use crate::campaign::window::Hours;
+
+    /// Monday 2026-01-05 10:00 in New York.
+    const MONDAY: &str = "2026-01-05T15:00:00Z";
+
+    fn rules(to: &str, profile: RetryProfile) -> RetryRules {
+        let mut r = RetryRules::default();
+        let rule = RetryRule { profile, hours: Hours::default(), zones: vec![chrono_tz::America::New_York] };
+        r.insert(Some("calls"), "call", to, rule);
+        r
+    }
+
+    fn decide(
+        records: &[ScheduledEvent],
+        snaps: &HashMap<String, EventSnapshot>,
+        now: &str,
+        r: &RetryRules,
+    ) -> Decision {
+        let plan = vec![step("calls", "in_progress")];
+        let view = MissionView {
+            records,
+            snapshots: snaps,
+            insights: &HashMap::new(),
+            plan: Some(&plan),
+            run_status: Some("running"),
+            now: t(now),
+            awaiting_steps: false,
+        };
+        reconcile_with(&view, &Policy::default(), r)
+    }
+
+    fn retries(d: &Decision) -> Vec<&RetryRequest> {
+        d.remote.iter().filter_map(|a| if let Remote::Retry(q) = a { Some(q) } else { None }).collect()
+    }
+
+    fn busy(id: &str, to: &str, attempt: u32) -> (Vec<ScheduledEvent>, HashMap<String, EventSnapshot>) {
+        let mut r = rec(id, to, "calls");
+        r.attempt = attempt;
+        let snaps = HashMap::from([(id.to_string(), snap("failed", Some("busy"), None))]);
+        (vec![r], snaps)
+    }
+
+    #[test]
+    fn a_busy_professional_target_is_retried_at_the_next_business_days_window_start() {
+        let (recs, snaps) = busy("e1", "+15005550001", 1);
+        // Friday 2026-01-09 16:00 in New York → Monday 09:00 (14:00Z).
+        let d = decide(&recs, &snaps, "2026-01-09T21:00:00Z", &rules("+15005550001", RetryProfile::Professional));
+        let q = retries(&d);
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].scheduled_at, "2026-01-12T14:00:00Z");
+        assert_eq!((q[0].attempt, q[0].reason.as_str()), (2, "busy"));
+        let r = d.records.iter().find(|r| r.event_id == "e1").unwrap();
+        assert_eq!(r.retry.as_ref().unwrap().scheduled_at, "2026-01-12T14:00:00Z", "the intent holds the same time");
+    }
+
+    #[test]
+    fn the_profile_sets_the_number_of_retries_not_the_policy() {
+        // Automated: a third retry (attempt 4) although the policy allows 2.
+        let (recs, snaps) = busy("e3", "+15005550001", 3);
+        let d = decide(&recs, &snaps, MONDAY, &rules("+15005550001", RetryProfile::Automated));
+        assert_eq!(retries(&d)[0].scheduled_at, "2026-01-05T15:15:00Z", "15 minutes after the third failure");
+        // Professional: no third retry; the target fails.
+        let d = decide(&recs, &snaps, MONDAY, &rules("+15005550001", RetryProfile::Professional));
+        assert!(retries(&d).is_empty());
+        assert_eq!(d.failed_targets.len(), 1);
+        assert_eq!(d.records[0].outcome, Some(AttemptOutcome::Failed));
+    }
+
+    #[test]
+    fn a_service_retry_skips_the_lunch_hour() {
+        let (recs, snaps) = busy("e1", "+15005550001", 1);
+        // 11:45 in New York + 30 minutes is lunch: 13:00 (18:00Z).
+        let d = decide(&recs, &snaps, "2026-01-05T16:45:00Z", &rules("+15005550001", RetryProfile::Service));
+        assert_eq!(retries(&d)[0].scheduled_at, "2026-01-05T18:00:00Z");
+    }
+
+    #[test]
+    fn targets_without_a_profile_keep_the_policy_delays() {
+        let (mut recs, mut snaps) = busy("e1", "+15005550001", 1);
+        let (other, other_snaps) = busy("e2", "+15005550002", 1);
+        recs.extend(other);
+        snaps.extend(other_snaps);
+        let d = decide(&recs, &snaps, MONDAY, &rules("+15005550002", RetryProfile::Professional));
+        let q = retries(&d);
+        let by = |id: &str| q.iter().find(|q| q.of_event == id).unwrap().scheduled_at.clone();
+        assert_eq!(by("e1"), "2026-01-05T15:10:00Z", "the policy's busy delay");
+        assert_eq!(by("e2"), "2026-01-06T14:00:00Z", "the profile");
+        // No rules at all: exactly what reconcile decides.
+        let none = decide(&recs, &snaps, MONDAY, &RetryRules::default());
+        let view_d = {
+            let plan = vec![step("calls", "in_progress")];
+            let view = MissionView {
+                records: &recs,
+                snapshots: &snaps,
+                insights: &HashMap::new(),
+                plan: Some(&plan),
+                run_status: Some("running"),
+                now: t(MONDAY),
+                awaiting_steps: false,
+            };
+            reconcile(&view, &Policy::default())
+        };
+        assert_eq!(none, view_d);
+    }
+}

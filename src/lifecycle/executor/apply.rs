@@ -171,7 +171,7 @@ async fn send_retry<S: Service>(
     let mut req = req.clone();
     req.assistant_id = req.assistant_id.or_else(|| w.assistant_id.clone());
     req.from = req.from.or_else(|| w.agent_phone.clone());
-    let line = retry(svc, store, &w.slug, run, &w.records, &req, now, opts).await?;
+    let line = retry(svc, store, w, run, &req, now, opts).await?;
     mr.retries_scheduled += 1;
     mr.changes.push(line.clone());
     let payload = json!({"retry_of": req.of_event, "attempt": req.attempt, "reason": req.reason});
@@ -349,13 +349,15 @@ async fn send_logs<S: Service>(svc: &S, run: &RunRef, logs: Vec<Value>, conc: us
 async fn retry<S: Service>(
     svc: &S,
     store: &StateStore,
-    slug: &str,
+    w: &Work,
     run: &RunRef,
-    records: &[ScheduledEvent],
     req: &RetryRequest,
     now: DateTime<Utc>,
     opts: &PollOptions,
 ) -> Result<String> {
+    let (slug, records) = (w.slug.as_str(), &w.records);
+    // A campaign target's retry profile (docs/campaigns.md#retry-profiles).
+    let rule = w.rules.get(req.step_id.as_deref(), &req.channel, &req.to);
     let mut req = req.clone();
     let aid = req.assistant_id.clone().ok_or_else(|| Error::state("the event has no assistant_id to retry with"))?;
     let mut adopted: Option<String> = None;
@@ -379,10 +381,12 @@ async fn retry<S: Service>(
         Some(id) => id,
         None => {
             // The service refuses times less than a minute ahead: a stale
-            // intent gets a new time, written before the request is sent.
+            // intent gets a new time (inside a profiled target's window),
+            // written before the request is sent.
             let min = now + chrono::Duration::seconds(90);
             if parse_time(&req.scheduled_at).is_none_or(|t| t < min) {
-                req.scheduled_at = min.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let at = rule.and_then(|r| r.hours.earliest_slot(&r.zones, min)).unwrap_or(min);
+                req.scheduled_at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                 let (of, at) = (req.of_event.clone(), req.scheduled_at.clone());
                 update_mission(store, slug, move |m, now| {
                     let mut recs = m.scheduled_events();
@@ -411,7 +415,7 @@ async fn retry<S: Service>(
     Ok(format!(
         "retry {} of {} for {kind} to {} ({}): event_id={id} at {}",
         req.attempt - 1,
-        opts.policy.max_retries,
+        rule.map_or(opts.policy.max_retries, |r| crate::campaign::profile::max_retries(r.profile)),
         mask_phone(&req.to),
         req.reason,
         req.scheduled_at

@@ -12,7 +12,7 @@ use crate::config::mask_phone;
 use crate::error::{Error, Result};
 use crate::lifecycle::engine::{
     self, apply_snapshot, awaiting_note, bot_steps_left, has_due_work, has_pending, needs_event_fetch, needs_insights,
-    reconcile, Decision, EventSnapshot, InsightsSnapshot, MissionView, PlanStep, Policy, Remote,
+    reconcile_with, Decision, EventSnapshot, InsightsSnapshot, MissionView, PlanStep, Policy, Remote,
 };
 use crate::lifecycle::service::{RunRef, Service};
 use crate::outbound::Gate;
@@ -72,7 +72,7 @@ pub(super) async fn poll_mission<S: Service>(
         now,
         awaiting_steps: awaiting_mode,
     };
-    let mut d = reconcile(&view, &opts.policy);
+    let mut d = reconcile_with(&view, &opts.policy, &w.rules);
     super::optout::drop_retries(&mut d, records, gate, mr);
     mr.notes.extend(d.notes.iter().cloned());
     describe(&d, view.records, mr);

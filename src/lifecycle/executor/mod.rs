@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 
 use super::engine::{has_pending, Policy};
 use super::service::Service;
+use crate::campaign::profile::RetryRules;
 use crate::error::{Error, Result};
 use crate::state::{FileLock, MissionState, ScheduledEvent, State, StateStore};
 
@@ -120,6 +121,8 @@ struct Work {
     records: Vec<ScheduledEvent>,
     /// Steps the mission was waiting for the bot on (the [`AWAITING`] marker).
     awaiting: Option<Vec<String>>,
+    /// Retry profiles of the mission's campaign targets (docs/campaigns.md#retry-profiles).
+    rules: RetryRules,
 }
 
 impl Work {
@@ -133,6 +136,7 @@ impl Work {
             outbox: outbox_of(m),
             records: m.scheduled_events(),
             awaiting: awaiting_of(m),
+            rules: RetryRules::of_targets(&crate::campaign::record::targets(m)),
         }
     }
 

@@ -403,3 +403,43 @@ async fn the_bots_own_scheduled_events_entries_change_nothing() {
     assert_eq!(raw.iter().filter(|e| e["event_id"] == "e6").count(), 1, "merged by id");
     assert_eq!(m.scheduled_events().len(), 4);
 }
+
+#[tokio::test]
+async fn a_stale_retry_intent_of_a_profiled_target_is_moved_into_its_window() {
+    use crate::campaign::record::{put_targets, target_key, TargetRecord, TargetStatus};
+    use crate::campaign::targets::RetryProfile;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(); // 2026-01-01T12:00Z: 07:00 in New York, before the window
+    let store = setup(dir.path(), "stale", &fake, &[("e1", "+15005550001")]);
+    store
+        .update(|st| {
+            let m = st.mission_mut("stale").unwrap();
+            let mut recs = m.scheduled_events();
+            // An earlier poll decided the retry for a past time, then died.
+            recs[0].status = "failed".into();
+            recs[0].call_status = Some("busy".into());
+            recs[0].outcome = Some(crate::state::AttemptOutcome::Retrying);
+            recs[0].retry = Some(crate::state::RetryIntent {
+                attempt: 2,
+                scheduled_at: "2026-01-01T11:00:00Z".into(),
+                event_id: None,
+            });
+            m.put_scheduled_events(&recs, Utc::now())?;
+            let target: TargetRecord = serde_json::from_value(json!({
+                "key": target_key(Some("calls"), "call", "+15005550001"), "phone": "+15005550001",
+                "zones": ["America/New_York"], "kind": "automated", "channel": "call", "step_id": "calls",
+                "status": "scheduled", "event_id": "e1",
+            }))
+            .unwrap();
+            assert_eq!(target.status, TargetStatus::Scheduled);
+            assert_eq!(target.kind, Some(RetryProfile::Automated));
+            put_targets(m, &[target], Utc::now())
+        })
+        .unwrap();
+    let r = poll(&store, &fake).await;
+    assert_eq!(r.missions[0].retries_scheduled, 1, "{r:?}");
+    let events = fake.events.lock().unwrap();
+    let retry = events.iter().find(|(id, _)| id != "e1").map(|(_, e)| e.scheduled_at.clone());
+    assert_eq!(retry.as_deref(), Some("2026-01-01T14:00:00Z"), "09:00 in New York, not 90 s from now");
+    assert!(r.missions[0].changes.iter().any(|c| c.starts_with("retry 1 of 3 ")), "{:?}", r.missions[0].changes);
+}
