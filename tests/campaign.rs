@@ -11,10 +11,10 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::{json, Value};
 
+use common::campaign::{clawdtalk, run_json, state_file, state_targets, sweep_mission};
 use common::sandbox::{SandboxOptions, TestSandbox};
-use common::{Sandboxed, TEST_KEY};
+use common::Sandboxed;
 
-const CALLER: &str = "+15550001111";
 const START: &str = "2026-01-05T15:00:00Z";
 /// The batch's first slot: ahead of the sandbox clock for the whole test.
 const FIRST_SLOT: &str = "2026-01-05T15:10:00Z";
@@ -22,35 +22,6 @@ const FIRST_SLOT: &str = "2026-01-05T15:10:00Z";
 fn sandbox(rate_limit: Option<u32>) -> TestSandbox {
     let start = DateTime::parse_from_rfc3339(START).unwrap().with_timezone(&Utc);
     TestSandbox::with(SandboxOptions { speed: 5.0, start: Some(start), rate_limit, ..SandboxOptions::default() })
-}
-
-fn id_in(v: &Value, keys: &[&str]) -> String {
-    for env in ["mission", "data", "run", "assistant"] {
-        for k in keys {
-            if let Some(s) = v.get(env).and_then(|o| o.get(*k)).and_then(Value::as_str) {
-                return s.into();
-            }
-        }
-    }
-    keys.iter().find_map(|k| v.get(*k).and_then(Value::as_str)).unwrap_or_else(|| panic!("{v}")).into()
-}
-
-/// A mission with a run and an assistant on the sandbox, in the state file.
-fn mission(sb: &TestSandbox, env: &Sandboxed) -> String {
-    let m = sb.call("POST", "/v1/missions", Some(json!({"name": "sweep", "instructions": "quotes"})));
-    let mid = id_in(&m.json, &["id", "mission_id"]);
-    let r = sb.call("POST", &format!("/v1/missions/{mid}/runs"), Some(json!({"input": {}})));
-    let rid = id_in(&r.json, &["run_id", "id"]);
-    let a = sb.call("POST", "/v1/assistants", Some(json!({"name": "caller", "instructions": "ask"})));
-    let aid = id_in(&a.json, &["id"]);
-    let state = json!({"sweep": {"mission_name": "sweep", "mission_id": mid, "run_id": rid,
-        "created_at": "2026-01-01T00:00:00Z", "assistant_id": aid, "agent_phone": CALLER, "memory": {}}});
-    std::fs::write(state_file(env), serde_json::to_vec_pretty(&state).unwrap()).unwrap();
-    aid
-}
-
-fn state_file(env: &Sandboxed) -> PathBuf {
-    env.path().join("state.json")
 }
 
 /// 60 rows: 20 New York (10 by column, 10 by --default-tz), 15 Los Angeles
@@ -83,27 +54,12 @@ fn targets_file(env: &Sandboxed) -> PathBuf {
 }
 
 fn batch_cmd(env: &Sandboxed, sb: &TestSandbox, file: &std::path::Path, extra: &[&str]) -> std::process::Command {
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("clawdtalk"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", env.home())
-        .env("XDG_CONFIG_HOME", env.home().join(".config"))
-        .env("XDG_DATA_HOME", env.home().join(".local/share"))
-        .env("CLAWDTALK_API_URL", &sb.api)
-        .env("CLAWDTALK_API_KEY", TEST_KEY)
-        .env("CLAWDTALK_STATE_FILE", state_file(env))
-        .current_dir(env.work());
-    c.args(["--json", "schedule", "batch", "--mission", "sweep", "--file"]).arg(file);
+    let mut c = clawdtalk(env, sb);
+    c.args(["schedule", "batch", "--mission", "sweep", "--file"]).arg(file);
     c.args(["--step", "calls", "--default-tz", "America/New_York", "--concurrency", "3", "--stagger", "2m"]);
     c.args(["--start", FIRST_SLOT]);
     c.args(extra);
     c
-}
-
-fn run_json(mut c: std::process::Command) -> Value {
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// The sandbox's events of the assistant: (to, scheduled_at).
@@ -116,11 +72,6 @@ fn events(sb: &TestSandbox, aid: &str) -> Vec<(String, String)> {
     let list = r.json.get("events").or_else(|| r.json.get("data")).and_then(Value::as_array).cloned();
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     list.unwrap_or_default().iter().map(|e| (s(&e["to"]), s(&e["scheduled_at"]))).collect()
-}
-
-fn state_targets(env: &Sandboxed) -> Vec<Value> {
-    let st: Value = serde_json::from_slice(&std::fs::read(state_file(env)).unwrap()).unwrap();
-    st["sweep"]["memory"]["targets"].as_array().cloned().unwrap_or_default()
 }
 
 /// Every event inside 09:00–17:00 Monday to Friday in its callee's zone, at
@@ -149,7 +100,7 @@ fn assert_placed(events: &[(String, String)]) {
 fn a_dry_run_sends_nothing_then_the_batch_schedules_each_valid_target_once_inside_its_window() {
     let sb = sandbox(None);
     let env = Sandboxed::new();
-    let aid = mission(&sb, &env);
+    let aid = sweep_mission(&sb, &env);
     let file = targets_file(&env);
 
     let plan = run_json(batch_cmd(&env, &sb, &file, &["--dry-run"]));
@@ -193,7 +144,7 @@ fn a_dry_run_sends_nothing_then_the_batch_schedules_each_valid_target_once_insid
 fn a_batch_killed_at_random_points_and_run_again_schedules_each_target_exactly_once() {
     let sb = sandbox(None);
     let env = Sandboxed::new();
-    let aid = mission(&sb, &env);
+    let aid = sweep_mission(&sb, &env);
     let file = targets_file(&env);
     // Killed at a random moment of its start, then as soon as the
     // service holds a random number of events (mid-create, mid-record).
@@ -230,7 +181,7 @@ fn rand_ms() -> u64 {
 fn a_rate_limited_service_gets_every_target_scheduled_without_failures() {
     let sb = sandbox(Some(60));
     let env = Sandboxed::new();
-    let aid = mission(&sb, &env);
+    let aid = sweep_mission(&sb, &env);
     // Spend the bucket: the batch meets 429s from its first request.
     for _ in 0..60 {
         sb.call("GET", "/v1/assistants", None);
@@ -247,7 +198,7 @@ fn a_rate_limited_service_gets_every_target_scheduled_without_failures() {
 fn max_calls_and_the_daily_cap_limit_what_is_scheduled_and_say_so() {
     let sb = sandbox(None);
     let env = Sandboxed::new();
-    let aid = mission(&sb, &env);
+    let aid = sweep_mission(&sb, &env);
     let file = targets_file(&env);
     let limited = run_json(batch_cmd(&env, &sb, &file, &["--max-calls", "5"]));
     assert_eq!(limited["totals"]["created"], 5, "{:#}", limited["totals"]);
@@ -274,7 +225,7 @@ fn max_calls_and_the_daily_cap_limit_what_is_scheduled_and_say_so() {
 fn an_opted_out_number_is_skipped_with_its_reason_and_never_scheduled() {
     let sb = sandbox(None);
     let env = Sandboxed::new();
-    let aid = mission(&sb, &env);
+    let aid = sweep_mission(&sb, &env);
     let file = targets_file(&env);
     // The same environment as the batch (its data directory holds the list).
     let batch = batch_cmd(&env, &sb, &file, &[]);

@@ -5,15 +5,13 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use common::campaign::{clawdtalk, run_json, state_file, sweep_mission};
 use common::sandbox::{SandboxOptions, TestSandbox};
-use common::{Sandboxed, TEST_KEY};
+use common::Sandboxed;
 
-const CALLER: &str = "+15550001111";
 const START: &str = "2026-01-09T16:40:00Z";
 const FIRST_SLOT: &str = "2026-01-09T16:42:00Z";
 
@@ -21,52 +19,10 @@ fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-fn id_in(v: &Value, keys: &[&str]) -> String {
-    for env in ["mission", "data", "run", "assistant"] {
-        for k in keys {
-            if let Some(s) = v.get(env).and_then(|o| o.get(*k)).and_then(Value::as_str) {
-                return s.into();
-            }
-        }
-    }
-    keys.iter().find_map(|k| v.get(*k).and_then(Value::as_str)).unwrap_or_else(|| panic!("{v}")).into()
-}
-
-fn state_file(env: &Sandboxed) -> PathBuf {
-    env.path().join("state.json")
-}
-
-/// A mission with a run and an assistant on the sandbox, in the state file.
-fn mission(sb: &TestSandbox, env: &Sandboxed) {
-    let m = sb.call("POST", "/v1/missions", Some(json!({"name": "sweep", "instructions": "quotes"})));
-    let mid = id_in(&m.json, &["id", "mission_id"]);
-    let r = sb.call("POST", &format!("/v1/missions/{mid}/runs"), Some(json!({"input": {}})));
-    let rid = id_in(&r.json, &["run_id", "id"]);
-    let a = sb.call("POST", "/v1/assistants", Some(json!({"name": "caller", "instructions": "ask"})));
-    let aid = id_in(&a.json, &["id"]);
-    let state = json!({"sweep": {"mission_name": "sweep", "mission_id": mid, "run_id": rid,
-        "created_at": "2026-01-01T00:00:00Z", "assistant_id": aid, "agent_phone": CALLER, "memory": {}}});
-    std::fs::write(state_file(env), serde_json::to_vec_pretty(&state).unwrap()).unwrap();
-}
-
 fn cmd(env: &Sandboxed, sb: &TestSandbox, args: &[&str]) -> Value {
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("clawdtalk"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", env.home())
-        .env("XDG_CONFIG_HOME", env.home().join(".config"))
-        .env("XDG_DATA_HOME", env.home().join(".local/share"))
-        .env("CLAWDTALK_API_URL", &sb.api)
-        .env("CLAWDTALK_API_KEY", TEST_KEY)
-        .env("CLAWDTALK_STATE_FILE", state_file(env))
-        .current_dir(env.work())
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{args:?}\n{stdout}\n{stderr}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    let mut c = clawdtalk(env, sb);
+    c.args(args);
+    run_json(c)
 }
 
 fn sandbox_now(sb: &TestSandbox) -> DateTime<Utc> {
@@ -89,7 +45,7 @@ fn poll_retries_each_target_by_its_profile_inside_its_window() {
     let start = utc(START);
     let sb = TestSandbox::with(SandboxOptions { speed: 60.0, start: Some(start), ..SandboxOptions::default() });
     let env = Sandboxed::new();
-    mission(&sb, &env);
+    sweep_mission(&sb, &env);
     // Busy, no answer, failed, and busy once (no profile: the global delays).
     let csv = "phone,timezone,kind\n\
         +15005550001,America/Chicago,professional\n\

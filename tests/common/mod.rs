@@ -3,6 +3,7 @@
 //! state file, nothing from the developer's shell).
 #![allow(dead_code)]
 
+pub mod campaign;
 pub mod missions;
 pub mod raw;
 pub mod sandbox;
