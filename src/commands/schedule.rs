@@ -187,7 +187,7 @@ async fn batch_request(
         mission_id: req.mission_id,
         run_id: req.run_id,
         channel,
-        rows,
+        source: campaign::Source::Rows(rows),
         options,
         daily_cap: cap,
     };
