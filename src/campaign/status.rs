@@ -82,6 +82,12 @@ pub fn campaign_status(m: &MissionState) -> Option<CampaignStatus> {
     Some(count(&all, &m.scheduled_events()))
 }
 
+/// The campaign of the mission `key` (slug or mission id, active or
+/// archived), or None when there is no such mission or it has no targets.
+pub fn campaign_of(st: &crate::state::State, key: &str) -> Option<CampaignStatus> {
+    st.lookup(key).ok().and_then(|(_, m)| campaign_status(m))
+}
+
 /// Count `targets` by effective state; the next slot of those still to ring.
 pub fn count(targets: &[TargetRecord], events: &[ScheduledEvent]) -> CampaignStatus {
     let mut counts: BTreeMap<String, usize> = STATES.iter().map(|s| (s.to_string(), 0)).collect();

@@ -1,6 +1,6 @@
 //! `clawdtalk mission status SLUG`.
 
-use crate::campaign::status::{campaign_status, CampaignStatus, STATES};
+use crate::campaign::status::{campaign_of, CampaignStatus, STATES};
 use crate::cli::mission::MissionStatusArgs;
 use crate::error::Result;
 use crate::ledger::report::mission_status;
@@ -14,9 +14,9 @@ pub async fn run(ctx: &Context, a: MissionStatusArgs) -> Result<Outcome> {
     let store = ctx.state()?;
     let mut o = mission_status(&store, || ctx.api_service(), &a.slug).await?;
     let st = store.read_async().await?;
-    let Some(c) = st.lookup(&a.slug).ok().and_then(|(_, m)| campaign_status(m)) else { return Ok(o) };
+    let Some(c) = campaign_of(&st, &a.slug) else { return Ok(o) };
     if o.data.is_object() {
-        o.data["campaign"] = serde_json::json!({"total": c.total, "counts": c.counts, "next_slot": c.next_slot});
+        o.data["campaign"] = serde_json::to_value(&c).unwrap_or_default();
     }
     Ok(o.line(campaign_line(&c)))
 }
