@@ -163,6 +163,14 @@ fn pause_resume_poll_and_retry_failed_each_target_exactly_once() {
     assert_eq!(per_number(&evs).values().copied().collect::<Vec<_>>(), [1, 1, 1, 1], "{evs:?}");
     assert!(evs.iter().all(|(_, at, _)| in_window(at) && at.as_str() >= "2026-01-05T15:20:00Z"), "{evs:?}");
     assert!(w.targets(false).iter().all(|t| t["status"] == "scheduled"));
+    // Each new event follows its paused one (the same attempt); the paused one is closed as cancelled.
+    let recs = w.state()["sweep"]["memory"]["scheduled_events"].as_array().cloned().unwrap();
+    assert_eq!(recs.len(), 8);
+    for old in &recs[..4] {
+        assert_eq!((old["paused"].as_bool(), old["outcome"].as_str()), (None, Some("cancelled")), "{old:#}");
+        let next = recs.iter().find(|r| r["retry_of"] == old["event_id"]).unwrap();
+        assert_eq!((next["to"].as_str(), next["attempt"].as_u64()), (old["to"].as_str(), None), "{next:#}");
+    }
     assert_eq!(w.run(&resume)["totals"]["created"], 0, "resuming again creates nothing");
     assert_eq!(w.events().len(), 4);
 
@@ -187,6 +195,15 @@ fn pause_resume_poll_and_retry_failed_each_target_exactly_once() {
     assert_eq!(w.run_status(), "running");
     let st = w.state();
     assert!(st["sweep"]["memory"]["previous_result"]["result"]["status"].is_string(), "{:#}", st["sweep"]);
+    // The new attempt is the failed one's next: attempt 2, `retry_of` it.
+    let recs = st["sweep"]["memory"]["scheduled_events"].as_array().cloned().unwrap();
+    let failed: Vec<&Value> = recs.iter().filter(|r| r["outcome"] == "failed").collect();
+    assert_eq!(failed.len(), 2, "{recs:#?}");
+    for f in failed {
+        let next = recs.iter().find(|r| r["retry_of"] == f["event_id"]).unwrap();
+        assert_eq!((next["attempt"].as_u64(), next["status"].as_str()), (Some(2), Some("pending")), "{next:#}");
+        assert_eq!(next["scheduled_at"], "2026-01-05T17:00:00Z");
+    }
     let evs = w.events();
     let n = per_number(&evs);
     assert_eq!((n[NUMBERS[0]], n[NUMBERS[1]], n[NUMBERS[2]], n[NUMBERS[3]]), (1, 1, 2, 2), "{evs:?}");
