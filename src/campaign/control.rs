@@ -49,6 +49,9 @@ pub struct Pacing {
     pub daily_cap: Option<(u32, OwnerZone)>,
     /// The one outbound gate (docs/optout.md).
     pub gate: crate::outbound::Gate,
+    /// How long to wait for a running poll to let go of the poll lock
+    /// ([`LOCK_WAIT`]; less for an MCP tool call, which answers within 25 s).
+    pub lock_wait: StdDuration,
 }
 
 /// Pause the campaign of mission `key`: every target's latest attempt
@@ -152,7 +155,7 @@ pub async fn resume(
     pacing: Pacing,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Entry>, Done)> {
-    let _lock = PollLock::acquire(store.path(), LOCK_WAIT).await?;
+    let _lock = PollLock::acquire(store.path(), pacing.lock_wait).await?;
     let st = store.read_async().await?;
     let slug = st.active_slug(key)?;
     let m = st.mission(&slug).ok_or_else(|| st.unknown(key))?;
@@ -306,6 +309,7 @@ mod tests {
             max_calls: None,
             daily_cap: None,
             gate: Default::default(),
+            lock_wait: LOCK_WAIT,
         };
         let b = records_batch(&m, "sweep", TargetStatus::Paused, false, p).unwrap();
         let Source::Records(r) = &b.source else { panic!() };

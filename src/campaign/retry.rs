@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::batch::{self, Done};
-use super::control::{records_batch, Pacing, LOCK_WAIT};
+use super::control::{records_batch, Pacing};
 use super::plan::Entry;
 use super::record::{put_targets, targets, TargetStatus};
 use super::status::{effective, latest_attempt, may_call_again};
@@ -54,7 +54,7 @@ pub async fn retry_failed<S: Service>(
     pacing: Pacing,
     now: DateTime<Utc>,
 ) -> Result<(RetryReport, Vec<Entry>, Done)> {
-    let _lock = PollLock::acquire(store.path(), LOCK_WAIT).await?;
+    let _lock = PollLock::acquire(store.path(), pacing.lock_wait).await?;
     let k = key.to_string();
     let (mut report, steps) = store.update_async(move |st| prepare(st, &k, Utc::now())).await?;
     let st = store.read_async().await?;

@@ -38,24 +38,20 @@ pub async fn run(ctx: &Context, cmd: MissionCommand) -> Result<Outcome> {
 
 /// The pacing of `mission resume` and `mission retry`, on the service's clock.
 async fn pacing(ctx: &Context, a: &crate::cli::mission::PacingArgs) -> Result<crate::campaign::control::Pacing> {
-    use crate::campaign::plan::OwnerZone;
     use crate::error::Error;
     let now = ctx.service_now().await;
     let t = crate::validate::when(&a.start, now)?;
     let start = chrono::DateTime::parse_from_rfc3339(&t)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| Error::usage(format!("--start {}: {e}", a.start)))?;
-    let daily_cap = match ctx.config.daily_call_cap()? {
-        Some(n) => Some((n, ctx.config.owner_timezone()?.map_or(OwnerZone::Local, OwnerZone::Named))),
-        None => None,
-    };
     Ok(crate::campaign::control::Pacing {
         start,
         concurrency: a.concurrency,
         stagger: chrono::Duration::from_std(a.stagger).map_err(|e| Error::usage(format!("--stagger: {e}")))?,
         max_calls: a.max_calls,
-        daily_cap,
+        daily_cap: ctx.daily_cap()?,
         gate: ctx.gate().await?,
+        lock_wait: crate::campaign::control::LOCK_WAIT,
     })
 }
 
