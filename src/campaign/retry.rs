@@ -247,6 +247,39 @@ mod tests {
     }
 
     #[test]
+    fn a_round_killed_after_claiming_is_recovered_by_the_next_not_marked_again() {
+        let mut st = archived();
+        prepare(&mut st, "sweep", Utc::now()).unwrap();
+        // The killed run had claimed the target and given it a slot.
+        let m = st.mission_mut("sweep").unwrap();
+        let mut t = targets(m).into_iter().find(|t| t.status == TargetStatus::Failed).unwrap();
+        t.status = TargetStatus::Planned;
+        t.scheduled_at = Some("2026-01-06T15:00:00Z".into());
+        t.claim = Some(crate::state::LogClaim { owner: "4194999-dead".into(), until: "2999-01-01T00:00:00Z".into() });
+        put_targets(m, std::slice::from_ref(&t), Utc::now()).unwrap();
+        let (r, _) = prepare(&mut st, "sweep", Utc::now()).unwrap();
+        assert_eq!(r.failed, 0, "the claimed target is not marked failed again");
+        let m = st.mission("sweep").unwrap();
+        assert_eq!(targets(m).iter().filter(|x| x.status == TargetStatus::Planned).count(), 1);
+        let mut m = m.clone();
+        m.set("assistant_id", "a1");
+        m.set("agent_phone", "+15550001111");
+        let pacing = Pacing {
+            start: Utc::now(),
+            concurrency: 1,
+            stagger: chrono::Duration::minutes(2),
+            max_calls: None,
+            daily_cap: None,
+            gate: Default::default(),
+            lock_wait: crate::campaign::control::LOCK_WAIT,
+        };
+        let b = records_batch(&m, "sweep", TargetStatus::Failed, true, pacing).unwrap();
+        let crate::campaign::batch::Source::Records(rs) = &b.source else { panic!() };
+        assert_eq!(rs.keys, [t.key.clone()], "the next run recovers it (adopts its event or creates it at its slot)");
+        assert!(rs.next_attempt && rs.previous.contains_key("e2"));
+    }
+
+    #[test]
     fn an_archived_mission_with_nothing_failed_stays_archived() {
         let mut st = archived();
         let k = st.archived().next().unwrap().0.to_string();
