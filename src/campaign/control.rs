@@ -4,7 +4,7 @@
 //! through the batch run ([`batch::Source::Records`]). Both hold the poll
 //! lock, so a running poll never sees half of either.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::batch::{self, Batch, Done, Records, Source};
 use super::plan::{Entry, Options, OwnerZone};
-use super::record::{put_targets, targets, TargetStatus};
-use super::status::latest_attempt;
+use super::record::{put_targets, target_key, targets, TargetRecord, TargetStatus};
+use super::status::{attempts, latest_attempt};
 use super::window::Hours;
 use crate::api::scheduled::Channel;
 use crate::api::Client;
@@ -67,10 +67,17 @@ pub async fn pause<S: Service>(svc: &S, store: &StateStore, key: &str, lock_wait
     let all = targets(m);
     let mut report = PauseReport { slug: slug.clone(), ..PauseReport::default() };
     report.already_paused = all.iter().filter(|t| t.status == TargetStatus::Paused).count();
+    let owned: HashSet<&str> = all.iter().flat_map(|t| attempts(t, &events)).map(|e| e.event_id.as_str()).collect();
+    let keys: HashSet<&str> = all.iter().map(|t| t.key.as_str()).collect();
+    // A one-off event of the mission (`schedule call --mission`) is paused
+    // too, unless a target already has its key.
+    let one_off =
+        events.iter().filter(|e| !owned.contains(e.event_id.as_str()) && !keys.contains(one_off_key(e).as_str()));
     let pending: Vec<&ScheduledEvent> = all
         .iter()
         .filter(|t| t.status == TargetStatus::Scheduled)
         .filter_map(|t| latest_attempt(t, &events))
+        .chain(one_off)
         .filter(|e| !e.settled && !e.paused && e.outcome.is_none() && !e.is_terminal() && !e.has_started())
         .collect();
     let default_aid = m.assistant_id().unwrap_or_default();
@@ -141,7 +148,47 @@ pub fn record_pause(m: &mut MissionState, ids: &[String], now: DateTime<Utc>) ->
         t.extra.insert("paused_at".into(), crate::state::timestamp(now).into());
         paused.push(t.clone());
     }
+    let keys: HashSet<String> = ts.iter().map(|t| t.key.clone()).collect();
+    for e in &changed {
+        if !paused.iter().any(|t| t.event_id.as_deref() == Some(e.event_id.as_str())) && !keys.contains(&one_off_key(e))
+        {
+            paused.push(one_off_target(e, now));
+        }
+    }
     put_targets(m, &paused, now)
+}
+
+/// The target key a one-off event would have.
+fn one_off_key(e: &ScheduledEvent) -> String {
+    target_key(e.step_id.as_deref(), &e.channel, &e.to)
+}
+
+/// A paused one-off event becomes a target of its own, so `mission resume`
+/// places it again: at any hour of any day (it was scheduled by hand, with
+/// no calling window), from `--start` on.
+fn one_off_target(e: &ScheduledEvent, now: DateTime<Utc>) -> TargetRecord {
+    let mut extra = serde_json::Map::new();
+    extra.insert("paused_at".into(), crate::state::timestamp(now).into());
+    extra.insert("one_off".into(), true.into());
+    TargetRecord {
+        key: one_off_key(e),
+        phone: e.to.clone(),
+        name: None,
+        zones: vec!["UTC".into()],
+        zone_source: None,
+        kind: None,
+        columns: serde_json::Map::new(),
+        window: Some("00:00-24:00".into()),
+        days: Some("all".into()),
+        channel: e.channel.clone(),
+        step_id: e.step_id.clone(),
+        status: TargetStatus::Paused,
+        event_id: Some(e.event_id.clone()),
+        scheduled_at: Some(e.scheduled_at.clone()),
+        claim: None,
+        reason: None,
+        extra,
+    }
 }
 
 /// Resume the campaign of mission `key`: its paused targets get new events
@@ -269,6 +316,46 @@ mod tests {
         assert_eq!(std::fs::read(store.path()).unwrap(), before, "the state file is not touched");
         let cancels = fake.events.lock().unwrap().iter().filter(|(_, e)| e.status == "cancelled").count();
         assert_eq!(cancels, 2);
+    }
+
+    #[tokio::test]
+    async fn a_one_off_event_is_paused_as_a_target_of_its_own_that_resume_places_any_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new();
+        let store = seeded(dir.path(), &fake);
+        fake.add("e4", "+15005550009", "calls");
+        let one_off = json!({"event_id": "e4", "assistant_id": "a1", "channel": "call", "to": "+15005550009",
+            "scheduled_at": "2026-01-01T11:59:00Z", "step_id": "calls", "status": "pending"});
+        store
+            .update(move |st| {
+                let m = st.mission_mut("sweep").unwrap();
+                m.upsert_scheduled_event(&serde_json::from_value(one_off).unwrap(), Utc::now())
+            })
+            .unwrap();
+        let r = pause(&fake, &store, "sweep", LOCK_WAIT).await.unwrap();
+        assert_eq!(r.paused, ["e1", "e3", "e4"]);
+        let st = store.read().unwrap();
+        let m = st.mission("sweep").unwrap();
+        let t = targets(m).into_iter().find(|t| t.phone == "+15005550009").expect("a target of its own");
+        assert_eq!(
+            (t.status, t.event_id.as_deref(), t.extra["one_off"].as_bool()),
+            (TargetStatus::Paused, Some("e4"), Some(true))
+        );
+        let sunday_night = DateTime::parse_from_rfc3339("2026-01-04T03:00:00Z").unwrap().with_timezone(&Utc);
+        assert!(t.hours().is_open(chrono_tz::UTC, sunday_night), "no calling window: any hour, any day");
+        assert!(pause(&fake, &store, "sweep", LOCK_WAIT).await.unwrap().paused.is_empty(), "twice changes nothing");
+        let p = Pacing {
+            start: Utc::now(),
+            concurrency: 5,
+            stagger: Duration::minutes(2),
+            max_calls: None,
+            daily_cap: None,
+            gate: Default::default(),
+            lock_wait: LOCK_WAIT,
+        };
+        let b = records_batch(m, "sweep", TargetStatus::Paused, false, p).unwrap();
+        let Source::Records(rs) = &b.source else { panic!() };
+        assert_eq!(rs.keys.len(), 3, "{:?}", rs.keys);
     }
 
     #[tokio::test]

@@ -27,15 +27,26 @@ pub struct CampaignStatus {
 /// The target's latest attempt: its recorded event, then each attempt
 /// that follows it (`retry_of`: poll's retries, resume, retry).
 pub fn latest_attempt<'a>(t: &TargetRecord, events: &'a [ScheduledEvent]) -> Option<&'a ScheduledEvent> {
-    let mut cur = events.iter().find(|e| Some(e.event_id.as_str()) == t.event_id.as_deref())?;
+    attempts(t, events).last().copied()
+}
+
+/// Every attempt of the target from its recorded event on, latest last.
+pub fn attempts<'a>(t: &TargetRecord, events: &'a [ScheduledEvent]) -> Vec<&'a ScheduledEvent> {
+    let Some(mut cur) = events.iter().find(|e| Some(e.event_id.as_str()) == t.event_id.as_deref()) else {
+        return Vec::new();
+    };
+    let mut out = vec![cur];
     // Bounded: a hand-edited file could hold a cycle.
     for _ in 0..events.len() {
         match events.iter().rev().find(|e| e.retry_of.as_deref() == Some(cur.event_id.as_str())) {
-            Some(next) => cur = next,
+            Some(next) => {
+                cur = next;
+                out.push(cur);
+            }
             None => break,
         }
     }
-    Some(cur)
+    out
 }
 
 /// Where a target stands, all things considered.

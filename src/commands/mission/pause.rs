@@ -32,18 +32,45 @@ pub async fn run(ctx: &Context, a: MissionPauseArgs) -> Result<Outcome> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::cli::mission::MissionCommand;
-    use crate::testing::{text, Harness};
+    use crate::testing::{text, Harness, Reply};
+
+    fn args(words: &[&str]) -> MissionPauseArgs {
+        match super::super::parse_mission(&[&["pause"], words].concat()) {
+            MissionCommand::Pause(a) => a,
+            other => panic!("not mission pause: {other:?}"),
+        }
+    }
 
     #[tokio::test]
-    async fn pausing_a_mission_without_targets_pauses_nothing_and_sends_nothing() {
+    async fn a_pending_event_is_cancelled_and_paused_and_pausing_again_sends_nothing() {
         let h = Harness::start().await;
         super::super::seed_roof(&h);
-        let MissionCommand::Pause(a) = super::super::parse_mission(&["pause", "roof"]) else { panic!() };
-        let o = run(&h.ctx(), a).await.unwrap();
-        assert_eq!(o.data["paused"], serde_json::json!([]));
-        assert!(text(&o).starts_with("Paused 0 events for mission 'roof'"), "{}", text(&o));
-        assert!(h.service.requests().is_empty(), "{:?}", h.service.lines());
+        h.service.on(
+            "GET",
+            "/v1/assistants/a1/events/e1",
+            vec![Reply::ok(json!({"data": {"id": "e1", "status": "pending"}}))],
+        );
+        let o = run(&h.ctx(), args(&["roof"])).await.unwrap();
+        assert_eq!(h.service.lines(), ["GET /v1/assistants/a1/events/e1", "DELETE /v1/assistants/a1/events/e1"]);
+        assert_eq!(o.data, json!({"slug": "roof", "paused": ["e1"], "already_paused": 0, "under_way": []}));
+        assert!(text(&o).starts_with("Paused 1 event for mission 'roof'"), "{}", text(&o));
+        let st = h.state();
+        let m = st.mission("roof").unwrap();
+        assert!(m.scheduled_events()[0].paused);
+        let again = run(&h.ctx(), args(&["roof"])).await.unwrap();
+        assert_eq!(again.data["already_paused"], 1);
+        assert_eq!(h.service.requests().len(), 2, "nothing more sent: {:?}", h.service.lines());
+    }
+
+    #[tokio::test]
+    async fn an_archived_or_unknown_mission_is_refused_before_anything_is_sent() {
+        let h = Harness::start().await;
+        let e = run(&h.ctx(), args(&["nope"])).await.unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e:?}");
+        assert!(h.service.requests().is_empty());
     }
 }
