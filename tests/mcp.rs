@@ -421,3 +421,36 @@ fn a_pending_mission_schedule_shows_in_mission_status_and_is_scheduled_once_when
     let status = m.ok("mission_status", json!({"mission": "guarded"}));
     assert_eq!(status["pending_events"], 2, "scheduled once, not twice: {status:#}");
 }
+
+#[test]
+fn a_campaign_is_paused_and_resumed_through_tools_and_resuming_twice_creates_nothing() {
+    let sb = TestSandbox::start();
+    let w = World::new(&sb.api);
+    let m = w.mcp(&["--all-tools", "--no-approval"]);
+    m.ok(
+        "mission_start",
+        json!({"name": "Sweep", "instructions": "Ask about prices", "request": "x",
+        "steps": [{"step_id": "calls", "description": "Call"}]}),
+    );
+    let file = w.env.path().join("targets.csv");
+    std::fs::write(&file, "phone\n+15005550006\n+15005550002\n").unwrap();
+    let f = file.display().to_string();
+    let batch = ["schedule", "batch", "--mission", "sweep", "--file", &f, "--step", "calls", "--window", "00:00-23:59"];
+    let out = w.cli(&[&batch[..], &["--days", "all", "--default-tz", "UTC", "--start", "+5m"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let paused = m.ok("mission_pause", json!({"mission": "sweep"}));
+    assert_eq!(paused["paused"].as_array().map(Vec::len), Some(2), "{paused:#}");
+    let again = m.ok("mission_pause", json!({"mission": "sweep"}));
+    assert_eq!((again["paused"].as_array().map(Vec::len), again["already_paused"].as_u64()), (Some(0), Some(2)));
+    let status = m.ok("mission_status", json!({"mission": "sweep"}));
+    assert_eq!(status["campaign"]["counts"]["paused"], 2, "{status:#}");
+
+    let resumed = m.ok("mission_resume", json!({"mission": "sweep", "start": "+10m", "concurrency": 1}));
+    assert_eq!(resumed["totals"]["created"], 2, "{resumed:#}");
+    let again = m.ok("mission_resume", json!({"mission": "sweep", "start": "+10m"}));
+    assert_eq!(again["totals"]["created"], 0, "{again:#}");
+    let status = m.ok("mission_status", json!({"mission": "sweep"}));
+    assert_eq!(status["campaign"]["counts"]["scheduled"], 2, "{status:#}");
+    assert!(m.ok("mission_retry_failed", json!({"mission": "sweep"}))["totals"]["created"] == 0, "nothing failed");
+}

@@ -2,8 +2,11 @@
 //! the state lock, adopt what a dead run already created, create the rest
 //! in slot order, and record each created event both as a target and as a
 //! normal scheduled event (so `poll` tracks it as any other).
+//!
+//! The same run places targets already recorded ([`Source::Records`]):
+//! `mission resume` and `mission retry --failed` (docs/campaigns.md#pause-and-resume).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,7 +19,7 @@ use crate::api::scheduled::{self, Channel, NewScheduledEvent};
 use crate::api::Client;
 use crate::error::{Error, Result};
 use crate::ledger::Claim;
-use crate::state::{LogClaim, ScheduledEvent, State, StateStore};
+use crate::state::{AttemptOutcome, LogClaim, ScheduledEvent, State, StateStore};
 
 /// Save progress at least this often (and every [`FLUSH_EVERY`] events):
 /// what a crash loses in between is adopted by the next run.
@@ -35,10 +38,50 @@ pub struct Batch {
     pub mission_id: Option<String>,
     pub run_id: Option<String>,
     pub channel: Channel,
-    pub rows: Vec<Target>,
+    pub source: Source,
     pub options: Options,
     /// `daily_call_cap` and the owner's zone.
     pub daily_cap: Option<(u32, OwnerZone)>,
+}
+
+/// What a batch places.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A file's rows (`schedule batch`).
+    Rows(Vec<Target>),
+    /// Targets already recorded in the mission (`mission resume`, `mission retry`).
+    Records(Records),
+}
+
+/// Recorded targets to place again.
+#[derive(Debug, Clone)]
+pub struct Records {
+    /// The targets' keys; their records are read under the state lock.
+    pub keys: Vec<String>,
+    /// The status of those to place again (`paused`, `failed`).
+    pub from: TargetStatus,
+    /// The attempt each new event follows, by event id (a target's
+    /// `event_id` until its new event exists).
+    pub previous: HashMap<String, ScheduledEvent>,
+    /// The new event is the next attempt (retry), or the same attempt
+    /// again (resume: a paused event never rang).
+    pub next_attempt: bool,
+}
+
+impl Source {
+    fn len(&self) -> usize {
+        match self {
+            Source::Rows(r) => r.len(),
+            Source::Records(r) => r.keys.len(),
+        }
+    }
+}
+
+impl Batch {
+    /// Nothing to place (no rows, no recorded targets in question).
+    pub fn source_is_empty(&self) -> bool {
+        self.source.len() == 0
+    }
 }
 
 /// What a run did, beside the plan.
@@ -74,7 +117,15 @@ fn plan_in(st: &State, b: &Batch, owner: &str, now: DateTime<Utc>) -> Result<Vec
     let Some(m) = st.mission(&b.slug) else { return Err(st.unknown(&b.slug)) };
     let mut opts = b.options.clone();
     opts.cap = b.daily_cap.map(|(limit, zone)| DailyCap { limit, zone, used: usage(st, zone) });
-    Ok(plan::plan(&b.rows, &opts, &targets(m), owner, now))
+    let all = targets(m);
+    match &b.source {
+        Source::Rows(rows) => Ok(plan::plan(rows, &opts, &all, owner, now)),
+        Source::Records(r) => {
+            let picked: Vec<TargetRecord> =
+                r.keys.iter().filter_map(|k| all.iter().find(|t| &t.key == k).cloned()).collect();
+            Ok(plan::replan(&picked, r.from, &opts, &all, owner, now))
+        }
+    }
 }
 
 /// `--dry-run`: the plan, nothing sent, nothing written.
@@ -93,7 +144,7 @@ pub async fn run(
     now: DateTime<Utc>,
 ) -> Result<(Vec<Entry>, Done)> {
     let (bb, owner) = (b.clone(), claim.owner.clone());
-    let until = crate::state::timestamp(claim.until(now, b.rows.len()));
+    let until = crate::state::timestamp(claim.until(now, b.source.len()));
     let mut entries = store
         .update_async(move |st| {
             let mut entries = plan_in(st, &bb, &owner, now)?;
@@ -126,7 +177,11 @@ pub async fn run(
             Err((reason, definite)) => {
                 rec.claim = None;
                 if definite {
-                    rec.status = TargetStatus::Skipped;
+                    // A recorded target stays what it was (resume or retry picks it up again).
+                    rec.status = match &b.source {
+                        Source::Records(r) => r.from,
+                        Source::Rows(_) => TargetStatus::Skipped,
+                    };
                     rec.reason = Some(reason.clone());
                 }
                 done.failed.push((rec.key.clone(), reason));
@@ -202,7 +257,7 @@ async fn adopt(
 /// next run adopts it if so).
 async fn create(client: &Client, b: &Batch, rec: &TargetRecord) -> std::result::Result<Created, (String, bool)> {
     let event = NewScheduledEvent {
-        channel: b.channel.clone(),
+        channel: channel_of(b, rec),
         to: rec.phone.clone(),
         from: b.from.clone(),
         scheduled_at: rec.scheduled_at.clone().unwrap_or_default(),
@@ -225,6 +280,19 @@ async fn create(client: &Client, b: &Batch, rec: &TargetRecord) -> std::result::
     Err(("still rate limited after many tries".into(), true))
 }
 
+/// The channel of a target's event: the batch's, or for a recorded
+/// target its own (an SMS keeps the text of the attempt it follows).
+fn channel_of(b: &Batch, rec: &TargetRecord) -> Channel {
+    let Source::Records(r) = &b.source else { return b.channel.clone() };
+    match rec.channel.as_str() {
+        "sms" => {
+            let prev = rec.event_id.as_deref().and_then(|id| r.previous.get(id));
+            Channel::Sms(prev.and_then(|p| p.text.clone()).unwrap_or_default())
+        }
+        _ => Channel::Call,
+    }
+}
+
 /// Records settled targets in batches under the state lock.
 struct Saver<'a> {
     store: &'a StateStore,
@@ -243,19 +311,32 @@ impl<'a> Saver<'a> {
     /// Queue a target; with `created`, it is scheduled as that event.
     fn push(&mut self, rec: &mut TargetRecord, created: Option<Created>) {
         if let Some(c) = created {
+            let prev = self.previous(rec);
             rec.status = TargetStatus::Scheduled;
             rec.event_id = Some(c.id.clone());
             rec.claim = None;
             rec.reason = None;
-            self.events.push(self.event(rec, &c));
+            let mut ev = self.event(rec, &c);
+            if let (Some(p), Source::Records(r)) = (prev, &self.batch.source) {
+                ev.attempt = if r.next_attempt { p.attempt.saturating_add(1) } else { p.attempt };
+                ev.retry_of = Some(p.event_id.clone());
+                self.events.push(followed(p, &c.id, r.next_attempt));
+            }
+            self.events.push(ev);
         }
         self.targets.push(rec.clone());
     }
 
+    /// The recorded attempt a recorded target's new event follows.
+    fn previous(&self, rec: &TargetRecord) -> Option<ScheduledEvent> {
+        let Source::Records(r) = &self.batch.source else { return None };
+        rec.event_id.as_deref().and_then(|id| r.previous.get(id)).cloned()
+    }
+
     fn event(&self, rec: &TargetRecord, c: &Created) -> ScheduledEvent {
-        let (channel, text) = match &self.batch.channel {
+        let (channel, text) = match channel_of(self.batch, rec) {
             Channel::Call => ("call", None),
-            Channel::Sms(t) => ("sms", Some(t.clone())),
+            Channel::Sms(t) => ("sms", Some(t)),
         };
         ScheduledEvent {
             event_id: c.id.clone(),
@@ -297,4 +378,18 @@ impl<'a> Saver<'a> {
             })
             .await
     }
+}
+
+/// The attempt a new event follows, as recorded once it exists: a paused
+/// one is no longer paused (its pause ends as cancelled, so its step can
+/// end), a failed one names the retry that follows it.
+fn followed(mut p: ScheduledEvent, next: &str, retry: bool) -> ScheduledEvent {
+    if retry {
+        p.extra.insert("retried_as".into(), next.into());
+    } else {
+        p.paused = false;
+        p.outcome = Some(AttemptOutcome::Cancelled);
+        p.extra.insert("resumed_as".into(), next.into());
+    }
+    p
 }

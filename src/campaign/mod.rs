@@ -9,13 +9,19 @@
 //! - [`profile`]: retry profiles: when a failed attempt is tried again (pure);
 //! - [`record`]: a target as recorded in the mission's memory (`targets`);
 //! - [`batch`]: running a batch (claim, adopt, create, record);
-//! - [`report`]: the plan and result for people and `--json`.
+//! - [`report`]: the plan and result for people and `--json`;
+//! - [`control`]: `mission pause` and `mission resume`;
+//! - [`retry`]: `mission retry --failed`, reopening an archived mission;
+//! - [`status`]: counts by effective state, the next slot, [`status::may_call_again`].
 
 pub mod batch;
+pub mod control;
 pub mod plan;
 pub mod profile;
 pub mod record;
 pub mod report;
+pub mod retry;
+pub mod status;
 pub mod targets;
 pub mod window;
 pub mod zones;

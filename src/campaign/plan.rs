@@ -162,10 +162,68 @@ fn decide(
         return Action::Skip { reason: "over --max-calls".into() };
     }
     let zones: Vec<Tz> = rec.zones.iter().filter_map(|z| z.parse().ok()).collect();
-    match grid.place(&zones, rec.channel == "call") {
+    let hours = grid.opts.hours;
+    match grid.place(&zones, &hours, rec.channel == "call") {
         Ok((at, moved)) => {
             rec.scheduled_at = Some(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
             Action::Schedule { record: rec, moved }
+        }
+        Err(reason) => Action::Skip { reason },
+    }
+}
+
+/// Place recorded targets again (`mission resume`, `mission retry`,
+/// docs/campaigns.md#pause-and-resume): each record in `records` whose
+/// status is `from` gets the earliest free slot inside its *own* calling
+/// window, days and zones (kept on the record) and becomes `planned`; one a
+/// dead run left `planned` with a slot is recovered, one a live run holds
+/// exists; every other one exists as it is. The opt-out gate applies again.
+/// `existing` is every target of the mission (their slots count against
+/// pacing).
+pub fn replan(
+    records: &[TargetRecord],
+    from: TargetStatus,
+    opts: &Options,
+    existing: &[TargetRecord],
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Vec<Entry> {
+    let mut grid = Grid::new(opts, existing);
+    let mut counted = 0u32;
+    let mut out = Vec::with_capacity(records.len());
+    for (i, old) in records.iter().enumerate() {
+        let action = match old.status {
+            TargetStatus::Planned if old.claimed_by_other(owner, now) => Action::Exists { record: old.clone() },
+            TargetStatus::Planned if old.scheduled_at.is_some() => Action::Recover { record: old.clone() },
+            s if s == from => replace(old, opts, &mut grid, &mut counted),
+            _ => Action::Exists { record: old.clone() },
+        };
+        let (phone, name) = (crate::redact::cut(&old.phone, 40), old.name.clone());
+        out.push(Entry { row: i + 1, phone, name, action });
+    }
+    out
+}
+
+/// A recorded target's next slot in its own hours and zones.
+fn replace(old: &TargetRecord, opts: &Options, grid: &mut Grid<'_>, counted: &mut u32) -> Action {
+    if let Err(e) = opts.gate.check("phone", &old.phone) {
+        return Action::Skip { reason: e.to_string() };
+    }
+    if opts.max_calls.is_some_and(|m| *counted >= m) {
+        return Action::Skip { reason: "over --max-calls".into() };
+    }
+    let zones = old.tz();
+    if zones.is_empty() {
+        return Action::Skip { reason: "the record names no known time zone".into() };
+    }
+    match grid.place(&zones, &old.hours(), old.channel == "call") {
+        Ok((at, moved)) => {
+            *counted += 1;
+            let mut record = old.clone();
+            record.status = TargetStatus::Planned;
+            record.scheduled_at = Some(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            record.reason = None;
+            Action::Schedule { record, moved }
         }
         Err(reason) => Action::Skip { reason },
     }
@@ -249,7 +307,7 @@ impl<'a> Grid<'a> {
 
     /// Take the earliest free slot open in every zone; `moved` when the
     /// daily cap pushed it to a later day.
-    fn place(&mut self, zones: &[Tz], is_call: bool) -> Result<(DateTime<Utc>, bool), String> {
+    fn place(&mut self, zones: &[Tz], hours: &Hours, is_call: bool) -> Result<(DateTime<Utc>, bool), String> {
         let never = || "the calling window is never open in every candidate zone at once".to_string();
         let full = |g: &Grid<'_>, k: i64| g.taken.get(&k).copied().unwrap_or(0) >= g.opts.concurrency;
         while full(self, self.first_free) {
@@ -258,10 +316,10 @@ impl<'a> Grid<'a> {
         let mut t = self.at(self.first_free).ok_or_else(never)?;
         let mut moved = false;
         for _ in 0..MAX_STEPS {
-            let open = self.opts.hours.earliest_slot(zones, t).ok_or_else(never)?;
+            let open = hours.earliest_slot(zones, t).ok_or_else(never)?;
             let k = self.index(open);
             let g = self.at(k).ok_or_else(never)?;
-            if !zones.iter().all(|z| self.opts.hours.is_open(*z, g)) {
+            if !zones.iter().all(|z| hours.is_open(*z, g)) {
                 t = g;
                 continue;
             }
@@ -394,5 +452,35 @@ mod tests {
         let p = plan(&r, &o, &[], "me", o.start);
         assert_eq!(slots(&p), [Some("2026-01-05T15:00:00Z".to_string()), Some("2026-01-06T15:00:00Z".to_string())]);
         assert!(matches!(p[1].action, Action::Schedule { moved: true, .. }));
+    }
+
+    fn recorded(phone: &str, status: TargetStatus) -> TargetRecord {
+        let p = plan(&rows(&format!("{phone},America/Chicago\n")), &opts(), &[], "me", opts().start);
+        let Action::Schedule { mut record, .. } = p[0].action.clone() else { panic!("{p:?}") };
+        record.status = status;
+        record.event_id = Some("old".into());
+        record
+    }
+
+    #[test]
+    fn replan_places_a_paused_target_in_its_own_window_and_leaves_the_others() {
+        let mut weekend = recorded("+15005550001", TargetStatus::Paused);
+        weekend.window = Some("10:00-12:00".into());
+        weekend.days = Some("sat,sun".into());
+        let weekday = recorded("+15005550002", TargetStatus::Paused);
+        let done = recorded("+15005550003", TargetStatus::Scheduled);
+        let all = [weekend.clone(), weekday.clone(), done.clone()];
+        let o = Options { start: utc("2026-01-05T16:00:00Z"), ..opts() };
+        let p = replan(&all, TargetStatus::Paused, &o, &all, "me", o.start);
+        // Saturday 10:00 in Chicago; the weekday one at once (its 09:00-17:00 is open).
+        assert_eq!(slots(&p), [Some("2026-01-10T16:00:00Z".into()), Some("2026-01-05T16:00:00Z".into()), None]);
+        let Action::Schedule { record, .. } = &p[0].action else { panic!() };
+        assert_eq!((record.status, record.event_id.as_deref()), (TargetStatus::Planned, Some("old")));
+        assert_eq!(p[2].action, Action::Exists { record: done });
+        // Recorded `planned` by a run that died: recovered at its slot, never placed twice.
+        let mut dead = record.clone();
+        dead.claim = Some(crate::state::LogClaim { owner: "4194999-x".into(), until: "2999-01-01T00:00:00Z".into() });
+        let again = replan(&[dead.clone()], TargetStatus::Paused, &o, &[dead.clone()], "me", o.start);
+        assert_eq!(again[0].action, Action::Recover { record: dead });
     }
 }

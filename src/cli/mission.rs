@@ -30,6 +30,62 @@ pub enum MissionCommand {
     /// Mark the mission's run succeeded with a summary and archive the
     /// mission in the state file (its memory stays readable).
     Complete(MissionCompleteArgs),
+    /// Pause a campaign: cancel its events that have not started and record
+    /// them as paused (never failed); `mission resume` schedules them again.
+    #[command(after_help = "Example:\n  clawdtalk mission pause sweep")]
+    Pause(MissionPauseArgs),
+    /// Resume a paused campaign: each paused target gets a new event in its
+    /// next open calling window (its own window, days and zones).
+    #[command(after_help = "Example:\n  clawdtalk mission resume sweep --start +5m --concurrency 3 --stagger 2m")]
+    Resume(MissionResumeArgs),
+    /// Give each failed target of a campaign one new attempt, reopening the
+    /// mission if poll already ended and archived it.
+    #[command(after_help = "Example:\n  clawdtalk mission retry sweep --failed --start +10m")]
+    Retry(MissionRetryArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MissionPauseArgs {
+    /// Mission slug (or mission id).
+    pub slug: String,
+}
+
+/// How resumed or retried targets are paced (as `schedule batch`).
+#[derive(Debug, Clone, Args)]
+pub struct PacingArgs {
+    /// First slot: relative (+2m) or RFC 3339 UTC; at least 60 s ahead.
+    #[arg(long, value_name = "TIME", default_value = "+2m", allow_hyphen_values = true)]
+    pub start: String,
+    /// At most this many calls start in one --stagger slot.
+    #[arg(long, value_name = "N", default_value_t = 5,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(super::bounds::MAX_CONCURRENCY)))]
+    pub concurrency: u32,
+    /// Time between slots: 90s, 2m, 1h.
+    #[arg(long, value_name = "SPAN", default_value = "2m", value_parser = super::bounds::span)]
+    pub stagger: std::time::Duration,
+    /// At most this many targets get a new event.
+    #[arg(long, value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(super::bounds::MAX_BATCH_CALLS)))]
+    pub max_calls: Option<u32>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MissionResumeArgs {
+    /// Mission slug (or mission id).
+    pub slug: String,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MissionRetryArgs {
+    /// Mission slug (or mission id); an archived mission is reopened.
+    pub slug: String,
+    /// Retry the targets whose attempts ended failed (required: the only kind of retry).
+    #[arg(long, required = true)]
+    pub failed: bool,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -85,7 +85,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Missions: create, get, list, status, cancel, init, setup-agent, complete.
+    /// Missions: create, get, list, status, cancel, init, setup-agent, complete, pause, resume, retry.
     ///
     /// A mission is one calling task of a bot ("get me three roof repair
     /// quotes"): a mission on the service with a run, a plan of steps, run

@@ -241,7 +241,7 @@ mod tests {
         let mission = root.find_subcommand("mission").unwrap();
         let about = mission.get_about().unwrap().to_string();
         let verbs: Vec<&str> = visible_subcommands(mission).map(|c| c.get_name()).collect();
-        assert_eq!(verbs.len(), 8, "{verbs:?}");
+        assert_eq!(verbs.len(), 11, "{verbs:?}");
         let listed = about.trim_start_matches("Missions:").trim().trim_end_matches('.');
         assert_eq!(listed.split(", ").collect::<Vec<_>>(), verbs, "{about}");
     }

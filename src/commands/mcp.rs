@@ -82,6 +82,9 @@ impl Surroundings for FromContext {
     fn gate(&self) -> BoxFuture<'_, Result<crate::outbound::Gate>> {
         Box::pin(self.ctx.gate())
     }
+    fn daily_cap(&self) -> Result<Option<(u32, crate::campaign::plan::OwnerZone)>> {
+        self.ctx.daily_cap()
+    }
 }
 
 /// `clawdtalk mcp [--tools a,b] [--all-tools] [--no-approval]`.

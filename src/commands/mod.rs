@@ -228,6 +228,16 @@ impl Context {
         crate::outbound::Gate::load_async(self.data_dir.clone()).await
     }
 
+    /// `daily_call_cap` and the owner's zone its days are counted in
+    /// (docs/campaigns.md#caps), when configured.
+    pub fn daily_cap(&self) -> Result<Option<(u32, crate::campaign::plan::OwnerZone)>> {
+        use crate::campaign::plan::OwnerZone;
+        match self.config.daily_call_cap()? {
+            Some(n) => Ok(Some((n, self.config.owner_timezone()?.map_or(OwnerZone::Local, OwnerZone::Named)))),
+            None => Ok(None),
+        }
+    }
+
     /// The current time, from [`Context::clock`].
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()

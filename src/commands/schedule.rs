@@ -162,10 +162,7 @@ async fn batch_request(
     .await?;
     let cols = targets::Columns { timezone: a.tz_column.clone() };
     let rows = targets::parse(&a.file.display().to_string(), &text, &cols)?;
-    let cap = match ctx.config.daily_call_cap()? {
-        Some(n) => Some((n, ctx.config.owner_timezone()?.map_or(plan::OwnerZone::Local, plan::OwnerZone::Named))),
-        None => None,
-    };
+    let cap = ctx.daily_cap()?;
     let options = plan::Options {
         hours,
         default_tz,
@@ -187,7 +184,7 @@ async fn batch_request(
         mission_id: req.mission_id,
         run_id: req.run_id,
         channel,
-        rows,
+        source: campaign::Source::Rows(rows),
         options,
         daily_cap: cap,
     };

@@ -21,7 +21,7 @@ pub mod notify;
 pub mod pace;
 pub mod record;
 pub mod service;
-mod testing;
+pub(crate) mod testing;
 
 pub use engine::Policy;
 pub use executor::{poll_once, watch, watch_with_sleep, PollOptions, PollReport};

@@ -282,6 +282,8 @@ impl Server {
             "mission_schedule" => self.schedule_now(parse(args)?).await,
             "sms_send" => self.sms_now(parse(args)?).await,
             "agentphone_call" => self.agentphone_call_now(parse(args)?).await,
+            "mission_resume" => self.resume_now(parse(args)?).await,
+            "mission_retry_failed" => self.retry_now(parse(args)?).await,
             other => Err(Error::failed(format!("no guarded tool {other:?}"))),
         }
     }

@@ -324,8 +324,13 @@ impl Server {
             })
             .map(|(handle, op)| json!({"handle": handle, "tool": op["tool"], "stage": op["stage"]}))
             .collect();
+        let campaign = crate::campaign::status::campaign_of(&store.read_async().await?, &a.mission);
         if let Value::Object(m) = &mut data {
             m.insert("approvals".into(), Value::Array(waiting));
+            // docs/campaigns.md#status: a campaign's counts by state and next slot.
+            if let Some(c) = campaign {
+                m.insert("campaign".into(), serde_json::to_value(&c).map_err(|e| Error::failed(e.to_string()))?);
+            }
             if !o.notes.is_empty() {
                 m.insert("notes".into(), json!(o.notes));
             }

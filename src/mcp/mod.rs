@@ -5,7 +5,7 @@
 //! same.
 //!
 //! - `server.rs`: the rmcp `ServerHandler`, tool selection, results and errors;
-//! - `mission.rs`, `memory.rs`, `direct.rs`, `agentphone.rs`: one file per tool group;
+//! - `mission.rs`, `campaign.rs`, `memory.rs`, `direct.rs`, `agentphone.rs`: one file per tool group;
 //! - `guard.rs`: the owner's approval before anything dials or texts someone
 //!   else, and the pending operations it keeps (exactly once).
 //!
@@ -22,6 +22,7 @@ use crate::ledger::Claim;
 use crate::state::StateStore;
 
 pub mod agentphone;
+pub mod campaign;
 pub mod direct;
 pub mod guard;
 pub mod memory;
@@ -61,4 +62,6 @@ pub trait Surroundings: Send + Sync + 'static {
     fn redact(&self, text: &str) -> String;
     /// The one outbound gate (docs/optout.md): the opt-out list, read now.
     fn gate(&self) -> BoxFuture<'_, Result<crate::outbound::Gate>>;
+    /// `daily_call_cap` and the owner's zone it counts days in, when configured.
+    fn daily_cap(&self) -> Result<Option<(u32, crate::campaign::plan::OwnerZone)>>;
 }

@@ -46,6 +46,9 @@ pub const ALL_TOOLS: &[&str] = &[
     "mission_complete",
     "mission_cancel",
     "mission_list",
+    "mission_pause",
+    "mission_resume",
+    "mission_retry_failed",
     "memory_get",
     "memory_save",
     "memory_append",
@@ -101,7 +104,7 @@ pub fn select_tools(only: &[String], all: bool) -> Result<Vec<String>> {
 fn instructions(approval: bool) -> String {
     let guard = if approval {
         "Anything that dials or texts someone other than the owner (mission_schedule, sms_send to another \
-         number, agentphone_call) first asks the owner to approve it on their phone: one approval per tool \
+         number, agentphone_call, mission_resume, mission_retry_failed) first asks the owner to approve it on their phone: one approval per tool \
          call, covering all its targets. Denied or expired: nothing is sent and the result is an error. \
          Not decided within about 20 seconds: the result is {\"status\":\"pending\",\"handle\":…}; call \
          approval_status with the handle later, and the operation is sent then, exactly once."
@@ -128,8 +131,11 @@ pub struct Server {
 
 impl Server {
     pub fn new(env: Arc<dyn Surroundings>, opts: Options) -> Server {
-        let mut router =
-            Self::mission_router() + Self::memory_router() + Self::direct_router() + Self::agentphone_router();
+        let mut router = Self::mission_router()
+            + Self::campaign_router()
+            + Self::memory_router()
+            + Self::direct_router()
+            + Self::agentphone_router();
         let names: Vec<String> = router.list_all().iter().map(|t| t.name.to_string()).collect();
         for name in names {
             if !opts.tools.contains(&name) {

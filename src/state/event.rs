@@ -137,6 +137,12 @@ pub struct ScheduledEvent {
     /// retry, step): poll has nothing more to do for it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub settled: bool,
+    /// Cancelled on the service by `mission pause` before it started
+    /// (docs/campaigns.md#pause-and-resume): settled for poll, but not an
+    /// outcome. The step is not done and the run does not end while a
+    /// record is paused; `mission resume` clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -190,6 +196,7 @@ impl ScheduledEvent {
             insights_status: None,
             insights_polls: 0,
             settled: false,
+            paused: false,
             extra: Map::new(),
         }
     }
@@ -309,6 +316,7 @@ const RECORD_FIELDS: &[&str] = &[
     "insights_status",
     "insights_polls",
     "settled",
+    "paused",
 ];
 
 fn entry_id(v: &Value) -> Option<&str> {

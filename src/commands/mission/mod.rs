@@ -14,6 +14,9 @@ mod create;
 mod get;
 mod init;
 mod list;
+mod pause;
+mod resume;
+mod retry;
 mod setup_agent;
 mod status;
 
@@ -27,7 +30,29 @@ pub async fn run(ctx: &Context, cmd: MissionCommand) -> Result<Outcome> {
         MissionCommand::Complete(a) => complete::run(ctx, a).await,
         MissionCommand::Status(a) => status::run(ctx, a).await,
         MissionCommand::Cancel(a) => cancel::run(ctx, a).await,
+        MissionCommand::Pause(a) => pause::run(ctx, a).await,
+        MissionCommand::Resume(a) => resume::run(ctx, a).await,
+        MissionCommand::Retry(a) => retry::run(ctx, a).await,
     }
+}
+
+/// The pacing of `mission resume` and `mission retry`, on the service's clock.
+async fn pacing(ctx: &Context, a: &crate::cli::mission::PacingArgs) -> Result<crate::campaign::control::Pacing> {
+    use crate::error::Error;
+    let now = ctx.service_now().await;
+    let t = crate::validate::when(&a.start, now)?;
+    let start = chrono::DateTime::parse_from_rfc3339(&t)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| Error::usage(format!("--start {}: {e}", a.start)))?;
+    Ok(crate::campaign::control::Pacing {
+        start,
+        concurrency: a.concurrency,
+        stagger: chrono::Duration::from_std(a.stagger).map_err(|e| Error::usage(format!("--stagger: {e}")))?,
+        max_calls: a.max_calls,
+        daily_cap: ctx.daily_cap()?,
+        gate: ctx.gate().await?,
+        lock_wait: crate::campaign::control::LOCK_WAIT,
+    })
 }
 
 /// The mission subcommand `clawdtalk mission WORDS…` parses to.

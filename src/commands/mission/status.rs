@@ -1,5 +1,6 @@
 //! `clawdtalk mission status SLUG`.
 
+use crate::campaign::status::{campaign_of, CampaignStatus, STATES};
 use crate::cli::mission::MissionStatusArgs;
 use crate::error::Result;
 use crate::ledger::report::mission_status;
@@ -7,9 +8,25 @@ use crate::output::Outcome;
 
 use super::Context;
 
-/// A mission at a glance: see [`mission_status`].
+/// A mission at a glance: see [`mission_status`]; a campaign's targets are
+/// counted by effective state (docs/campaigns.md#status).
 pub async fn run(ctx: &Context, a: MissionStatusArgs) -> Result<Outcome> {
-    mission_status(&ctx.state()?, || ctx.api_service(), &a.slug).await
+    let store = ctx.state()?;
+    let mut o = mission_status(&store, || ctx.api_service(), &a.slug).await?;
+    let st = store.read_async().await?;
+    let Some(c) = campaign_of(&st, &a.slug) else { return Ok(o) };
+    if o.data.is_object() {
+        o.data["campaign"] = serde_json::to_value(&c).unwrap_or_default();
+    }
+    Ok(o.line(campaign_line(&c)))
+}
+
+/// `Campaign: 45 targets: 30 scheduled, 10 paused, 5 done; next slot …`.
+fn campaign_line(c: &CampaignStatus) -> String {
+    let parts: Vec<String> =
+        STATES.iter().filter_map(|s| c.counts.get(*s).filter(|n| **n > 0).map(|n| format!("{n} {s}"))).collect();
+    let next = c.next_slot.as_deref().map(|t| format!("; next slot {t}")).unwrap_or_default();
+    format!("Campaign: {} target{}: {}{next}", c.total, if c.total == 1 { "" } else { "s" }, parts.join(", "))
 }
 
 #[cfg(test)]
@@ -53,6 +70,28 @@ mod tests {
         let t = text(&o);
         assert!(t.contains("running") && t.contains("in_progress") && t.contains("+15551234567"), "{t}");
         assert!(o.notes.is_empty(), "{:?}", o.notes);
+    }
+
+    #[tokio::test]
+    async fn a_campaign_is_counted_by_state_with_its_next_slot() {
+        let h = Harness::start().await;
+        let ev = json!({"event_id": "e1", "assistant_id": "a1", "channel": "call", "to": "+15005550006",
+            "scheduled_at": "2026-01-01T12:30:00Z", "step_id": "calls", "status": "pending"});
+        let t = |i: u32, s: &str| {
+            json!({"key": format!("calls|call|+1500555000{i}"), "phone": format!("+1500555000{i}"),
+            "channel": "call", "step_id": "calls", "status": s, "event_id": "e1", "scheduled_at": "2026-01-01T12:30:00Z"})
+        };
+        h.seed("roof", json!({"memory": {"scheduled_events": [ev], "targets": [t(1, "scheduled"), t(2, "paused"), t(3, "skipped")]}}));
+        let o = run(&h.ctx(), args(&["roof"])).await.unwrap();
+        let c = &o.data["campaign"];
+        assert_eq!((c["total"].as_u64(), c["next_slot"].as_str()), (Some(3), Some("2026-01-01T12:30:00Z")), "{c}");
+        assert_eq!((c["counts"]["scheduled"].as_u64(), c["counts"]["paused"].as_u64()), (Some(1), Some(1)));
+        assert_eq!((c["counts"]["skipped"].as_u64(), c["counts"]["failed"].as_u64()), (Some(1), Some(0)));
+        assert!(
+            text(&o).contains("Campaign: 3 targets: 1 scheduled, 1 paused, 1 skipped; next slot 2026-01-01T12:30:00Z"),
+            "{}",
+            text(&o)
+        );
     }
 
     #[tokio::test]

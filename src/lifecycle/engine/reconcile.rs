@@ -258,6 +258,13 @@ fn finish_run(
     if !all_resolved {
         return;
     }
+    let paused = recs.iter().filter(|r| r.paused).count();
+    if paused > 0 {
+        // docs/campaigns.md#pause-and-resume: a paused event is neither done
+        // nor failed, and the run waits for `mission resume`.
+        d.notes.push(format!("{paused} paused event(s) wait for `clawdtalk mission resume`"));
+        return;
+    }
     let Some(plan) = view.plan.filter(|p| !p.is_empty()) else {
         if !recs.is_empty() {
             d.notes.push("calls done; the run has no plan poll can finish by: complete it yourself".into());
@@ -423,7 +430,8 @@ fn step_outcomes(recs: &[ScheduledEvent]) -> BTreeMap<String, StepAgg> {
         let mut whys: Vec<String> = Vec::new();
         let agg = StepAgg {
             started: rs.iter().any(|r| r.has_started() || r.outcome.is_some()),
-            done: rs.iter().all(|r| r.is_resolved()),
+            // A paused record (settled, no outcome) keeps its step open.
+            done: rs.iter().all(|r| r.is_resolved() && !r.paused),
             succeeded: rs.iter().any(|r| r.outcome == Some(AttemptOutcome::Succeeded)),
             targets: rs.iter().filter(|r| r.retry_of.is_none()).count(),
             ok: rs.iter().filter(|r| r.outcome == Some(AttemptOutcome::Succeeded)).count(),

@@ -583,3 +583,50 @@ mod retry_profiles {
         assert_eq!(none, view_d);
     }
 }
+
+fn paused(id: &str, to: &str, step: &str) -> ScheduledEvent {
+    let mut r = rec(id, to, step);
+    r.status = "cancelled".into();
+    r.settled = true;
+    r.paused = true;
+    r
+}
+
+#[test]
+fn a_paused_event_keeps_its_step_open_and_the_run_running() {
+    let mut w = World::new(
+        vec![rec("e1", "+15005550006", "calls"), paused("e2", "+15005550002", "calls")],
+        vec![step("calls", "in_progress")],
+    );
+    w.snaps.insert("e1".into(), snap("completed", Some("completed"), Some("c1")));
+    w.insights.insert("e1".into(), done_insights());
+    let d = w.decide();
+    assert!(d.finish.is_none(), "{d:?}");
+    assert!(!d.remote.iter().any(|a| matches!(a, Remote::SetRun { .. } | Remote::SetStep { .. })), "{:?}", d.remote);
+    assert!(d.notes.iter().any(|n| n.contains("1 paused event")), "{:?}", d.notes);
+    assert_eq!(d.settle, ["e1"], "the answered call settles; the paused one is neither done nor failed");
+    w.apply(&d);
+    assert!(w.decide().is_noop(), "nothing pending: poll has nothing to do while paused");
+}
+
+#[test]
+fn a_failed_target_beside_a_paused_one_does_not_fail_the_step() {
+    let mut w = World::new(
+        vec![rec("e1", "+15005550003", "calls"), paused("e2", "+15005550006", "calls")],
+        vec![step("calls", "in_progress")],
+    );
+    w.snaps.insert("e1".into(), snap("failed", Some("failed"), None));
+    let view = MissionView {
+        records: &w.records,
+        snapshots: &w.snaps,
+        insights: &w.insights,
+        plan: Some(&w.plan),
+        run_status: Some("running"),
+        now: t(NOW),
+        awaiting_steps: false,
+    };
+    let d = reconcile(&view, &Policy { max_retries: 0, ..Default::default() });
+    assert!(d.finish.is_none(), "{d:?}");
+    assert_eq!(d.failed_targets.len(), 1, "the target itself is reported failed");
+    assert!(!d.remote.iter().any(|a| matches!(a, Remote::SetRun { .. } | Remote::Cancel { .. })), "{:?}", d.remote);
+}
