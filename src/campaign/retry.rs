@@ -56,7 +56,7 @@ pub async fn retry_failed<S: Service>(
 ) -> Result<(RetryReport, Vec<Entry>, Done)> {
     let _lock = PollLock::acquire(store.path(), pacing.lock_wait).await?;
     let k = key.to_string();
-    let (mut report, steps) = store.update_async(move |st| prepare(st, &k, Utc::now())).await?;
+    let (mut report, steps) = store.update_async(move |st| prepare(st, &k, now)).await?;
     let st = store.read_async().await?;
     let Some(m) = st.mission(&report.slug) else {
         // Nothing failed in an archived mission: it stays archived.

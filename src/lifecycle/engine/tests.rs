@@ -43,6 +43,9 @@ impl World {
         World { records, plan, run: "running".into(), ..Default::default() }
     }
     fn decide(&self) -> Decision {
+        self.decide_with(&Policy::default())
+    }
+    fn decide_with(&self, policy: &Policy) -> Decision {
         let view = MissionView {
             records: &self.records,
             snapshots: &self.snaps,
@@ -52,7 +55,7 @@ impl World {
             now: t(NOW),
             awaiting_steps: !self.awaiting.is_empty(),
         };
-        reconcile(&view, &Policy::default())
+        reconcile(&view, policy)
     }
     /// Apply a decision the way the executor does (all remote actions succeed).
     fn apply(&mut self, d: &Decision) {
@@ -247,16 +250,7 @@ fn failed_step_cancels_pending_events_of_other_steps_and_fails_the_run() {
     );
     let p = Policy { max_retries: 0, ..Default::default() };
     w.snaps.insert("e1".into(), snap("failed", Some("failed"), None));
-    let view = MissionView {
-        records: &w.records,
-        snapshots: &w.snaps,
-        insights: &w.insights,
-        plan: Some(&w.plan),
-        run_status: Some("running"),
-        now: t(NOW),
-        awaiting_steps: false,
-    };
-    let d = reconcile(&view, &p);
+    let d = w.decide_with(&p);
     assert!(d.remote.contains(&Remote::Cancel { assistant_id: Some("a1".into()), event_id: "e2".into() }));
     assert!(matches!(d.remote.last(), Some(Remote::SetRun { status, .. }) if status == "failed"));
     assert_eq!(d.finish.unwrap().result["failed_step"], "calls");
@@ -616,16 +610,7 @@ fn a_failed_target_beside_a_paused_one_does_not_fail_the_step() {
         vec![step("calls", "in_progress")],
     );
     w.snaps.insert("e1".into(), snap("failed", Some("failed"), None));
-    let view = MissionView {
-        records: &w.records,
-        snapshots: &w.snaps,
-        insights: &w.insights,
-        plan: Some(&w.plan),
-        run_status: Some("running"),
-        now: t(NOW),
-        awaiting_steps: false,
-    };
-    let d = reconcile(&view, &Policy { max_retries: 0, ..Default::default() });
+    let d = w.decide_with(&Policy { max_retries: 0, ..Default::default() });
     assert!(d.finish.is_none(), "{d:?}");
     assert_eq!(d.failed_targets.len(), 1, "the target itself is reported failed");
     assert!(!d.remote.iter().any(|a| matches!(a, Remote::SetRun { .. } | Remote::Cancel { .. })), "{:?}", d.remote);
