@@ -188,4 +188,20 @@ fn pause_resume_poll_and_retry_failed_each_target_exactly_once() {
     let counts = &status["campaign"]["counts"];
     assert_eq!((counts["done"].as_u64(), counts["scheduled"].as_u64()), (Some(2), Some(2)), "{counts:#}");
     assert_eq!(status["campaign"]["next_slot"], "2026-01-05T17:00:00Z");
+
+    // Each step that changed something left one journal line; the re-runs none.
+    let journal = std::fs::read_to_string(w.env.home().join(".local/share/clawdtalk/journal.ndjson")).unwrap();
+    let campaign: Vec<(String, String)> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"].as_str().is_some_and(|ev| ev.starts_with("campaign.")))
+        .map(|e| (e["event"].as_str().unwrap().to_string(), e["text"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    let want = [
+        ("campaign.scheduled", "4 created, 0 adopted, 0 failed"),
+        ("campaign.paused", "4 events paused"),
+        ("campaign.resumed", "4 created, 0 adopted, 0 failed"),
+        ("campaign.retried", "2 created, 0 adopted, 0 failed"),
+    ];
+    assert_eq!(campaign, want.map(|(a, b)| (a.to_string(), b.to_string())), "{journal}");
 }

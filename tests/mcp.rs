@@ -453,4 +453,9 @@ fn a_campaign_is_paused_and_resumed_through_tools_and_resuming_twice_creates_not
     let status = m.ok("mission_status", json!({"mission": "sweep"}));
     assert_eq!(status["campaign"]["counts"]["scheduled"], 2, "{status:#}");
     assert!(m.ok("mission_retry_failed", json!({"mission": "sweep"}))["totals"]["created"] == 0, "nothing failed");
+    // The tools journal as the commands do: once each, nothing for the re-runs.
+    let journal = std::fs::read_to_string(w.env.home().join(".local/share/clawdtalk/journal.ndjson")).unwrap();
+    let events: Vec<&str> = journal.lines().filter(|l| l.contains("\"campaign.")).collect();
+    assert_eq!(events.len(), 3, "scheduled (CLI), paused, resumed: {journal}");
+    assert!(events[1].contains("campaign.paused") && events[2].contains("campaign.resumed"), "{journal}");
 }

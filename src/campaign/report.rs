@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::batch::Done;
 use super::plan::{Action, Entry};
 use super::record::TargetRecord;
+use crate::journal::{Entry as JournalEntry, Kind};
 use crate::output::{Outcome, Table};
 use crate::redact::sanitize_for_terminal;
 
@@ -25,6 +26,26 @@ fn local(rec: &TargetRecord) -> String {
         n => format!(" (+{} zones)", n - 1),
     };
     format!("{} {}{more}", t.format("%a %H:%M %Z"), z.name())
+}
+
+/// The journal line (docs/journal.md) of a run that created events
+/// (`schedule batch`, `mission resume`, `mission retry --failed`), or None
+/// when it created, adopted and failed nothing (a re-run).
+pub fn journal_entry(event: &str, slug: &str, done: &Done) -> Option<JournalEntry> {
+    let (created, adopted, failed) = (done.created.len(), done.adopted.len(), done.failed.len());
+    if created + adopted + failed == 0 {
+        return None;
+    }
+    let status = if failed == 0 { "ok" } else { "partial" };
+    let text = format!("{created} created, {adopted} adopted, {failed} failed");
+    Some(JournalEntry::new(Kind::Mission, event).mission(slug).status(status).text(&text))
+}
+
+/// The journal line of a `mission pause` that paused `paused` events
+/// (None when it paused nothing: pausing again).
+pub fn pause_journal_entry(slug: &str, paused: usize) -> Option<JournalEntry> {
+    let text = crate::output::counted(paused, "event paused", "events paused");
+    (paused > 0).then(|| JournalEntry::new(Kind::Mission, "campaign.paused").mission(slug).status("paused").text(&text))
 }
 
 fn row_json(e: &Entry, done: Option<&Done>) -> Value {

@@ -103,6 +103,9 @@ pub async fn batch(ctx: &Context, a: ScheduleBatchArgs) -> Result<Outcome> {
         return Ok(report::outcome(&entries, None, what));
     }
     let (entries, done) = campaign::run(&ctx.client()?, &store, &claim(ctx), &b, now).await?;
+    if let Some(e) = report::journal_entry("campaign.scheduled", &b.slug, &done) {
+        ctx.record(e).await;
+    }
     Ok(report::outcome(&entries, Some(&done), what))
 }
 

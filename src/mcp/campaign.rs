@@ -97,6 +97,7 @@ impl Server {
         // Unknown or archived slugs fail here, before any client is built.
         store.read_async().await?.active_slug(&a.mission)?;
         let r = control::pause(&self.env.api_service()?, &store, &a.mission, LOCK_WAIT).await?;
+        self.env.record(report::pause_journal_entry(&r.slug, r.paused.len()).into_iter().collect()).await;
         serde_json::to_value(&r).map_err(|e| Error::failed(e.to_string()))
     }
 
@@ -150,6 +151,7 @@ impl Server {
         let slug = store.read_async().await?.active_slug(&a.mission)?;
         let (entries, done) =
             control::resume(&self.env.client()?, &store, &self.env.claim(), &slug, pacing, now).await?;
+        self.env.record(report::journal_entry("campaign.resumed", &slug, &done).into_iter().collect()).await;
         let mut data = report::outcome(&entries, Some(&done), "call").data;
         data["slug"] = json!(slug);
         Ok(data)
@@ -162,6 +164,7 @@ impl Server {
         let svc = self.env.api_service()?;
         let (r, entries, done) =
             retry::retry_failed(&svc, &self.env.client()?, &store, &self.env.claim(), &a.mission, pacing, now).await?;
+        self.env.record(report::journal_entry("campaign.retried", &r.slug, &done).into_iter().collect()).await;
         let mut data = report::outcome(&entries, Some(&done), "call").data;
         data["retry"] = serde_json::to_value(&r).map_err(|e| Error::failed(e.to_string()))?;
         Ok(data)

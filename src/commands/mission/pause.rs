@@ -1,6 +1,7 @@
 //! `clawdtalk mission pause SLUG` (docs/campaigns.md#pause-and-resume).
 
 use crate::campaign::control::{pause, LOCK_WAIT};
+use crate::campaign::report::pause_journal_entry;
 use crate::cli::mission::MissionPauseArgs;
 use crate::error::Result;
 use crate::output::{counted, Outcome};
@@ -13,6 +14,9 @@ pub async fn run(ctx: &Context, a: MissionPauseArgs) -> Result<Outcome> {
     // Unknown or archived slugs fail here, before any client is built.
     store.read_async().await?.active_slug(&a.slug)?;
     let r = pause(&ctx.api_service()?, &store, &a.slug, LOCK_WAIT).await?;
+    if let Some(e) = pause_journal_entry(&r.slug, r.paused.len()) {
+        ctx.record(e).await;
+    }
     let mut o = Outcome::data(&r).line(format!(
         "Paused {} for mission '{}' (cancelled on the service, recorded as paused)",
         counted(r.paused.len(), "event", "events"),
@@ -64,6 +68,9 @@ mod tests {
         let again = run(&h.ctx(), args(&["roof"])).await.unwrap();
         assert_eq!(again.data["already_paused"], 1);
         assert_eq!(h.service.requests().len(), 2, "nothing more sent: {:?}", h.service.lines());
+        let journal: Vec<(String, Option<String>)> =
+            h.journal().into_iter().map(|r| (r.entry.event, r.entry.text)).collect();
+        assert_eq!(journal, [("campaign.paused".to_string(), Some("1 event paused".to_string()))], "once, not again");
     }
 
     #[tokio::test]

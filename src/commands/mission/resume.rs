@@ -21,6 +21,9 @@ pub async fn run(ctx: &Context, a: MissionResumeArgs) -> Result<Outcome> {
         o = o.line(format!("Nothing to resume: mission '{slug}' has no paused targets"));
         return Ok(o);
     }
+    if let Some(e) = report::journal_entry("campaign.resumed", &slug, &done) {
+        ctx.record(e).await;
+    }
     let mut o = report::outcome(&entries, Some(&done), "call");
     o.data["slug"] = slug.into();
     Ok(o)

@@ -18,6 +18,9 @@ pub async fn run(ctx: &Context, a: MissionRetryArgs) -> Result<Outcome> {
     let now = ctx.service_now().await;
     let (r, entries, done) =
         retry::retry_failed(&ctx.api_service()?, &ctx.client()?, &store, &claim(ctx), &a.slug, pacing, now).await?;
+    if let Some(e) = report::journal_entry("campaign.retried", &r.slug, &done) {
+        ctx.record(e).await;
+    }
     let mut o = if entries.is_empty() {
         Outcome::data(serde_json::json!({"totals": {"created": 0}, "targets": []}))
             .line(format!("Nothing to retry: mission '{}' has no failed targets", r.slug))
