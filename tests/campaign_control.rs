@@ -205,3 +205,54 @@ fn pause_resume_poll_and_retry_failed_each_target_exactly_once() {
     ];
     assert_eq!(campaign, want.map(|(a, b)| (a.to_string(), b.to_string())), "{journal}");
 }
+
+#[test]
+fn a_resume_killed_at_random_points_and_run_again_gives_each_paused_target_exactly_one_event() {
+    let w = World::new();
+    let csv: String = (0..40).map(|i| format!("+1555010{:04},t{i}\n", 3000 + i)).collect();
+    let file = w.env.path().join("targets.csv");
+    std::fs::write(&file, format!("phone,name\n{csv}")).unwrap();
+    let file = file.display().to_string();
+    let batch = ["schedule", "batch", "--mission", "sweep", "--file", &file, "--step", "calls"];
+    let pacing = ["--default-tz", "America/New_York", "--concurrency", "5", "--start", "2026-01-05T15:10:00Z"];
+    assert_eq!(w.run(&[&batch[..], &pacing[..]].concat())["totals"]["created"], 40);
+    assert_eq!(w.run(&["mission", "pause", "sweep"])["paused"].as_array().map(Vec::len), Some(40));
+    assert!(w.events().is_empty());
+
+    // SIGKILL a resume at a random moment of its start, then as soon as
+    // the service holds a random number of its events.
+    let resume = ["mission", "resume", "sweep", "--start", "2026-01-05T15:20:00Z", "--concurrency", "5"];
+    let mut partial = 0;
+    for at_least in [None, Some(1usize), Some(10), Some(20), Some(30)] {
+        let mut c = clawdtalk(&w.env, &w.sb);
+        let mut child = c.args(resume).stdout(std::process::Stdio::null()).spawn().unwrap();
+        match at_least {
+            // Early: while it starts, reads the state, claims.
+            None => std::thread::sleep(std::time::Duration::from_millis(rand_ms() % 40)),
+            Some(n) => {
+                let goal = n + (rand_ms() as usize) % 4;
+                while w.events().len() < goal && child.try_wait().unwrap().is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let n = w.events().len();
+        partial += usize::from(n > 0 && n < 40);
+        assert!(per_number(&w.events()).values().all(|&k| k == 1), "never two for a number: {:?}", w.events());
+    }
+    assert!(partial >= 2, "the kills landed mid-resume");
+    let done = w.run(&resume);
+    let evs = w.events();
+    assert_eq!(evs.len(), 40, "{:#}", done["totals"]);
+    assert!(per_number(&evs).values().all(|&k| k == 1), "{evs:?}");
+    assert!(evs.iter().all(|(_, at, _)| in_window(at)), "{evs:?}");
+    let targets = w.targets(false);
+    assert_eq!(targets.iter().filter(|t| t["status"] == "scheduled").count(), 40, "{targets:#?}");
+    assert_eq!(w.run(&resume)["totals"]["created"], 0, "resuming again creates nothing");
+}
+
+fn rand_ms() -> u64 {
+    u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_micros())
+}
