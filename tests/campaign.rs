@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::{json, Value};
 
-use common::campaign::{clawdtalk, run_json, state_file, state_targets, sweep_mission};
+use common::campaign::{clawdtalk, kill_when, rand_ms, run_json, state_file, state_targets, sweep_mission};
 use common::sandbox::{SandboxOptions, TestSandbox};
 use common::Sandboxed;
 
@@ -149,17 +149,10 @@ fn a_batch_killed_at_random_points_and_run_again_schedules_each_target_exactly_o
     // Killed at a random moment of its start, then as soon as the
     // service holds a random number of events (mid-create, mid-record).
     let mut partial = 0;
-    for (round, at_least) in [0usize, 8, 20, 31, 40].into_iter().enumerate() {
+    for at_least in [None, Some(8usize), Some(20), Some(31), Some(40)] {
         let mut child = batch_cmd(&env, &sb, &file, &[]).stdout(std::process::Stdio::null()).spawn().unwrap();
-        let goal = at_least + (rand_ms() as usize) % 5;
-        if round == 0 {
-            std::thread::sleep(Duration::from_millis(rand_ms() % 150));
-        }
-        while round > 0 && events(&sb, &aid).len() < goal && child.try_wait().unwrap().is_none() {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        let goal = at_least.map(|n| n + (rand_ms() as usize) % 5);
+        kill_when(&mut child, goal, || events(&sb, &aid).len());
         let n = events(&sb, &aid).len();
         partial += usize::from(n > 0 && n < 45);
         assert_placed(&events(&sb, &aid));
@@ -171,10 +164,6 @@ fn a_batch_killed_at_random_points_and_run_again_schedules_each_target_exactly_o
     assert_placed(&evs);
     let recorded = state_targets(&env);
     assert_eq!(recorded.iter().filter(|t| t["status"] == "scheduled").count(), 45);
-}
-
-fn rand_ms() -> u64 {
-    u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_micros())
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::{json, Value};
 
-use common::campaign::{clawdtalk, run_json, state_file, sweep_mission};
+use common::campaign::{clawdtalk, kill_when, rand_ms, run_json, state_file, sweep_mission};
 use common::sandbox::{SandboxOptions, TestSandbox};
 use common::Sandboxed;
 
@@ -226,18 +226,8 @@ fn a_resume_killed_at_random_points_and_run_again_gives_each_paused_target_exact
     for at_least in [None, Some(1usize), Some(10), Some(20), Some(30)] {
         let mut c = clawdtalk(&w.env, &w.sb);
         let mut child = c.args(resume).stdout(std::process::Stdio::null()).spawn().unwrap();
-        match at_least {
-            // Early: while it starts, reads the state, claims.
-            None => std::thread::sleep(std::time::Duration::from_millis(rand_ms() % 40)),
-            Some(n) => {
-                let goal = n + (rand_ms() as usize) % 4;
-                while w.events().len() < goal && child.try_wait().unwrap().is_none() {
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        let goal = at_least.map(|n| n + (rand_ms() as usize) % 4);
+        kill_when(&mut child, goal, || w.events().len());
         let n = w.events().len();
         partial += usize::from(n > 0 && n < 40);
         assert!(per_number(&w.events()).values().all(|&k| k == 1), "never two for a number: {:?}", w.events());
@@ -251,8 +241,4 @@ fn a_resume_killed_at_random_points_and_run_again_gives_each_paused_target_exact
     let targets = w.targets(false);
     assert_eq!(targets.iter().filter(|t| t["status"] == "scheduled").count(), 40, "{targets:#?}");
     assert_eq!(w.run(&resume)["totals"]["created"], 0, "resuming again creates nothing");
-}
-
-fn rand_ms() -> u64 {
-    u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_micros())
 }

@@ -75,3 +75,27 @@ pub fn state_targets(env: &Sandboxed) -> Vec<Value> {
     let st: Value = serde_json::from_slice(&std::fs::read(state_file(env)).unwrap()).unwrap();
     st["sweep"]["memory"]["targets"].as_array().cloned().unwrap_or_default()
 }
+
+/// A few random bits from the clock (no RNG crate needed for kill points).
+pub fn rand_ms() -> u64 {
+    u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_micros())
+}
+
+/// SIGKILL `child` once `count()` (the service's events) reaches `goal`,
+/// or, with no goal, at a random moment of its start: within 150 ms and no
+/// later than its first event, so a fast machine cannot let it finish.
+pub fn kill_when(child: &mut std::process::Child, goal: Option<usize>, count: impl Fn() -> usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(rand_ms() % 150);
+    loop {
+        let reached = match goal {
+            Some(g) => count() >= g,
+            None => std::time::Instant::now() >= deadline || count() >= 1,
+        };
+        if reached || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
