@@ -174,6 +174,12 @@ pub fn when(value: &str, now: DateTime<Utc>) -> Result<String> {
     Ok(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
+/// [`when`] as a time, for what is computed from it (a batch's first slot).
+pub fn when_time(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let t = when(value, now)?;
+    DateTime::parse_from_rfc3339(&t).map(|t| t.with_timezone(&Utc)).map_err(|e| Error::usage(format!("{value}: {e}")))
+}
+
 /// A time in the past for `--since`: a duration back from `now` (`30s`,
 /// `10m`, `2h`, `7d`, at most ten years) or an RFC 3339 time.
 pub fn since(arg: &str, value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {

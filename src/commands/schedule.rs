@@ -97,7 +97,7 @@ pub async fn batch(ctx: &Context, a: ScheduleBatchArgs) -> Result<Outcome> {
     // Bad input was refused above; `--start` and the slots are decided on
     // the service's clock (a dry run may read it: it creates nothing).
     let now = ctx.service_now().await;
-    b.options.start = start_at(&start, now)?;
+    b.options.start = crate::validate::when_time(&start, now)?;
     if a.dry_run {
         let entries = campaign::dry_run(&store, &b, now).await?;
         return Ok(report::outcome(&entries, None, what));
@@ -107,13 +107,6 @@ pub async fn batch(ctx: &Context, a: ScheduleBatchArgs) -> Result<Outcome> {
         ctx.record(e).await;
     }
     Ok(report::outcome(&entries, Some(&done), what))
-}
-
-fn start_at(start: &str, now: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>> {
-    let t = crate::validate::when(start, now)?;
-    chrono::DateTime::parse_from_rfc3339(&t)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|e| Error::usage(format!("--start {start}: {e}")))
 }
 
 /// The batch from the flags, the mission and the file (the start is set

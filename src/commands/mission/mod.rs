@@ -40,12 +40,8 @@ pub async fn run(ctx: &Context, cmd: MissionCommand) -> Result<Outcome> {
 async fn pacing(ctx: &Context, a: &crate::cli::mission::PacingArgs) -> Result<crate::campaign::control::Pacing> {
     use crate::error::Error;
     let now = ctx.service_now().await;
-    let t = crate::validate::when(&a.start, now)?;
-    let start = chrono::DateTime::parse_from_rfc3339(&t)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|e| Error::usage(format!("--start {}: {e}", a.start)))?;
     Ok(crate::campaign::control::Pacing {
-        start,
+        start: crate::validate::when_time(&a.start, now)?,
         concurrency: a.concurrency,
         stagger: chrono::Duration::from_std(a.stagger).map_err(|e| Error::usage(format!("--stagger: {e}")))?,
         max_calls: a.max_calls,
