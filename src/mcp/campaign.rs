@@ -115,9 +115,13 @@ impl Server {
     }
 
     fn pacing_parts(a: &ControlArgs) -> Result<(u32, chrono::Duration)> {
+        use crate::cli::bounds::{MAX_BATCH_CALLS, MAX_CONCURRENCY};
         let concurrency = a.concurrency.unwrap_or(5);
-        if !(1..=100).contains(&concurrency) {
-            return Err(Error::usage("concurrency: give 1 to 100"));
+        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+            return Err(Error::usage(format!("concurrency: give 1 to {MAX_CONCURRENCY}")));
+        }
+        if a.max_calls.is_some_and(|n| !(1..=MAX_BATCH_CALLS).contains(&n)) {
+            return Err(Error::usage(format!("max_calls: give 1 to {MAX_BATCH_CALLS}")));
         }
         let stagger = a.stagger_seconds.unwrap_or(120);
         if stagger == 0 {
@@ -129,12 +133,8 @@ impl Server {
     async fn pacing(&self, a: &ControlArgs) -> Result<Pacing> {
         let (concurrency, stagger) = Self::pacing_parts(a)?;
         let now = self.env.service_now().await;
-        let at = crate::validate::when(a.start.as_deref().unwrap_or("+2m"), now)?;
-        let start = chrono::DateTime::parse_from_rfc3339(&at)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .map_err(|e| Error::usage(format!("start {at}: {e}")))?;
         Ok(Pacing {
-            start,
+            start: crate::validate::when_time(a.start.as_deref().unwrap_or("+2m"), now)?,
             concurrency,
             stagger,
             max_calls: a.max_calls,
@@ -185,5 +185,13 @@ mod tests {
         assert!(Server::pacing_parts(&args(Some(0), None)).is_err());
         assert!(Server::pacing_parts(&args(Some(101), None)).is_err());
         assert!(Server::pacing_parts(&args(None, Some(0))).is_err());
+    }
+
+    #[test]
+    fn max_calls_is_bounded_as_on_the_command_line() {
+        let with = |n| ControlArgs { max_calls: Some(n), ..args(None, None) };
+        assert!(Server::pacing_parts(&with(0)).is_err());
+        assert!(Server::pacing_parts(&with(100_001)).is_err());
+        assert!(Server::pacing_parts(&with(100_000)).is_ok());
     }
 }
