@@ -256,8 +256,16 @@ async fn adopt(
 /// the service surely did not create it (a refusal), else it may have (the
 /// next run adopts it if so).
 async fn create(client: &Client, b: &Batch, rec: &TargetRecord) -> std::result::Result<Created, (String, bool)> {
+    // Fail closed: an SMS whose text is not known is never sent empty.
+    let channel = channel_of(b, rec).ok_or_else(|| {
+        (
+            "the text of its earlier SMS is not recorded: schedule it again with `schedule batch --channel sms --text`"
+                .to_string(),
+            true,
+        )
+    })?;
     let event = NewScheduledEvent {
-        channel: channel_of(b, rec),
+        channel,
         to: rec.phone.clone(),
         from: b.from.clone(),
         scheduled_at: rec.scheduled_at.clone().unwrap_or_default(),
@@ -281,15 +289,16 @@ async fn create(client: &Client, b: &Batch, rec: &TargetRecord) -> std::result::
 }
 
 /// The channel of a target's event: the batch's, or for a recorded
-/// target its own (an SMS keeps the text of the attempt it follows).
-fn channel_of(b: &Batch, rec: &TargetRecord) -> Channel {
-    let Source::Records(r) = &b.source else { return b.channel.clone() };
+/// target its own (an SMS keeps the text of the attempt it follows; None
+/// when that text is not recorded).
+fn channel_of(b: &Batch, rec: &TargetRecord) -> Option<Channel> {
+    let Source::Records(r) = &b.source else { return Some(b.channel.clone()) };
     match rec.channel.as_str() {
         "sms" => {
             let prev = rec.event_id.as_deref().and_then(|id| r.previous.get(id));
-            Channel::Sms(prev.and_then(|p| p.text.clone()).unwrap_or_default())
+            prev.and_then(|p| p.text.clone()).filter(|t| !t.trim().is_empty()).map(Channel::Sms)
         }
-        _ => Channel::Call,
+        _ => Some(Channel::Call),
     }
 }
 
@@ -335,8 +344,9 @@ impl<'a> Saver<'a> {
 
     fn event(&self, rec: &TargetRecord, c: &Created) -> ScheduledEvent {
         let (channel, text) = match channel_of(self.batch, rec) {
-            Channel::Call => ("call", None),
-            Channel::Sms(t) => ("sms", Some(t)),
+            Some(Channel::Call) => ("call", None),
+            Some(Channel::Sms(t)) => ("sms", Some(t)),
+            None => ("sms", None),
         };
         ScheduledEvent {
             event_id: c.id.clone(),
@@ -392,4 +402,60 @@ fn followed(mut p: ScheduledEvent, next: &str, retry: bool) -> ScheduledEvent {
         p.extra.insert("resumed_as".into(), next.into());
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sms_target(event_id: &str) -> TargetRecord {
+        serde_json::from_value(serde_json::json!({"key": "k", "phone": "+15005550006", "channel": "sms",
+            "status": "paused", "event_id": event_id}))
+        .unwrap()
+    }
+
+    fn records_batch(previous: HashMap<String, ScheduledEvent>) -> Batch {
+        Batch {
+            slug: "sweep".into(),
+            assistant_id: "a1".into(),
+            from: "+15550001111".into(),
+            mission_id: None,
+            run_id: None,
+            channel: Channel::Call,
+            source: Source::Records(Records {
+                keys: vec!["k".into()],
+                from: TargetStatus::Paused,
+                previous,
+                next_attempt: false,
+            }),
+            options: Options {
+                hours: super::super::window::Hours::default(),
+                default_tz: None,
+                channel: "sms".into(),
+                step: None,
+                concurrency: 1,
+                stagger: chrono::Duration::minutes(2),
+                start: Utc::now(),
+                max_calls: None,
+                retry_profile: None,
+                cap: None,
+                gate: Default::default(),
+            },
+            daily_cap: None,
+        }
+    }
+
+    #[test]
+    fn a_recorded_sms_keeps_its_earlier_text_and_one_without_text_is_never_sent_empty() {
+        let ev = |text: Option<&str>| -> ScheduledEvent {
+            serde_json::from_value(serde_json::json!({"event_id": "e1", "channel": "sms", "to": "+15005550006",
+                "scheduled_at": "2026-01-05T15:10:00Z", "text": text}))
+            .unwrap()
+        };
+        let with = records_batch(HashMap::from([("e1".to_string(), ev(Some("Open Saturday?")))]));
+        assert_eq!(channel_of(&with, &sms_target("e1")), Some(Channel::Sms("Open Saturday?".into())));
+        for previous in [HashMap::new(), HashMap::from([("e1".to_string(), ev(Some("  ")))])] {
+            assert_eq!(channel_of(&records_batch(previous), &sms_target("e1")), None);
+        }
+    }
 }
