@@ -55,6 +55,17 @@ pub async fn retry_failed<S: Service>(
     now: DateTime<Utc>,
 ) -> Result<(RetryReport, Vec<Entry>, Done)> {
     let _lock = PollLock::acquire(store.path(), pacing.lock_wait).await?;
+    // The run is asked first: a cancelled one refuses before anything is
+    // reopened or marked.
+    let run = {
+        let st = store.read_async().await?;
+        let (_, m) = st.lookup(key)?;
+        m.mission_id().zip(m.run_id()).map(|(mission_id, run_id)| RunRef { mission_id, run_id })
+    };
+    let run_status = match &run {
+        Some(r) => check_run(svc, r).await?,
+        None => None,
+    };
     let k = key.to_string();
     let (mut report, steps) = store.update_async(move |st| prepare(st, &k, now)).await?;
     let st = store.read_async().await?;
@@ -62,10 +73,8 @@ pub async fn retry_failed<S: Service>(
         // Nothing failed in an archived mission: it stays archived.
         return Ok((report, Vec::new(), Done::default()));
     };
-    if report.failed > 0 {
-        if let (Some(mission_id), Some(run_id)) = (m.mission_id(), m.run_id()) {
-            reopen_run(svc, &RunRef { mission_id, run_id }, &steps, &mut report).await?;
-        }
+    if let (true, Some(run)) = (report.failed > 0, &run) {
+        reopen_run(svc, run, run_status.as_deref(), &steps, &mut report).await?;
     }
     let b = records_batch(m, &report.slug, TargetStatus::Failed, true, pacing)?;
     if b.source_is_empty() {
@@ -156,19 +165,27 @@ pub fn reopen(st: &mut State, key: &str, slug: &str, now: DateTime<Utc>) -> Resu
     Ok(())
 }
 
-/// The run back to `running` when it ended, and the retried steps back to
-/// `in_progress` (a re-run after a crash does what is left).
-pub async fn reopen_run<S: Service>(
-    svc: &S,
-    run: &RunRef,
-    steps: &BTreeSet<String>,
-    report: &mut RetryReport,
-) -> Result<()> {
+/// The run's status on the service; a cancelled run is refused (its
+/// targets are not retried).
+pub async fn check_run<S: Service>(svc: &S, run: &RunRef) -> Result<Option<String>> {
     let status = svc.run_status(run).await?;
     if status.as_deref() == Some("cancelled") {
         return Err(Error::usage("the run was cancelled on the service: its targets are not retried"));
     }
-    if status.as_deref().is_some_and(|s| TERMINAL_RUN_STATUSES.contains(&s)) {
+    Ok(status)
+}
+
+/// The run (whose status [`check_run`] read) back to `running` when it
+/// ended, and the retried steps back to `in_progress` (a re-run after a
+/// crash does what is left).
+pub async fn reopen_run<S: Service>(
+    svc: &S,
+    run: &RunRef,
+    status: Option<&str>,
+    steps: &BTreeSet<String>,
+    report: &mut RetryReport,
+) -> Result<()> {
+    if status.is_some_and(|s| TERMINAL_RUN_STATUSES.contains(&s)) {
         let summary = format!("reopened: {} failed target(s) get a new attempt", report.failed);
         svc.set_run(run, "running", &summary, &Value::Null).await?;
         report.run_reopened = true;
@@ -291,6 +308,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_cancelled_run_is_refused_before_the_archived_mission_is_reopened_or_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path().join("state.json"));
+        store
+            .update(|st| {
+                *st = archived();
+                Ok(())
+            })
+            .unwrap();
+        let before = std::fs::read_to_string(store.path()).unwrap();
+        let fake = Fake::new();
+        *fake.run.lock().unwrap() = "cancelled".into();
+        // Never reached: nothing is created for a refused retry.
+        let client = Client::new(crate::api::ClientOptions {
+            base_url: "http://127.0.0.1:9/v1".into(),
+            api_key: crate::config::Secret::new("cc_test_unused"),
+            connect_timeout: std::time::Duration::from_millis(50),
+            request_timeout: std::time::Duration::from_millis(50),
+            retry: Default::default(),
+            key_header: None,
+        })
+        .unwrap();
+        let pacing = Pacing {
+            start: Utc::now(),
+            concurrency: 1,
+            stagger: chrono::Duration::minutes(2),
+            max_calls: None,
+            daily_cap: None,
+            gate: Default::default(),
+            lock_wait: std::time::Duration::from_secs(1),
+        };
+        let claim = crate::ledger::Claim::new(std::time::Duration::from_secs(1));
+        let e = retry_failed(&fake, &client, &store, &claim, "sweep", pacing, Utc::now()).await.unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e:?}");
+        assert_eq!(std::fs::read_to_string(store.path()).unwrap(), before, "still archived, nothing marked");
+    }
+
+    #[tokio::test]
     async fn the_ended_run_goes_back_to_running_and_the_retried_step_to_in_progress() {
         let fake = Fake::new();
         *fake.run.lock().unwrap() = "succeeded".into();
@@ -301,12 +356,13 @@ mod tests {
         let run = RunRef { mission_id: "m1".into(), run_id: "r1".into() };
         let steps = BTreeSet::from(["calls".to_string()]);
         let mut r = RetryReport { failed: 1, ..Default::default() };
-        reopen_run(&fake, &run, &steps, &mut r).await.unwrap();
+        let status = check_run(&fake, &run).await.unwrap();
+        reopen_run(&fake, &run, status.as_deref(), &steps, &mut r).await.unwrap();
         assert!(r.run_reopened);
         assert_eq!(r.steps_reopened, ["calls"]);
         assert_eq!(*fake.run.lock().unwrap(), "running");
         assert_eq!(fake.plan.lock().unwrap()[1].status, "completed", "other steps are left alone");
         *fake.run.lock().unwrap() = "cancelled".into();
-        assert!(reopen_run(&fake, &run, &steps, &mut r).await.is_err(), "a cancelled run is not reopened");
+        assert!(check_run(&fake, &run).await.is_err(), "a cancelled run is not reopened");
     }
 }
