@@ -209,6 +209,19 @@ mod tests {
     use crate::lifecycle::testing::Fake;
     use crate::state::SCHEDULED_EVENTS_KEY;
 
+    /// One call a slot, two minutes apart, from now.
+    fn pacing() -> Pacing {
+        Pacing {
+            start: Utc::now(),
+            concurrency: 1,
+            stagger: chrono::Duration::minutes(2),
+            max_calls: None,
+            daily_cap: None,
+            gate: Default::default(),
+            lock_wait: std::time::Duration::from_secs(1),
+        }
+    }
+
     /// An archived mission: one target reached, one failed, one failed
     /// that must not be called again.
     fn archived() -> State {
@@ -281,15 +294,7 @@ mod tests {
         let mut m = m.clone();
         m.set("assistant_id", "a1");
         m.set("agent_phone", "+15550001111");
-        let pacing = Pacing {
-            start: Utc::now(),
-            concurrency: 1,
-            stagger: chrono::Duration::minutes(2),
-            max_calls: None,
-            daily_cap: None,
-            gate: Default::default(),
-            lock_wait: crate::campaign::control::LOCK_WAIT,
-        };
+        let pacing = pacing();
         let b = records_batch(&m, "sweep", TargetStatus::Failed, true, pacing).unwrap();
         let crate::campaign::batch::Source::Records(rs) = &b.source else { panic!() };
         assert_eq!(rs.keys, [t.key.clone()], "the next run recovers it (adopts its event or creates it at its slot)");
@@ -330,15 +335,7 @@ mod tests {
             key_header: None,
         })
         .unwrap();
-        let pacing = Pacing {
-            start: Utc::now(),
-            concurrency: 1,
-            stagger: chrono::Duration::minutes(2),
-            max_calls: None,
-            daily_cap: None,
-            gate: Default::default(),
-            lock_wait: std::time::Duration::from_secs(1),
-        };
+        let pacing = pacing();
         let claim = crate::ledger::Claim::new(std::time::Duration::from_secs(1));
         let e = retry_failed(&fake, &client, &store, &claim, "sweep", pacing, Utc::now()).await.unwrap_err();
         assert_eq!(e.exit_code(), 2, "{e:?}");
